@@ -1,0 +1,70 @@
+/* PostgreSQL access: one lazily (re)connected connection per thread, one
+ * helper to run a parameterized statement, transactions, and the single
+ * SQLSTATE -> HTTP table. Nothing outside db/ includes libpq-fe.h. */
+#ifndef DELIVERYD_DB_H
+#define DELIVERYD_DB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "deliveryd/util.h"
+
+struct req;
+typedef struct db_res db_res; /* a PGresult */
+
+struct db_error {
+    char sqlstate[6];
+    char message[256];
+    char constraint[64];
+    int http_status;  /* from the SQLSTATE table */
+    const char *code; /* problem code for that status */
+};
+
+/**
+ * Runs `sql` with text parameters (NULL elements are SQL NULLs) on this
+ * thread's connection, connecting first if needed. Returns a result the
+ * caller frees with db_res_free, or NULL with *err filled. A broken
+ * connection is dropped so the next call reconnects.
+ */
+db_res *db_exec(const char *sql, int nparams, const char *const *params, struct db_error *err)
+    MUSTCHECK;
+/** Runs a script of several statements (simple protocol, no params). */
+int db_exec_script(const char *sql, struct db_error *err) MUSTCHECK;
+void db_res_free(db_res *res);
+
+/**
+ * db_exec for handlers: the result is owned by the request; on failure the
+ * problem reply is already sent (mapped through the SQLSTATE table) and NULL
+ * comes back, so the caller just returns.
+ */
+db_res *db_query_or_reply(struct req *r, const char *sql, int nparams, const char *const *params)
+    MUSTCHECK;
+/** Sends the problem reply for err. Returns -1. */
+int db_reply_error(struct req *r, const struct db_error *err);
+
+int db_begin_or_reply(struct req *r) MUSTCHECK;
+int db_commit_or_reply(struct req *r) MUSTCHECK;
+/** Rolls back an open transaction, if any (safe to call always). */
+void db_rollback(void);
+
+int db_ntuples(const db_res *res);
+int db_nfields(const db_res *res);
+/** Value text ("" for NULL); owned by res. */
+const char *db_get(const db_res *res, int row, int col);
+size_t db_getlen(const db_res *res, int row, int col);
+bool db_isnull(const db_res *res, int row, int col);
+/** Rows changed by INSERT/UPDATE/DELETE. */
+long db_cmd_tuples(const db_res *res);
+
+/** Is PostgreSQL reachable right now (SELECT 1)? */
+bool db_ping(void);
+/** Called when a request completes: ends a forgotten transaction. */
+void db_request_done(void);
+/** Closes this thread's connection. */
+void db_thread_close(void);
+void db_global_init(void);
+
+/** Maps a SQLSTATE to an HTTP status and problem code. */
+void db_map_sqlstate(const char *sqlstate, int *status, const char **code);
+
+#endif

@@ -1,0 +1,50 @@
+/* Small shared helpers: allocation that aborts on failure, a growable
+ * byte buffer, and time/format helpers. */
+#ifndef DELIVERYD_UTIL_H
+#define DELIVERYD_UTIL_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define MUSTCHECK __attribute__((warn_unused_result))
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/** Allocation wrappers: never return NULL, abort the process on OOM. */
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+
+/** Growable byte buffer; always NUL-terminated after any append. */
+typedef struct buf {
+    char *data;
+    size_t len;
+    size_t cap;
+} buf_t;
+
+void buf_init(buf_t *b);
+void buf_free(buf_t *b);
+void buf_reserve(buf_t *b, size_t extra);
+void buf_append(buf_t *b, const void *p, size_t n);
+void buf_puts(buf_t *b, const char *s);
+void buf_printf(buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/** Appends s as a JSON string literal (with quotes). */
+void buf_json_str(buf_t *b, const char *s);
+/** Hands the bytes to the caller (who frees them); the buffer is reset. */
+char *buf_steal(buf_t *b, size_t *len);
+
+/** Monotonic clock in seconds. */
+double now_mono(void);
+/** Wall clock, seconds since the epoch. */
+double now_wall(void);
+
+/** Parses a whole decimal int64 string (no sign unless allow_neg). */
+bool parse_i64(const char *s, size_t len, bool allow_neg, int64_t *out) MUSTCHECK;
+
+/** Lower-case hex of n bytes into out (2n+1 bytes). */
+void hex_encode(const unsigned char *in, size_t n, char *out);
+
+#endif

@@ -1,0 +1,243 @@
+#include "deliveryd/cache.h"
+
+#include <hiredis/hiredis.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "deliveryd/config.h"
+#include "deliveryd/log.h"
+#include "deliveryd/metrics.h"
+
+static char *r_host;
+static int r_port = 6379;
+static int r_db;
+static char *r_password;
+static bool r_enabled;
+static long long down_until_ms; /* monotonic ms before which we do not retry */
+static pthread_key_t ctx_key;
+static pthread_once_t key_once = PTHREAD_ONCE_INIT;
+
+static void ctx_destroy(void *p)
+{
+    if (p) redisFree(p);
+}
+
+static void make_key(void)
+{
+    if (pthread_key_create(&ctx_key, ctx_destroy) != 0) abort();
+}
+
+int cache_global_init(char *err, size_t errlen)
+{
+    pthread_once(&key_once, make_key);
+    const char *url = g_cfg.redis_url;
+    r_enabled = false;
+    if (!url || !*url) return 0;
+    const char *p = url;
+    if (strncmp(p, "redis://", 8) != 0) {
+        snprintf(err, errlen, "REDIS_URL must look like redis://host:port/db");
+        return -1;
+    }
+    p += 8;
+    const char *at = strchr(p, '@');
+    if (at) {
+        const char *colon = memchr(p, ':', (size_t)(at - p));
+        const char *pw = colon ? colon + 1 : p;
+        r_password = xstrndup(pw, (size_t)(at - pw));
+        p = at + 1;
+    }
+    const char *end = p + strcspn(p, ":/");
+    r_host = xstrndup(p, (size_t)(end - p));
+    if (!*r_host) {
+        free(r_host);
+        r_host = xstrdup("127.0.0.1");
+    }
+    p = end;
+    if (*p == ':') {
+        p++;
+        size_t n = strcspn(p, "/");
+        int64_t port;
+        if (!parse_i64(p, n, false, &port) || port < 1 || port > 65535) {
+            snprintf(err, errlen, "REDIS_URL has an invalid port");
+            return -1;
+        }
+        r_port = (int)port;
+        p += n;
+    }
+    if (*p == '/' && p[1]) {
+        int64_t db;
+        if (!parse_i64(p + 1, strlen(p + 1), false, &db) || db > 1000) {
+            snprintf(err, errlen, "REDIS_URL has an invalid database number");
+            return -1;
+        }
+        r_db = (int)db;
+    }
+    r_enabled = true;
+    return 0;
+}
+
+void cache_global_free(void)
+{
+    free(r_host);
+    free(r_password);
+    r_host = r_password = NULL;
+    r_enabled = false;
+}
+
+bool cache_enabled(void)
+{
+    return r_enabled;
+}
+
+void cache_thread_close(void)
+{
+    pthread_once(&key_once, make_key);
+    redisContext *c = pthread_getspecific(ctx_key);
+    if (c) redisFree(c);
+    pthread_setspecific(ctx_key, NULL);
+}
+
+static void mark_down(redisContext *c)
+{
+    if (c) redisFree(c);
+    pthread_setspecific(ctx_key, NULL);
+    metrics_redis_error();
+    __atomic_store_n(&down_until_ms, (long long)(now_mono() * 1000) + 1000, __ATOMIC_RELAXED);
+}
+
+static bool reply_ok(redisReply *rep)
+{
+    return rep && rep->type != REDIS_REPLY_ERROR;
+}
+
+static redisContext *get_ctx(void)
+{
+    if (!r_enabled) return NULL;
+    pthread_once(&key_once, make_key);
+    redisContext *c = pthread_getspecific(ctx_key);
+    if (c) return c;
+    if ((long long)(now_mono() * 1000) < __atomic_load_n(&down_until_ms, __ATOMIC_RELAXED))
+        return NULL;
+    struct timeval tv = {0, 250000};
+    c = redisConnectWithTimeout(r_host, r_port, tv);
+    if (!c || c->err) {
+        mark_down(c);
+        return NULL;
+    }
+    /* the connect timeout does not cover commands: set it again */
+    if (redisSetTimeout(c, tv) != REDIS_OK) {
+        mark_down(c);
+        return NULL;
+    }
+    if (r_password) {
+        redisReply *rep = redisCommand(c, "AUTH %s", r_password);
+        bool ok = reply_ok(rep);
+        if (rep) freeReplyObject(rep);
+        if (!ok) {
+            mark_down(c);
+            return NULL;
+        }
+    }
+    if (r_db) {
+        redisReply *rep = redisCommand(c, "SELECT %d", r_db);
+        bool ok = reply_ok(rep);
+        if (rep) freeReplyObject(rep);
+        if (!ok) {
+            mark_down(c);
+            return NULL;
+        }
+    }
+    pthread_setspecific(ctx_key, c);
+    return c;
+}
+
+/* Runs one command; on a transport error the context is dropped. */
+static redisReply *command(const char *fmt, ...)
+{
+    redisContext *c = get_ctx();
+    if (!c) return NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    redisReply *rep = redisvCommand(c, fmt, ap);
+    va_end(ap);
+    if (!rep || c->err) {
+        if (rep) freeReplyObject(rep);
+        mark_down(c);
+        return NULL;
+    }
+    return rep;
+}
+
+const char *cache_state(void)
+{
+    if (!r_enabled) return "disabled";
+    redisReply *rep = command("PING");
+    bool ok = reply_ok(rep);
+    if (rep) freeReplyObject(rep);
+    return ok ? "up" : "down";
+}
+
+long long cache_incr_window(const char *key, int window_seconds, long *ttl)
+{
+    redisContext *c = get_ctx();
+    if (!c) return -1;
+    /* pipelined: INCR, EXPIRE NX (Redis 7), TTL */
+    redisAppendCommand(c, "INCR %s", key);
+    redisAppendCommand(c, "EXPIRE %s %d NX", key, window_seconds);
+    redisAppendCommand(c, "TTL %s", key);
+    redisReply *reps[3] = {NULL, NULL, NULL};
+    for (int i = 0; i < 3; i++) {
+        void *rep = NULL;
+        if (redisGetReply(c, &rep) != REDIS_OK) {
+            for (int k = 0; k < i; k++) freeReplyObject(reps[k]);
+            mark_down(c);
+            return -1;
+        }
+        reps[i] = rep;
+    }
+    long long count = -1;
+    if (reps[0]->type == REDIS_REPLY_INTEGER) count = reps[0]->integer;
+    *ttl = reps[2]->type == REDIS_REPLY_INTEGER ? (long)reps[2]->integer : window_seconds;
+    if (*ttl < 0) *ttl = window_seconds;
+    for (int i = 0; i < 3; i++) freeReplyObject(reps[i]);
+    return count;
+}
+
+char *cache_get(const char *key, size_t *len, bool *ok)
+{
+    redisReply *rep = command("GET %s", key);
+    *ok = reply_ok(rep);
+    char *out = NULL;
+    if (rep && rep->type == REDIS_REPLY_STRING) {
+        out = xstrndup(rep->str, rep->len);
+        if (len) *len = rep->len;
+    }
+    if (rep) freeReplyObject(rep);
+    return out;
+}
+
+int cache_setex(const char *key, const char *val, size_t len, int ttl_seconds)
+{
+    redisReply *rep = command("SET %s %b EX %d", key, val, len, ttl_seconds);
+    int rc = reply_ok(rep) ? 0 : -1;
+    if (rep) freeReplyObject(rep);
+    return rc;
+}
+
+int cache_del(const char *key)
+{
+    redisReply *rep = command("DEL %s", key);
+    int rc = reply_ok(rep) ? 0 : -1;
+    if (rep) freeReplyObject(rep);
+    return rc;
+}
+
+long long cache_incr(const char *key)
+{
+    redisReply *rep = command("INCR %s", key);
+    long long v = (rep && rep->type == REDIS_REPLY_INTEGER) ? rep->integer : -1;
+    if (rep) freeReplyObject(rep);
+    return v;
+}

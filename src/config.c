@@ -1,0 +1,116 @@
+#include "deliveryd/config.h"
+
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct config g_cfg;
+
+enum cfg_type { CFG_STR, CFG_INT };
+
+struct cfg_def {
+    const char *name;
+    enum cfg_type type;
+    const char *def; /* NULL: unset */
+    long min, max;
+    size_t offset;
+    unsigned required_by; /* enum config_need bits */
+    size_t min_len;       /* strings: minimum length when set */
+};
+
+#define S(field) offsetof(struct config, field)
+static const struct cfg_def defs[] = {
+    {"DATABASE_URL", CFG_STR, NULL, 0, 0, S(database_url), NEED_DATABASE, 1},
+    {"REDIS_URL", CFG_STR, NULL, 0, 0, S(redis_url), 0, 0},
+    /* libjwt skips verification with an empty key: refuse short secrets. */
+    {"JWT_SECRET", CFG_STR, NULL, 0, 0, S(jwt_secret), NEED_JWT, 32},
+    {"CRON_SECRET", CFG_STR, NULL, 0, 0, S(cron_secret), 0, 16},
+    {"D365_WEBHOOK_SECRET", CFG_STR, NULL, 0, 0, S(d365_webhook_secret), 0, 16},
+    {"BIND_ADDRESS", CFG_STR, "127.0.0.1", 0, 0, S(bind_address), 0, 1},
+    {"PORT", CFG_INT, "8080", 1, 65535, S(port), 0, 0},
+    {"THREADS", CFG_INT, "8", 1, 256, S(threads), 0, 0},
+    {"STORAGE_DIR", CFG_STR, "var/storage", 0, 0, S(storage_dir), 0, 1},
+    {"CORS_ORIGINS", CFG_STR, "", 0, 0, S(cors_origins), 0, 0},
+    {"LOG_LEVEL", CFG_STR, "info", 0, 0, S(log_level_name), 0, 1},
+    {"MIGRATIONS_DIR", CFG_STR, "migrations", 0, 0, S(migrations_dir), 0, 1},
+    {"CONNECTION_LIMIT", CFG_INT, "4000", 16, 100000, S(connection_limit), 0, 0},
+    {"CONNECTION_TIMEOUT", CFG_INT, "30", 1, 3600, S(connection_timeout), 0, 0},
+    {"STATEMENT_TIMEOUT_MS", CFG_INT, "15000", 100, 600000, S(db_pool_statement_timeout_ms), 0, 0},
+};
+#undef S
+
+void config_free(void)
+{
+    for (size_t i = 0; i < ARRAY_LEN(defs); i++) {
+        if (defs[i].type != CFG_STR) continue;
+        char **p = (char **)((char *)&g_cfg + defs[i].offset);
+        free(*p);
+        *p = NULL;
+    }
+}
+
+int config_load(char *(*get)(const char *), unsigned need, char *err, size_t errlen)
+{
+    config_free();
+    memset(&g_cfg, 0, sizeof g_cfg);
+    for (size_t i = 0; i < ARRAY_LEN(defs); i++) {
+        const struct cfg_def *d = &defs[i];
+        const char *v = get(d->name);
+        if (v && !*v) v = NULL; /* an empty variable counts as unset */
+        if (!v && (d->required_by & need)) {
+            snprintf(err, errlen, "%s is required but not set", d->name);
+            return -1;
+        }
+        if (!v) v = d->def;
+        void *slot = (char *)&g_cfg + d->offset;
+        if (d->type == CFG_STR) {
+            if (v && d->min_len && strlen(v) < d->min_len && v != d->def) {
+                snprintf(err, errlen, "%s must be at least %zu bytes", d->name, d->min_len);
+                return -1;
+            }
+            *(char **)slot = v ? xstrdup(v) : NULL;
+        } else {
+            int64_t n;
+            if (!v || !parse_i64(v, strlen(v), true, &n) || n < d->min || n > d->max) {
+                snprintf(err, errlen, "%s must be an integer between %ld and %ld", d->name,
+                         d->min, d->max);
+                return -1;
+            }
+            *(long *)slot = (long)n;
+        }
+    }
+    static const char *levels[] = {"debug", "info", "warn", "error"};
+    g_cfg.log_level = LOG_INFO;
+    bool found = false;
+    for (size_t i = 0; i < ARRAY_LEN(levels); i++) {
+        if (strcmp(g_cfg.log_level_name, levels[i]) == 0) {
+            g_cfg.log_level = (enum log_level)i;
+            found = true;
+        }
+    }
+    if (!found) {
+        snprintf(err, errlen, "LOG_LEVEL must be one of debug, info, warn, error");
+        return -1;
+    }
+    return 0;
+}
+
+bool config_cors_allows(const char *origin)
+{
+    const char *list = g_cfg.cors_origins;
+    if (!origin || !*origin || !list || !*list) return false;
+    size_t olen = strlen(origin);
+    const char *p = list;
+    while (*p) {
+        while (*p == ' ' || *p == ',') p++;
+        const char *start = p;
+        while (*p && *p != ',') p++;
+        const char *end = p;
+        while (end > start && end[-1] == ' ') end--;
+        size_t n = (size_t)(end - start);
+        if (n == 1 && *start == '*') return true;
+        if (n == olen && n && memcmp(start, origin, n) == 0) return true;
+    }
+    return false;
+}

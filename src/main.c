@@ -1,0 +1,101 @@
+/* deliveryd: serve (default), migrate, create-user. */
+#include <jansson.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <systemd/sd-daemon.h>
+
+#include "deliveryd/auth.h"
+#include "deliveryd/cache.h"
+#include "deliveryd/cli.h"
+#include "deliveryd/config.h"
+#include "deliveryd/db.h"
+#include "deliveryd/http.h"
+#include "deliveryd/log.h"
+#include "deliveryd/metrics.h"
+#include "deliveryd/migrate.h"
+
+static int serve(void)
+{
+    char err[256];
+    if (cache_global_init(err, sizeof err) < 0) {
+        fprintf(stderr, "deliveryd: %s\n", err);
+        return 2;
+    }
+    if (password_global_init() < 0) {
+        fprintf(stderr, "deliveryd: cannot initialise password hashing\n");
+        return 1;
+    }
+    mkdir(g_cfg.storage_dir, 0750);
+    metrics_init();
+
+    /* Threads inherit this mask: only the main thread takes the signals. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    if (http_start() < 0) return 1;
+    log_msgf(LOG_INFO, "listening on http://%s:%ld with %ld threads", g_cfg.bind_address,
+             g_cfg.port, g_cfg.threads);
+    sd_notify(0, "READY=1");
+    for (;;) {
+        int sig = 0;
+        if (sigwait(&set, &sig) != 0) continue;
+        if (sig == SIGTERM || sig == SIGINT) {
+            log_msgf(LOG_INFO, "signal %d: draining requests in flight", sig);
+            break;
+        }
+    }
+    sd_notify(0, "STOPPING=1");
+    http_stop(30.0);
+    db_thread_close();
+    cache_thread_close();
+    cache_global_free();
+    metrics_free();
+    log_msgf(LOG_INFO, "stopped");
+    return 0;
+}
+
+static void usage(void)
+{
+    fprintf(stderr, "usage: deliveryd [serve | migrate | create-user --username U --role R "
+                    "[--full-name N] [--password P]]\n");
+}
+
+int main(int argc, char **argv)
+{
+    const char *cmd = argc > 1 ? argv[1] : "serve";
+    unsigned need;
+    if (strcmp(cmd, "serve") == 0) need = NEED_DATABASE | NEED_JWT;
+    else if (strcmp(cmd, "migrate") == 0 || strcmp(cmd, "create-user") == 0)
+        need = NEED_DATABASE;
+    else {
+        usage();
+        return 2;
+    }
+    if (sodium_init() < 0) {
+        fprintf(stderr, "deliveryd: libsodium failed to initialise\n");
+        return 1;
+    }
+    json_object_seed(0);
+    char err[256];
+    if (config_load(getenv, need, err, sizeof err) < 0) {
+        fprintf(stderr, "deliveryd: %s\n", err);
+        config_free();
+        return 2;
+    }
+    int rc;
+    if (strcmp(cmd, "serve") == 0) rc = serve();
+    else if (strcmp(cmd, "migrate") == 0) rc = migrate_run(g_cfg.migrations_dir) == 0 ? 0 : 1;
+    else rc = cli_create_user(argc, argv);
+    db_thread_close();
+    config_free();
+    return rc;
+}
