@@ -10,4 +10,65 @@ void api_health(struct req *r);
 void api_ready(struct req *r);
 void api_metrics(struct req *r);
 
+
+/* common.c: helpers every handler shares */
+#include "deliveryd/db.h"
+
+struct paging {
+    long page, size;
+    char page_s[24], size_s[24], offset_s[24];
+};
+/** ?page & ?page_size, capped by the max_page_size setting. */
+int paging_or_reply(struct req *r, struct paging *p) MUSTCHECK;
+/** Decimal text of an id, owned by the request. */
+const char *id_text(struct req *r, int64_t id);
+/** The caller's warehouse scope as text, or NULL (admins, unscoped managers). */
+const char *scope_text(struct req *r);
+/** Replies with the JSON text in the first column of the first row; 404
+ * not_found when there is no row. */
+void reply_row_json(struct req *r, int status, db_res *res);
+/** Optional query argument: an id, a boolean or an RFC 3339 time.
+ * *out NULL when absent; -1 after a 422 naming the parameter. */
+int query_id_or_reply(struct req *r, const char *name, const char **out) MUSTCHECK;
+int query_bool_or_reply(struct req *r, const char *name, const char **out) MUSTCHECK;
+int query_time_or_reply(struct req *r, const char *name, const char **out) MUSTCHECK;
+
+/* auth.c */
+void api_auth_login(struct req *r);
+void api_auth_refresh(struct req *r);
+void api_auth_logout(struct req *r);
+void api_auth_me(struct req *r);
+void api_auth_password(struct req *r);
+/* users.c */
+void api_users_list(struct req *r);
+void api_users_create(struct req *r);
+void api_users_get(struct req *r);
+void api_users_patch(struct req *r);
+void api_users_delete(struct req *r);
+void api_users_unlock(struct req *r);
+/* warehouses.c */
+void api_warehouses_list(struct req *r);
+void api_warehouses_create(struct req *r);
+void api_warehouses_patch(struct req *r);
+/* drivers.c */
+void api_drivers_list(struct req *r);
+void api_drivers_create(struct req *r);
+void api_drivers_get(struct req *r);
+void api_drivers_patch(struct req *r);
+void api_drivers_me(struct req *r);
+/* settings.c */
+void api_settings_list(struct req *r);
+void api_settings_put(struct req *r);
+
+
+#include "deliveryd/fields.h"
+/**
+ * Appends "col = $k, ..." for every present field of v (columns named as
+ * the fields, or through `columns` when given, NULL entries skipped) to sql,
+ * pushing the values into params from index *np. Returns how many columns
+ * were set. Column names come from our tables, never from the client.
+ */
+int sql_set_list(buf_t *sql, const struct fv_field *f, const struct fv_values *v,
+                 const char *const *columns, const char **params, int *np);
+
 #endif

@@ -83,6 +83,7 @@ struct req {
     json_t *json;
 
     bool authed;
+    int token_state; /* 0 none, else enum token_status + 1 */
     struct principal who;
 
     /* rate limit state for the RateLimit-* headers; limit 0 = none */

@@ -1,12 +1,47 @@
-/* The one router table: method + pattern -> handler, roles, body limit. */
+/* The one router table: method + pattern -> handler, roles, body limit,
+ * flags. Order matters only for readability: {id} matches digits only, so
+ * "/drivers/me" and "/drivers/{id}" cannot collide. */
 #include "deliveryd/api.h"
 
 #define V1 "/api/v1"
+#define J ROUTE_JSON
 
 const struct route g_routes[] = {
+    /* operations, outside /api/v1 and the rate limit */
     {"GET", "/health", api_health, ROLE_PUBLIC, 0, ROUTE_NO_LIMIT},
     {"GET", "/ready", api_ready, ROLE_PUBLIC, 0, ROUTE_NO_LIMIT},
     {"GET", "/metrics", api_metrics, ROLE_PUBLIC, 0, ROUTE_NO_LIMIT},
+
+    /* auth */
+    {"POST", V1 "/auth/login", api_auth_login, ROLE_PUBLIC, 0, J},
+    {"POST", V1 "/auth/refresh", api_auth_refresh, ROLE_PUBLIC, 0, J},
+    {"POST", V1 "/auth/logout", api_auth_logout, ROLE_PUBLIC, 0, J},
+    {"GET", V1 "/auth/me", api_auth_me, ROLE_ANY, 0, 0},
+    {"POST", V1 "/auth/password", api_auth_password, ROLE_ANY, 0, J},
+
+    /* users */
+    {"GET", V1 "/users", api_users_list, ROLE_ADMIN, 0, 0},
+    {"POST", V1 "/users", api_users_create, ROLE_ADMIN, 0, J},
+    {"GET", V1 "/users/{id}", api_users_get, ROLE_ADMIN, 0, 0},
+    {"PATCH", V1 "/users/{id}", api_users_patch, ROLE_ADMIN, 0, J},
+    {"DELETE", V1 "/users/{id}", api_users_delete, ROLE_ADMIN, 0, 0},
+    {"POST", V1 "/users/{id}/unlock", api_users_unlock, ROLE_ADMIN, 0, 0},
+
+    /* warehouses */
+    {"GET", V1 "/warehouses", api_warehouses_list, ROLE_ANY, 0, 0},
+    {"POST", V1 "/warehouses", api_warehouses_create, ROLE_STAFF, 0, J},
+    {"PATCH", V1 "/warehouses/{id}", api_warehouses_patch, ROLE_STAFF, 0, J},
+
+    /* drivers */
+    {"GET", V1 "/drivers", api_drivers_list, ROLE_STAFF, 0, 0},
+    {"POST", V1 "/drivers", api_drivers_create, ROLE_STAFF, 0, J},
+    {"GET", V1 "/drivers/me", api_drivers_me, ROLE_DRIVER, 0, 0},
+    {"GET", V1 "/drivers/{id}", api_drivers_get, ROLE_STAFF, 0, 0},
+    {"PATCH", V1 "/drivers/{id}", api_drivers_patch, ROLE_STAFF, 0, J},
+
+    /* settings */
+    {"GET", V1 "/settings", api_settings_list, ROLE_STAFF, 0, 0},
+    {"PUT", V1 "/settings/{key}", api_settings_put, ROLE_ADMIN, 0, J},
 };
 
 const size_t g_nroutes = sizeof g_routes / sizeof g_routes[0];

@@ -1,0 +1,100 @@
+/* Helpers shared by the handlers: paging, scope, query arguments. */
+#include <stdio.h>
+#include <string.h>
+
+#include "deliveryd/api.h"
+#include "deliveryd/fields.h"
+#include "deliveryd/settings.h"
+
+int paging_or_reply(struct req *r, struct paging *p)
+{
+    long max = settings_int("max_page_size", 200);
+    p->page = 1;
+    p->size = max < 50 ? max : 50;
+    const char *pg = req_query(r, "page"), *ps = req_query(r, "page_size");
+    int64_t v;
+    if (pg) {
+        if (!parse_i64(pg, strlen(pg), false, &v) || v < 1 || v > 1000000)
+            return reply_field_error(r, "page", "must be a positive integer");
+        p->page = (long)v;
+    }
+    if (ps) {
+        if (!parse_i64(ps, strlen(ps), false, &v) || v < 1)
+            return reply_field_error(r, "page_size", "must be a positive integer");
+        p->size = v > max ? max : (long)v;
+    }
+    snprintf(p->page_s, sizeof p->page_s, "%ld", p->page);
+    snprintf(p->size_s, sizeof p->size_s, "%ld", p->size);
+    snprintf(p->offset_s, sizeof p->offset_s, "%ld", (p->page - 1) * p->size);
+    return 0;
+}
+
+const char *id_text(struct req *r, int64_t id)
+{
+    return req_printf(r, "%ld", (long)id);
+}
+
+const char *scope_text(struct req *r)
+{
+    if (r->who.role == ROLE_MANAGER && r->who.warehouse_id > 0)
+        return id_text(r, r->who.warehouse_id);
+    return NULL;
+}
+
+void reply_row_json(struct req *r, int status, db_res *res)
+{
+    if (db_ntuples(res) == 0 || db_isnull(res, 0, 0)) {
+        reply_problem(r, 404, "not_found", "no such resource");
+        return;
+    }
+    reply_json_text(r, status, db_get(res, 0, 0), db_getlen(res, 0, 0));
+}
+
+int query_id_or_reply(struct req *r, const char *name, const char **out)
+{
+    *out = NULL;
+    const char *v = req_query(r, name);
+    if (!v) return 0;
+    int64_t n;
+    if (!parse_i64(v, strlen(v), false, &n) || n <= 0)
+        return reply_field_error(r, name, "must be a positive integer id");
+    *out = id_text(r, n);
+    return 0;
+}
+
+int query_bool_or_reply(struct req *r, const char *name, const char **out)
+{
+    *out = NULL;
+    const char *v = req_query(r, name);
+    if (!v) return 0;
+    if (strcmp(v, "true") == 0 || strcmp(v, "1") == 0) *out = "true";
+    else if (strcmp(v, "false") == 0 || strcmp(v, "0") == 0) *out = "false";
+    else return reply_field_error(r, name, "must be true or false");
+    return 0;
+}
+
+int query_time_or_reply(struct req *r, const char *name, const char **out)
+{
+    *out = NULL;
+    const char *v = req_query(r, name);
+    if (!v) return 0;
+    if (strlen(v) > 40 || !looks_like_time(v))
+        return reply_field_error(r, name, "must be a date or an RFC 3339 time");
+    *out = v;
+    return 0;
+}
+
+int sql_set_list(buf_t *sql, const struct fv_field *f, const struct fv_values *v,
+                 const char *const *columns, const char **params, int *np)
+{
+    int set = 0;
+    for (size_t i = 0; i < v->n; i++) {
+        if (!v->present[i]) continue;
+        const char *col = columns ? columns[i] : f[i].name;
+        if (!col) continue;
+        buf_printf(sql, "%s%s = $%d", set ? ", " : "", col, *np + 1);
+        params[(*np)++] = v->text[i];
+        set++;
+    }
+    return set;
+}

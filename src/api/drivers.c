@@ -1,0 +1,163 @@
+/* /drivers: profiles (create user + profile in one statement), list, get,
+ * patch, /drivers/me. Scoped managers see their warehouse's drivers only. */
+#include <string.h>
+
+#include "deliveryd/api.h"
+#include "deliveryd/auth.h"
+#include "deliveryd/principal.h"
+
+static const char *const vehicles[] = {"motorcycle", "car", "van", NULL};
+
+static const struct fv_field driver_fields[] = {
+    {"username", FV_STRING, FV_NONBLANK, 0, 0, 100, NULL},
+    {"password", FV_PASSWORD, 0, 0, 0, PASSWORD_MAX_LEN, NULL},
+    {"full_name", FV_STRING, FV_NONBLANK, 0, 0, 200, NULL},
+    {"phone", FV_PHONE, 0, 0, 0, 0, NULL},
+    {"code", FV_STRING, FV_NONBLANK, 0, 0, 32, NULL},
+    {"vehicle_type", FV_ENUM, 0, 0, 0, 0, vehicles},
+    {"warehouse_id", FV_INT, 0, 1, 9e15, 0, NULL},
+    {"is_active", FV_BOOL, 0, 0, 0, 0, NULL},
+};
+enum { F_USERNAME, F_PASSWORD, F_FULL_NAME, F_PHONE, F_CODE, F_VEHICLE, F_WAREHOUSE, F_ACTIVE };
+/* the drivers-table columns of the fields above (NULL: not on drivers) */
+static const char *const driver_columns[] = {NULL,   NULL,           NULL,           "phone",
+                                             "code", "vehicle_type", "warehouse_id", "is_active"};
+
+static void reply_driver(struct req *r, int status, const char *id)
+{
+    const char *p[] = {id};
+    db_res *res = db_query_or_reply(r, "SELECT body FROM api_drivers WHERE id = $1", 1, p);
+    if (res) reply_row_json(r, status, res);
+}
+
+/* A scoped manager may only place drivers in their own warehouse. */
+static int check_scope_warehouse(struct req *r, const char *warehouse_id)
+{
+    const char *scope = scope_text(r);
+    if (scope && warehouse_id && strcmp(scope, warehouse_id) != 0)
+        return reply_field_error(r, "warehouse_id", "is outside your warehouse");
+    return 0;
+}
+
+void api_drivers_list(struct req *r)
+{
+    struct paging pg;
+    const char *wh, *online, *active;
+    if (paging_or_reply(r, &pg) < 0 || query_id_or_reply(r, "warehouse_id", &wh) < 0 ||
+        query_bool_or_reply(r, "is_online", &online) < 0 ||
+        query_bool_or_reply(r, "is_active", &active) < 0)
+        return;
+    const char *p[] = {wh, online, active, scope_text(r), pg.size_s, pg.offset_s, pg.page_s};
+    db_res *res = db_query_or_reply(
+        r,
+        "WITH f AS (SELECT id, code, body FROM api_drivers"
+        " WHERE ($1::bigint IS NULL OR warehouse_id = $1) AND ($2::bool IS NULL OR is_online = $2)"
+        " AND ($3::bool IS NULL OR is_active = $3) AND ($4::bigint IS NULL OR warehouse_id = $4)),"
+        " pg AS (SELECT id, code, body FROM f ORDER BY code, id LIMIT $5 OFFSET $6)"
+        " SELECT json_build_object('items', coalesce((SELECT json_agg(body ORDER BY code, id)"
+        " FROM pg), '[]'::json), 'page', $7::int, 'page_size', $5::int,"
+        " 'total', (SELECT count(*) FROM f))",
+        7, p);
+    if (res) reply_row_json(r, 200, res);
+}
+
+void api_drivers_create(struct req *r)
+{
+    struct fv_values v;
+    if (fv_parse_or_reply(r, NULL, driver_fields, ARRAY_LEN(driver_fields), &v) < 0) return;
+    json_t *errs = json_array();
+    for (int i = F_USERNAME; i <= F_WAREHOUSE; i++)
+        if (!v.text[i])
+            json_array_append_new(errs, json_pack("{s:s,s:s}", "field", driver_fields[i].name,
+                                                  "message", "is required"));
+    if (json_array_size(errs)) {
+        reply_problem_errors(r, 422, "validation_failed", errs, "required fields are missing");
+        return;
+    }
+    json_decref(errs);
+    if (check_scope_warehouse(r, v.text[F_WAREHOUSE]) < 0) return;
+    char hash[PASSWORD_HASH_LEN];
+    if (password_hash(v.text[F_PASSWORD], hash) < 0) {
+        reply_problem(r, 500, "internal", "hashing failed");
+        return;
+    }
+    const char *p[] = {v.text[F_USERNAME], hash,
+                       v.text[F_FULL_NAME], v.text[F_PHONE],
+                       v.text[F_CODE],      v.text[F_VEHICLE],
+                       v.text[F_WAREHOUSE], v.text[F_ACTIVE] ? v.text[F_ACTIVE] : "true"};
+    /* user and profile in one statement: both or neither */
+    db_res *res = db_query_or_reply(
+        r,
+        "WITH u AS (INSERT INTO users (username, password_hash, full_name, role, phone, is_active)"
+        " VALUES ($1, $2, $3, 'driver', $4, $8) RETURNING id)"
+        " INSERT INTO drivers (user_id, code, phone, vehicle_type, warehouse_id, is_active)"
+        " SELECT id, $5, $4, $6, $7, $8 FROM u RETURNING id",
+        8, p);
+    if (!res) return;
+    reply_driver(r, 201, db_get(res, 0, 0));
+}
+
+void api_drivers_get(struct req *r)
+{
+    const char *p[] = {id_text(r, r->ids[0]), scope_text(r)};
+    db_res *res = db_query_or_reply(
+        r,
+        "SELECT body FROM api_drivers WHERE id = $1 AND ($2::bigint IS NULL OR warehouse_id = $2)",
+        2, p);
+    if (res) reply_row_json(r, 200, res);
+}
+
+void api_drivers_patch(struct req *r)
+{
+    struct fv_values v;
+    if (fv_parse_or_reply(r, NULL, driver_fields, ARRAY_LEN(driver_fields), &v) < 0) return;
+    if (v.present[F_USERNAME] || v.present[F_PASSWORD]) {
+        reply_field_error(r, v.present[F_USERNAME] ? "username" : "password",
+                          "is changed through /users");
+        return;
+    }
+    if (check_scope_warehouse(r, v.text[F_WAREHOUSE]) < 0) return;
+    buf_t sets;
+    buf_init(&sets);
+    const char *params[FV_MAX_FIELDS + 2];
+    int np = 0;
+    if (sql_set_list(&sets, driver_fields, &v, driver_columns, params, &np) == 0)
+        buf_puts(&sets, "id = id");
+    params[np] = id_text(r, r->ids[0]);
+    params[np + 1] = scope_text(r);
+    char *sql = req_printf(r,
+                           "UPDATE drivers SET %s WHERE id = $%d"
+                           " AND ($%d::bigint IS NULL OR warehouse_id = $%d) RETURNING user_id",
+                           sets.data, np + 1, np + 2, np + 2);
+    buf_free(&sets);
+    if (db_begin_or_reply(r) < 0) return;
+    db_res *res = db_query_or_reply(r, sql, np + 2, params);
+    if (!res) return;
+    if (db_ntuples(res) == 0) {
+        reply_problem(r, 404, "not_found", "no such driver");
+        return;
+    }
+    const char *uid = db_get(res, 0, 0);
+    /* the user row carries the name, the login phone and the active flag */
+    const char *p2[] = {uid,
+                        v.text[F_FULL_NAME],
+                        v.present[F_PHONE] ? "t" : "f",
+                        v.text[F_PHONE],
+                        v.text[F_ACTIVE]};
+    if (!db_query_or_reply(r,
+                           "UPDATE users SET full_name = coalesce($2, full_name),"
+                           " phone = CASE WHEN $3 THEN $4 ELSE phone END,"
+                           " is_active = coalesce($5::bool, is_active) WHERE id = $1",
+                           5, p2) ||
+        db_commit_or_reply(r) < 0)
+        return;
+    principal_invalidate(atoll(uid));
+    reply_driver(r, 200, params[np]);
+}
+
+void api_drivers_me(struct req *r)
+{
+    const char *p[] = {id_text(r, r->who.driver_id)};
+    db_res *res = db_query_or_reply(r, "SELECT body FROM api_drivers WHERE id = $1", 1, p);
+    if (res) reply_row_json(r, 200, res);
+}

@@ -1,0 +1,171 @@
+/* /users: admin CRUD, deactivate, unlock. */
+#include <string.h>
+
+#include "deliveryd/api.h"
+#include "deliveryd/auth.h"
+#include "deliveryd/principal.h"
+
+static const char *const roles[] = {"admin", "manager", "driver", NULL};
+
+/* One table for create and patch; create requires what patch may omit. */
+static const struct fv_field user_fields[] = {
+    {"username", FV_STRING, FV_NONBLANK, 0, 0, 100, NULL},
+    {"password", FV_PASSWORD, 0, 0, 0, PASSWORD_MAX_LEN, NULL},
+    {"full_name", FV_STRING, FV_NONBLANK, 0, 0, 200, NULL},
+    {"role", FV_ENUM, 0, 0, 0, 0, roles},
+    {"warehouse_id", FV_INT, FV_NULLABLE, 1, 9e15, 0, NULL},
+    {"phone", FV_PHONE, FV_NULLABLE, 0, 0, 0, NULL},
+    {"email", FV_STRING, FV_NULLABLE | FV_NONBLANK, 0, 0, 254, NULL},
+    {"is_active", FV_BOOL, 0, 0, 0, 0, NULL},
+};
+enum { F_USERNAME, F_PASSWORD, F_FULL_NAME, F_ROLE, F_WAREHOUSE, F_PHONE, F_EMAIL, F_ACTIVE };
+static const char *const user_columns[] = {"username",  "password_hash", "full_name",
+                                           "role",      "warehouse_id",  "phone",
+                                           "email",     "is_active"};
+
+static int check_user_values(struct req *r, struct fv_values *v, bool creating)
+{
+    json_t *errs = json_array();
+    if (creating) {
+        static const int required[] = {F_USERNAME, F_PASSWORD, F_FULL_NAME, F_ROLE};
+        for (size_t i = 0; i < ARRAY_LEN(required); i++)
+            if (!v->present[required[i]])
+                json_array_append_new(errs, json_pack("{s:s,s:s}", "field",
+                                                      user_fields[required[i]].name, "message",
+                                                      "is required"));
+    }
+    if (v->text[F_EMAIL] && !strchr(v->text[F_EMAIL], '@'))
+        json_array_append_new(
+            errs, json_pack("{s:s,s:s}", "field", "email", "message", "is not an email address"));
+    if (json_array_size(errs))
+        return reply_problem_errors(r, 422, "validation_failed", errs, "%zu field%s invalid",
+                                    json_array_size(errs), json_array_size(errs) == 1 ? "" : "s");
+    json_decref(errs);
+    if (v->text[F_PASSWORD]) {
+        char *hash = req_alloc(r, PASSWORD_HASH_LEN);
+        if (password_hash(v->text[F_PASSWORD], hash) < 0)
+            return reply_problem(r, 500, "internal", "hashing failed");
+        v->text[F_PASSWORD] = hash; /* the request still frees the plain text */
+    }
+    return 0;
+}
+
+void api_users_list(struct req *r)
+{
+    struct paging pg;
+    const char *wh, *active;
+    if (paging_or_reply(r, &pg) < 0 || query_id_or_reply(r, "warehouse_id", &wh) < 0 ||
+        query_bool_or_reply(r, "is_active", &active) < 0)
+        return;
+    const char *role = req_query(r, "role");
+    if (role && !role_bit(role)) {
+        reply_field_error(r, "role", "must be admin, manager or driver");
+        return;
+    }
+    const char *p[] = {role, wh, active, pg.size_s, pg.offset_s, pg.page_s};
+    db_res *res = db_query_or_reply(
+        r,
+        "WITH f AS (SELECT id, body FROM api_users WHERE ($1::text IS NULL OR role = $1)"
+        " AND ($2::bigint IS NULL OR warehouse_id = $2) AND ($3::bool IS NULL OR is_active = $3)),"
+        " pg AS (SELECT id, body FROM f ORDER BY id LIMIT $4 OFFSET $5)"
+        " SELECT json_build_object('items', coalesce((SELECT json_agg(body ORDER BY id) FROM pg),"
+        " '[]'::json), 'page', $6::int, 'page_size', $4::int, 'total', (SELECT count(*) FROM f))",
+        6, p);
+    if (res) reply_row_json(r, 200, res);
+}
+
+void api_users_create(struct req *r)
+{
+    struct fv_values v;
+    if (fv_parse_or_reply(r, NULL, user_fields, ARRAY_LEN(user_fields), &v) < 0 ||
+        check_user_values(r, &v, true) < 0)
+        return;
+    buf_t cols, vals;
+    buf_init(&cols);
+    buf_init(&vals);
+    const char *params[FV_MAX_FIELDS];
+    int np = 0;
+    for (size_t i = 0; i < v.n; i++) {
+        if (!v.present[i]) continue;
+        buf_printf(&cols, "%s%s", np ? ", " : "", user_columns[i]);
+        buf_printf(&vals, "%s$%d", np ? ", " : "", np + 1);
+        params[np++] = v.text[i];
+    }
+    char *sql = req_printf(r, "INSERT INTO users (%s) VALUES (%s) RETURNING id", cols.data,
+                           vals.data);
+    buf_free(&cols);
+    buf_free(&vals);
+    db_res *res = db_query_or_reply(r, sql, np, params);
+    if (!res) return;
+    const char *p2[] = {db_get(res, 0, 0)};
+    res = db_query_or_reply(r, "SELECT body FROM api_users WHERE id = $1", 1, p2);
+    if (!res) return;
+    reply_row_json(r, 201, res);
+}
+
+void api_users_get(struct req *r)
+{
+    const char *p[] = {id_text(r, r->ids[0])};
+    db_res *res = db_query_or_reply(r, "SELECT body FROM api_users WHERE id = $1", 1, p);
+    if (res) reply_row_json(r, 200, res);
+}
+
+/* Runs "UPDATE users SET <sets> WHERE id = $id" then replies with the user. */
+static void update_user(struct req *r, const char *sets_sql, int np, const char **params)
+{
+    char *sql = req_printf(r, "UPDATE users SET %s WHERE id = $%d RETURNING id", sets_sql, np + 1);
+    params[np] = id_text(r, r->ids[0]);
+    db_res *res = db_query_or_reply(r, sql, np + 1, params);
+    if (!res) return;
+    principal_invalidate(r->ids[0]);
+    if (db_ntuples(res) == 0) {
+        reply_problem(r, 404, "not_found", "no such user");
+        return;
+    }
+    const char *p[] = {params[np]};
+    res = db_query_or_reply(r, "SELECT body FROM api_users WHERE id = $1", 1, p);
+    if (res) reply_row_json(r, 200, res);
+}
+
+void api_users_patch(struct req *r)
+{
+    struct fv_values v;
+    if (fv_parse_or_reply(r, NULL, user_fields, ARRAY_LEN(user_fields), &v) < 0 ||
+        check_user_values(r, &v, false) < 0)
+        return;
+    buf_t sets;
+    buf_init(&sets);
+    const char *params[FV_MAX_FIELDS + 1];
+    int np = 0;
+    if (sql_set_list(&sets, user_fields, &v, user_columns, params, &np) == 0)
+        buf_puts(&sets, "id = id");
+    if (v.present[F_PASSWORD]) buf_puts(&sets, ", password_changed_at = now()");
+    char *s = req_strdup(r, sets.data);
+    buf_free(&sets);
+    update_user(r, s, np, params);
+}
+
+void api_users_delete(struct req *r)
+{
+    const char *p[] = {id_text(r, r->ids[0])};
+    db_res *res = db_query_or_reply(
+        r,
+        "WITH u AS (UPDATE users SET is_active = false WHERE id = $1 RETURNING id),"
+        " t AS (UPDATE refresh_tokens SET revoked_at = now()"
+        "  WHERE user_id IN (SELECT id FROM u) AND revoked_at IS NULL)"
+        " SELECT id FROM u",
+        1, p);
+    if (!res) return;
+    principal_invalidate(r->ids[0]);
+    if (db_ntuples(res) == 0) {
+        reply_problem(r, 404, "not_found", "no such user");
+        return;
+    }
+    reply_no_content(r);
+}
+
+void api_users_unlock(struct req *r)
+{
+    const char *params[2];
+    update_user(r, "failed_login_count = 0, locked_until = NULL", 0, params);
+}

@@ -1,0 +1,88 @@
+#include "deliveryd/principal.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "deliveryd/db.h"
+
+#define SLOTS 1024
+
+struct slot {
+    int64_t user_id;
+    struct principal p;
+    bool active;
+    double loaded_at;
+};
+
+static struct slot slots[SLOTS];
+static pthread_mutex_t locks[16] = {
+    PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,
+    PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,
+    PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,
+    PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,
+    PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,
+    PTHREAD_MUTEX_INITIALIZER};
+
+unsigned role_bit(const char *role)
+{
+    if (strcmp(role, "admin") == 0) return ROLE_ADMIN;
+    if (strcmp(role, "manager") == 0) return ROLE_MANAGER;
+    if (strcmp(role, "driver") == 0) return ROLE_DRIVER;
+    return 0;
+}
+
+enum principal_status principal_load(int64_t user_id, struct principal *out, bool *is_active)
+{
+    size_t i = (size_t)user_id % SLOTS;
+    pthread_mutex_t *m = &locks[i % 16];
+    double now = now_mono();
+    pthread_mutex_lock(m);
+    if (slots[i].user_id == user_id && now - slots[i].loaded_at < PRINCIPAL_TTL) {
+        *out = slots[i].p;
+        *is_active = slots[i].active;
+        pthread_mutex_unlock(m);
+        return PRINCIPAL_OK;
+    }
+    pthread_mutex_unlock(m);
+
+    char id[24];
+    snprintf(id, sizeof id, "%ld", (long)user_id);
+    const char *params[] = {id};
+    struct db_error err;
+    db_res *res = db_exec("SELECT u.role, u.is_active AND coalesce(d.is_active, true),"
+                          " coalesce(u.warehouse_id, 0), coalesce(d.id, 0)"
+                          " FROM users u LEFT JOIN drivers d ON d.user_id = u.id"
+                          " WHERE u.id = $1",
+                          1, params, &err);
+    if (!res) return PRINCIPAL_DB_DOWN;
+    if (db_ntuples(res) != 1) {
+        db_res_free(res);
+        return PRINCIPAL_GONE;
+    }
+    struct principal p = {.user_id = user_id, .role = role_bit(db_get(res, 0, 0))};
+    bool active = db_get(res, 0, 1)[0] == 't';
+    p.warehouse_id = atoll(db_get(res, 0, 2));
+    p.driver_id = atoll(db_get(res, 0, 3));
+    db_res_free(res);
+
+    pthread_mutex_lock(m);
+    slots[i].user_id = user_id;
+    slots[i].p = p;
+    slots[i].active = active;
+    slots[i].loaded_at = now_mono();
+    pthread_mutex_unlock(m);
+    *out = p;
+    *is_active = active;
+    return PRINCIPAL_OK;
+}
+
+void principal_invalidate(int64_t user_id)
+{
+    size_t i = (size_t)user_id % SLOTS;
+    pthread_mutex_t *m = &locks[i % 16];
+    pthread_mutex_lock(m);
+    if (slots[i].user_id == user_id) slots[i].loaded_at = -1e9;
+    pthread_mutex_unlock(m);
+}

@@ -1,0 +1,218 @@
+#include "deliveryd/settings.h"
+
+#include <pthread.h>
+#include <string.h>
+
+#include "deliveryd/db.h"
+#include "deliveryd/log.h"
+#include "deliveryd/util.h"
+
+enum st_type { ST_INT, ST_BOOL, ST_TIMEZONE, ST_CODES, ST_ALIASES, ST_WEIGHTS };
+
+struct setting_def {
+    const char *key;
+    enum st_type type;
+    long min, max;
+};
+
+static const struct setting_def defs[] = {
+    {"archive_buffer_hours", ST_INT, 0, 24 * 365},
+    {"max_page_size", ST_INT, 1, 10000},
+    {"rate_limit_per_minute", ST_INT, 1, 10000000},
+    {"lockout_threshold", ST_INT, 1, 100},
+    {"lockout_minutes", ST_INT, 1, 60 * 24 * 7},
+    {"require_proof_of_delivery", ST_BOOL, 0, 0},
+    {"location_stale_seconds", ST_INT, 10, 86400},
+    {"sla_minutes", ST_INT, 1, 60 * 24 * 7},
+    {"business_timezone", ST_TIMEZONE, 0, 0},
+    {"location_retention_days", ST_INT, 1, 3650},
+    {"driver_offline_after_seconds", ST_INT, 30, 86400},
+    {"failure_reason_codes", ST_CODES, 1, 50},
+    {"import_column_aliases", ST_ALIASES, 0, 0},
+    {"suggestion_weights", ST_WEIGHTS, 0, 0},
+};
+
+static const char *const import_fields[] = {
+    "order_number", "customer_name", "customer_phone", "delivery_address", "area", "block",
+    "street", "avenue", "building", "floor", "apartment", "paci_number", "amount",
+    "payment_method", "warehouse_code", "notes", "delivery_latitude", "delivery_longitude",
+    "estimated_delivery_time", NULL};
+
+static bool snake_case(const char *s, size_t max)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > max) return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_'))
+            return false;
+    return true;
+}
+
+int settings_validate(const char *key, const json_t *v, const char **msg)
+{
+    const struct setting_def *d = NULL;
+    for (size_t i = 0; i < ARRAY_LEN(defs); i++)
+        if (strcmp(defs[i].key, key) == 0) d = &defs[i];
+    if (!d) return -1;
+    *msg = NULL;
+    switch (d->type) {
+    case ST_INT:
+        if (!json_is_integer(v) || json_integer_value(v) < d->min ||
+            json_integer_value(v) > d->max)
+            *msg = "must be an integer in the allowed range";
+        break;
+    case ST_BOOL:
+        if (!json_is_boolean(v)) *msg = "must be true or false";
+        break;
+    case ST_TIMEZONE:
+        /* the database decides whether it is an IANA name (settings api) */
+        if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) > 64)
+            *msg = "must be an IANA time zone name";
+        break;
+    case ST_CODES: {
+        size_t n = json_array_size(v);
+        if (!json_is_array(v) || n < (size_t)d->min || n > (size_t)d->max) {
+            *msg = "must be a non-empty array of snake_case codes";
+            break;
+        }
+        for (size_t i = 0; i < n && !*msg; i++) {
+            json_t *e = json_array_get(v, i);
+            if (!json_is_string(e) || !snake_case(json_string_value(e), 64))
+                *msg = "must be a non-empty array of snake_case codes";
+        }
+        break;
+    }
+    case ST_ALIASES: {
+        if (!json_is_object(v)) {
+            *msg = "must be an object of field: [header, ...]";
+            break;
+        }
+        const char *field;
+        json_t *list;
+        json_object_foreach((json_t *)v, field, list)
+        {
+            bool known = false;
+            for (const char *const *f = import_fields; *f; f++)
+                if (strcmp(*f, field) == 0) known = true;
+            if (!known) {
+                *msg = "names an unknown import field";
+                break;
+            }
+            if (!json_is_array(list) || json_array_size(list) > 50) {
+                *msg = "each field needs an array of at most 50 headers";
+                break;
+            }
+            for (size_t i = 0; i < json_array_size(list); i++) {
+                json_t *h = json_array_get(list, i);
+                if (!json_is_string(h) || json_string_length(h) == 0 ||
+                    json_string_length(h) > 100) {
+                    *msg = "headers must be non-empty strings of at most 100 bytes";
+                    break;
+                }
+            }
+            if (*msg) break;
+        }
+        break;
+    }
+    case ST_WEIGHTS: {
+        static const char *const names[] = {"distance", "load", "online"};
+        if (!json_is_object(v) || json_object_size(v) != ARRAY_LEN(names)) {
+            *msg = "must be {\"distance\",\"load\",\"online\"} numbers between 0 and 1";
+            break;
+        }
+        for (size_t i = 0; i < ARRAY_LEN(names); i++) {
+            json_t *w = json_object_get(v, names[i]);
+            if (!json_is_number(w) || json_number_value(w) < 0 || json_number_value(w) > 1)
+                *msg = "must be {\"distance\",\"load\",\"online\"} numbers between 0 and 1";
+        }
+        break;
+    }
+    }
+    return *msg ? -2 : 0;
+}
+
+/* ---- the cache ---- */
+
+static pthread_rwlock_t lock = PTHREAD_RWLOCK_INITIALIZER;
+static pthread_mutex_t reload_lock = PTHREAD_MUTEX_INITIALIZER;
+static json_t *cache; /* object key -> value */
+static double loaded_at;
+
+static void reload_if_stale(void)
+{
+    double now = now_mono();
+    pthread_rwlock_rdlock(&lock);
+    bool fresh = cache && now - loaded_at < SETTINGS_TTL;
+    pthread_rwlock_unlock(&lock);
+    if (fresh) return;
+    /* one thread reloads; the others keep using the previous values */
+    if (pthread_mutex_trylock(&reload_lock) != 0) {
+        pthread_rwlock_rdlock(&lock);
+        bool have = cache != NULL;
+        pthread_rwlock_unlock(&lock);
+        if (have) return;
+        pthread_mutex_lock(&reload_lock);
+    }
+    struct db_error err;
+    db_res *res = db_exec("SELECT json_object_agg(key, value)::text FROM settings", 0, NULL, &err);
+    json_t *fresh_obj = NULL;
+    if (res && db_ntuples(res) == 1 && !db_isnull(res, 0, 0))
+        fresh_obj = json_loads(db_get(res, 0, 0), 0, NULL);
+    db_res_free(res);
+    pthread_rwlock_wrlock(&lock);
+    if (fresh_obj) {
+        json_decref(cache);
+        cache = fresh_obj;
+        loaded_at = now_mono();
+    } else if (cache) {
+        loaded_at = now_mono(); /* database down: keep the last values, retry later */
+    }
+    pthread_rwlock_unlock(&lock);
+    pthread_mutex_unlock(&reload_lock);
+}
+
+json_t *settings_get(const char *key)
+{
+    reload_if_stale();
+    pthread_rwlock_rdlock(&lock);
+    json_t *v = cache ? json_object_get(cache, key) : NULL;
+    /* a deep copy: the cached object may be replaced by another thread */
+    json_t *copy = v ? json_deep_copy(v) : NULL;
+    pthread_rwlock_unlock(&lock);
+    return copy;
+}
+
+long settings_int(const char *key, long def)
+{
+    reload_if_stale();
+    pthread_rwlock_rdlock(&lock);
+    json_t *v = cache ? json_object_get(cache, key) : NULL;
+    long out = json_is_integer(v) ? (long)json_integer_value(v) : def;
+    pthread_rwlock_unlock(&lock);
+    return out;
+}
+
+bool settings_bool(const char *key, bool def)
+{
+    reload_if_stale();
+    pthread_rwlock_rdlock(&lock);
+    json_t *v = cache ? json_object_get(cache, key) : NULL;
+    bool out = json_is_boolean(v) ? json_is_true(v) : def;
+    pthread_rwlock_unlock(&lock);
+    return out;
+}
+
+void settings_invalidate(void)
+{
+    pthread_rwlock_wrlock(&lock);
+    loaded_at = 0;
+    pthread_rwlock_unlock(&lock);
+}
+
+void settings_free(void)
+{
+    pthread_rwlock_wrlock(&lock);
+    json_decref(cache);
+    cache = NULL;
+    pthread_rwlock_unlock(&lock);
+}
