@@ -56,6 +56,24 @@ void api_drivers_create(struct req *r);
 void api_drivers_get(struct req *r);
 void api_drivers_patch(struct req *r);
 void api_drivers_me(struct req *r);
+/* orders.c, order_actions.c */
+void api_orders_create(struct req *r);
+void api_orders_get(struct req *r);
+void api_orders_history(struct req *r);
+void api_orders_list(struct req *r);
+void api_orders_patch(struct req *r);
+void api_orders_assign(struct req *r);
+void api_orders_unassign(struct req *r);
+void api_orders_pickup(struct req *r);
+void api_orders_deliver(struct req *r);
+void api_orders_fail(struct req *r);
+void api_orders_cancel(struct req *r);
+void api_orders_requeue(struct req *r);
+void api_orders_return(struct req *r);
+void api_orders_batch_assign(struct req *r);
+void api_orders_batch_cancel(struct req *r);
+void api_orders_batch_pickup(struct req *r);
+void api_orders_batch_delivery(struct req *r);
 /* settings.c */
 void api_settings_list(struct req *r);
 void api_settings_put(struct req *r);

@@ -39,6 +39,25 @@ const struct route g_routes[] = {
     {"GET", V1 "/drivers/{id}", api_drivers_get, ROLE_STAFF, 0, 0},
     {"PATCH", V1 "/drivers/{id}", api_drivers_patch, ROLE_STAFF, 0, J},
 
+    /* orders */
+    {"GET", V1 "/orders", api_orders_list, ROLE_ANY, 0, 0},
+    {"POST", V1 "/orders", api_orders_create, ROLE_STAFF, 0, J},
+    {"POST", V1 "/orders/batch-assign", api_orders_batch_assign, ROLE_STAFF, 0, J},
+    {"POST", V1 "/orders/batch-cancel", api_orders_batch_cancel, ROLE_STAFF, 0, J},
+    {"POST", V1 "/orders/batch-pickup", api_orders_batch_pickup, ROLE_ANY, 0, J},
+    {"POST", V1 "/orders/batch-delivery", api_orders_batch_delivery, ROLE_ANY, 0, J},
+    {"GET", V1 "/orders/{id}", api_orders_get, ROLE_ANY, 0, 0},
+    {"PATCH", V1 "/orders/{id}", api_orders_patch, ROLE_STAFF, 0, J},
+    {"GET", V1 "/orders/{id}/history", api_orders_history, ROLE_ANY, 0, 0},
+    {"POST", V1 "/orders/{id}/assign", api_orders_assign, ROLE_STAFF, 0, J},
+    {"POST", V1 "/orders/{id}/unassign", api_orders_unassign, ROLE_STAFF, 0, J},
+    {"POST", V1 "/orders/{id}/pickup", api_orders_pickup, ROLE_ANY, 0, J},
+    {"POST", V1 "/orders/{id}/deliver", api_orders_deliver, ROLE_ANY, 0, J},
+    {"POST", V1 "/orders/{id}/fail", api_orders_fail, ROLE_ANY, 0, J},
+    {"POST", V1 "/orders/{id}/cancel", api_orders_cancel, ROLE_STAFF, 0, J},
+    {"POST", V1 "/orders/{id}/requeue", api_orders_requeue, ROLE_STAFF, 0, J},
+    {"POST", V1 "/orders/{id}/return", api_orders_return, ROLE_ANY, 0, J},
+
     /* settings */
     {"GET", V1 "/settings", api_settings_list, ROLE_STAFF, 0, 0},
     {"PUT", V1 "/settings/{key}", api_settings_put, ROLE_ADMIN, 0, J},

@@ -189,7 +189,8 @@ static char *parse_one(const struct fv_field *f, json_t *v, const char **msg)
             *msg = "must be at least 10 characters";
             return NULL;
         }
-        if (len > PASSWORD_MAX_LEN || strlen(json_string_value(v)) != len) {
+        if (len > (f->max_len ? f->max_len : PASSWORD_MAX_LEN) ||
+            strlen(json_string_value(v)) != len) {
             *msg = "is too long or contains NUL characters";
             return NULL;
         }

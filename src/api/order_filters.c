@@ -1,0 +1,158 @@
+/* The filters of GET /orders and GET /orders/export: one implementation. */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "deliveryd/api.h"
+#include "deliveryd/orders.h"
+
+static const char *const statuses[] = {"pending", "assigned",  "picked_up", "delivered",
+                                       "failed",  "cancelled", "returned",  NULL};
+
+struct sort_def {
+    const char *key;
+    const char *sql;
+};
+static const struct sort_def sorts[] = {
+    {"created_at", "o.created_at, o.id"},
+    {"-created_at", "o.created_at DESC, o.id DESC"},
+    {"updated_at", "o.updated_at, o.id"},
+    {"-updated_at", "o.updated_at DESC, o.id DESC"},
+    {"status", "o.status, o.created_at DESC, o.id DESC"},
+    {"-status", "o.status DESC, o.created_at DESC, o.id DESC"},
+    {"delivered_at", "o.delivered_at NULLS LAST, o.id"},
+    {"-delivered_at", "o.delivered_at DESC NULLS LAST, o.id DESC"},
+    {"order_number", "o.order_number"},
+    {"-order_number", "o.order_number DESC"},
+    {"estimated_delivery_time", "o.estimated_delivery_time NULLS LAST, o.id"},
+    {"-estimated_delivery_time", "o.estimated_delivery_time DESC NULLS LAST, o.id DESC"},
+    {"amount", "o.amount NULLS LAST, o.id"},
+    {"-amount", "o.amount DESC NULLS LAST, o.id DESC"},
+};
+
+/* Appends " AND <pre>$n<post>" binding value to the next parameter. */
+static void add(struct order_filter *f, const char *pre, const char *value, const char *post)
+{
+    f->params[f->np++] = value;
+    buf_printf(&f->where, " AND %s$%d%s", pre, f->np, post);
+}
+
+void order_filter_free(struct order_filter *f)
+{
+    buf_free(&f->where);
+}
+
+/* "a,b" -> "{a,b}" after checking each status. */
+static int status_list(struct req *r, const char *v, const char **out)
+{
+    buf_t b;
+    buf_init(&b);
+    buf_puts(&b, "{");
+    const char *p = v;
+    int n = 0;
+    while (*p) {
+        const char *e = strchr(p, ',');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        bool ok = false;
+        for (const char *const *s = statuses; *s; s++)
+            if (strlen(*s) == len && strncmp(*s, p, len) == 0) ok = true;
+        if (!ok) {
+            buf_free(&b);
+            return reply_field_error(r, "status", "contains an unknown status");
+        }
+        buf_printf(&b, "%s%.*s", n++ ? "," : "", (int)len, p);
+        p += len;
+        if (*p == ',') p++;
+    }
+    buf_puts(&b, "}");
+    *out = req_strdup(r, b.data);
+    buf_free(&b);
+    return 0;
+}
+
+/* LIKE pattern matching q literally: % _ and \ escaped. */
+static const char *like_pattern(struct req *r, const char *q, bool digits_only)
+{
+    buf_t b;
+    buf_init(&b);
+    buf_puts(&b, "%");
+    for (const unsigned char *p = (const unsigned char *)q; *p; p++) {
+        if (digits_only) {
+            if (isdigit(*p)) buf_append(&b, p, 1);
+            continue;
+        }
+        if (*p == '%' || *p == '_' || *p == '\\') buf_puts(&b, "\\");
+        buf_append(&b, p, 1);
+    }
+    buf_puts(&b, "%");
+    const char *s = req_strdup(r, b.data);
+    buf_free(&b);
+    return s;
+}
+
+int order_filter_or_reply(struct req *r, struct order_filter *f)
+{
+    memset(f, 0, sizeof *f);
+    buf_init(&f->where);
+    buf_puts(&f->where, "TRUE");
+    const char *v;
+    if ((v = req_query(r, "status")) && *v) {
+        const char *list = NULL;
+        if (status_list(r, v, &list) < 0) return -1;
+        add(f, "o.status = ANY(", list, "::text[])");
+    }
+    if (query_id_or_reply(r, "warehouse_id", &v) < 0) return -1;
+    if (v) add(f, "o.warehouse_id = ", v, "::bigint");
+    if (query_id_or_reply(r, "driver_id", &v) < 0) return -1;
+    if (v) add(f, "o.driver_id = ", v, "::bigint");
+    if ((v = req_query(r, "q")) && *v) {
+        size_t len = strlen(v);
+        if (len > 100) return reply_field_error(r, "q", "is longer than 100 characters");
+        size_t digits = 0;
+        bool phoneish = true;
+        for (const char *p = v; *p; p++) {
+            if (isdigit((unsigned char)*p)) digits++;
+            else if (!strchr(" -+()", *p)) phoneish = false;
+        }
+        const char *pat = like_pattern(r, v, false);
+        if (phoneish && digits >= 4) {
+            f->params[f->np++] = pat;
+            f->params[f->np++] = like_pattern(r, v, true);
+            buf_printf(&f->where, " AND (o.search_text LIKE lower($%d) OR o.phone_digits LIKE $%d)",
+                       f->np - 1, f->np);
+        } else {
+            add(f, "o.search_text LIKE lower(", pat, ")");
+        }
+    }
+    const char *tz = "Asia/Kuwait";
+    static const char *const range_names[] = {"created_from", "created_to"};
+    for (int i = 0; i < 2; i++) {
+        if (query_time_or_reply(r, range_names[i], &v) < 0) return -1;
+        if (!v) continue;
+        f->params[f->np++] = v;
+        /* a bare date is a business day in business_timezone */
+        buf_printf(&f->where,
+                   " AND o.created_at %s CASE WHEN length($%d) = 10"
+                   " THEN ($%d::date)::timestamp AT TIME ZONE"
+                   " (SELECT coalesce(value #>> '{}', '%s') FROM settings"
+                   "  WHERE key = 'business_timezone')"
+                   " ELSE $%d::timestamptz END",
+                   i == 0 ? ">=" : "<", f->np, f->np, tz, f->np);
+    }
+    v = req_query(r, "archived");
+    if (!v || strcmp(v, "false") == 0) buf_puts(&f->where, " AND NOT o.is_archived");
+    else if (strcmp(v, "true") == 0) buf_puts(&f->where, " AND o.is_archived");
+    else if (strcmp(v, "all") != 0)
+        return reply_field_error(r, "archived", "must be true, false or all");
+    if (r->who.role == ROLE_DRIVER) add(f, "o.driver_id = ", id_text(r, r->who.driver_id), "::bigint");
+    const char *scope = scope_text(r);
+    if (scope) add(f, "o.warehouse_id = ", scope, "::bigint");
+    f->order_by = sorts[1].sql;
+    if ((v = req_query(r, "sort")) && *v) {
+        f->order_by = NULL;
+        for (size_t i = 0; i < ARRAY_LEN(sorts); i++)
+            if (strcmp(sorts[i].key, v) == 0) f->order_by = sorts[i].sql;
+        if (!f->order_by) return reply_field_error(r, "sort", "is not a sortable field");
+    }
+    return 0;
+}

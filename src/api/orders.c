@@ -1,0 +1,219 @@
+/* /orders: create, read, list, patch, history. The state machine's actions
+ * are in order_actions.c. Drivers see only their own orders and scoped
+ * managers only their warehouse's; anything else is 404. */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "deliveryd/api.h"
+#include "deliveryd/orders.h"
+
+static const char *const payment_methods[] = {"cash", "knet", "card", "prepaid", NULL};
+
+static const struct fv_field order_fields[] = {
+    {"order_number", FV_STRING, FV_NONBLANK, 0, 0, 64, NULL},
+    {"warehouse_id", FV_INT, 0, 1, 9e15, 0, NULL},
+    {"customer_name", FV_STRING, FV_NONBLANK, 0, 0, 200, NULL},
+    {"customer_phone", FV_PHONE, 0, 0, 0, 0, NULL},
+    {"delivery_address", FV_STRING, FV_NULLABLE, 0, 0, 500, NULL},
+    {"area", FV_STRING, FV_NULLABLE, 0, 0, 100, NULL},
+    {"block", FV_STRING, FV_NULLABLE, 0, 0, 50, NULL},
+    {"street", FV_STRING, FV_NULLABLE, 0, 0, 100, NULL},
+    {"avenue", FV_STRING, FV_NULLABLE, 0, 0, 100, NULL},
+    {"building", FV_STRING, FV_NULLABLE, 0, 0, 100, NULL},
+    {"floor", FV_STRING, FV_NULLABLE, 0, 0, 50, NULL},
+    {"apartment", FV_STRING, FV_NULLABLE, 0, 0, 50, NULL},
+    {"paci_number", FV_STRING, FV_NULLABLE, 0, 0, 12, NULL},
+    {"delivery_latitude", FV_NUMBER, FV_NULLABLE, -90, 90, 0, NULL},
+    {"delivery_longitude", FV_NUMBER, FV_NULLABLE, -180, 180, 0, NULL},
+    {"customer_info", FV_OBJECT, 0, 0, 0, 65536, NULL},
+    {"amount", FV_MONEY, FV_NULLABLE, 0, 0, 0, NULL},
+    {"payment_method", FV_ENUM, FV_NULLABLE, 0, 0, 0, payment_methods},
+    {"notes", FV_STRING, FV_NULLABLE, 0, 0, 2000, NULL},
+    {"estimated_delivery_time", FV_TIME, FV_NULLABLE, 0, 0, 0, NULL},
+    {"version", FV_INT, 0, 1, 2147483647, 0, NULL},
+};
+enum {
+    F_NUMBER, F_WAREHOUSE, F_NAME, F_PHONE, F_ADDRESS, F_AREA, F_PACI = 12, F_VERSION = 20
+};
+/* columns written by create/patch (NULL: not a column) */
+static const char *const order_columns[] = {
+    "order_number", "warehouse_id", "customer_name", "customer_phone", "delivery_address",
+    "area", "block", "street", "avenue", "building", "floor", "apartment", "paci_number",
+    "delivery_latitude", "delivery_longitude", "customer_info", "amount", "payment_method",
+    "notes", "estimated_delivery_time", NULL};
+
+/* Rules the field table cannot say. `creating` adds the required fields. */
+static int check_order(struct req *r, const struct fv_values *v, bool creating)
+{
+    json_t *errs = json_array();
+#define ERR(f, m) json_array_append_new(errs, json_pack("{s:s,s:s}", "field", f, "message", m))
+    if (creating) {
+        if (!v->text[F_NAME]) ERR("customer_name", "is required");
+        if (!v->text[F_PHONE]) ERR("customer_phone", "is required");
+        if (!v->text[F_WAREHOUSE]) ERR("warehouse_id", "is required");
+        if (!v->text[F_ADDRESS] && !v->text[F_AREA])
+            ERR("delivery_address", "delivery_address or area is required");
+        if (v->present[F_VERSION]) ERR("version", "cannot be set on creation");
+    } else {
+        if (v->present[F_NUMBER]) ERR("order_number", "cannot be changed");
+        if (v->present[F_WAREHOUSE]) ERR("warehouse_id", "cannot be changed");
+    }
+    if (v->text[F_PACI]) {
+        size_t n = strlen(v->text[F_PACI]);
+        bool digits = n >= 6 && n <= 12;
+        for (size_t i = 0; i < n; i++)
+            if (!isdigit((unsigned char)v->text[F_PACI][i])) digits = false;
+        if (!digits) ERR("paci_number", "must be the 8-digit PACI number");
+    }
+    const char *scope = scope_text(r);
+    if (creating && scope && v->text[F_WAREHOUSE] && strcmp(scope, v->text[F_WAREHOUSE]) != 0)
+        ERR("warehouse_id", "is outside your warehouse");
+#undef ERR
+    if (json_array_size(errs))
+        return reply_problem_errors(r, 422, "validation_failed", errs, "%zu field%s invalid",
+                                    json_array_size(errs), json_array_size(errs) == 1 ? "" : "s");
+    json_decref(errs);
+    return 0;
+}
+
+void api_orders_create(struct req *r)
+{
+    struct fv_values v;
+    if (fv_parse_or_reply(r, NULL, order_fields, ARRAY_LEN(order_fields), &v) < 0 ||
+        check_order(r, &v, true) < 0)
+        return;
+    buf_t cols, vals;
+    buf_init(&cols);
+    buf_init(&vals);
+    const char *params[FV_MAX_FIELDS + 1];
+    int np = 0;
+    for (size_t i = 0; i < v.n; i++) {
+        if (!v.present[i] || !order_columns[i]) continue;
+        buf_printf(&cols, "%s, ", order_columns[i]);
+        buf_printf(&vals, "$%d, ", np + 1);
+        params[np++] = v.text[i];
+    }
+    params[np++] = id_text(r, r->who.user_id);
+    /* the order and its first history row in one statement */
+    char *sql = req_printf(r,
+                           "WITH o AS (INSERT INTO orders AS ins (%screated_by, source)"
+                           " VALUES (%s$%d, 'manual') RETURNING ins.id, ins.status,"
+                           " order_body(ins) AS body),"
+                           " h AS (INSERT INTO order_status_history (order_id, from_status,"
+                           " to_status, changed_by) SELECT id, NULL, status, $%d FROM o)"
+                           " SELECT body FROM o",
+                           cols.data ? cols.data : "", vals.data ? vals.data : "", np, np);
+    buf_free(&cols);
+    buf_free(&vals);
+    db_res *res = db_query_or_reply(r, sql, np, params);
+    if (res) reply_row_json(r, 201, res);
+}
+
+/* " AND scope AND own" for one order $1 with $2 scope and $3 own driver */
+#define VISIBLE " AND ($2::bigint IS NULL OR o.warehouse_id = $2) AND ($3::bigint IS NULL OR o.driver_id = $3)"
+
+static void visibility_params(struct req *r, const char **p)
+{
+    p[0] = id_text(r, r->ids[0]);
+    p[1] = scope_text(r);
+    p[2] = r->who.role == ROLE_DRIVER ? id_text(r, r->who.driver_id) : NULL;
+}
+
+void api_orders_get(struct req *r)
+{
+    const char *p[3];
+    visibility_params(r, p);
+    db_res *res =
+        db_query_or_reply(r, "SELECT body FROM api_orders o WHERE o.id = $1" VISIBLE, 3, p);
+    if (res) reply_row_json(r, 200, res);
+}
+
+void api_orders_history(struct req *r)
+{
+    const char *p[3];
+    visibility_params(r, p);
+    db_res *res = db_query_or_reply(
+        r,
+        "SELECT (SELECT coalesce(json_agg(json_build_object("
+        "  'from_status', h.from_status, 'to_status', h.to_status,"
+        "  'changed_by', CASE WHEN u.id IS NOT NULL THEN json_build_object("
+        "    'id', u.id, 'full_name', u.full_name, 'role', u.role) END,"
+        "  'driver_id', h.driver_id, 'previous_driver_id', h.previous_driver_id,"
+        "  'reason', h.reason, 'reason_code', h.reason_code,"
+        "  'created_at', api_ts(h.created_at)) ORDER BY h.id), '[]'::json)"
+        "  FROM order_status_history h LEFT JOIN users u ON u.id = h.changed_by"
+        "  WHERE h.order_id = o.id)"
+        " FROM orders o WHERE o.id = $1" VISIBLE,
+        3, p);
+    if (res) reply_row_json(r, 200, res);
+}
+
+void api_orders_list(struct req *r)
+{
+    struct paging pg;
+    struct order_filter f;
+    if (paging_or_reply(r, &pg) < 0) return;
+    if (order_filter_or_reply(r, &f) < 0) {
+        order_filter_free(&f);
+        return;
+    }
+    int n = f.np;
+    f.params[f.np++] = pg.size_s;
+    f.params[f.np++] = pg.offset_s;
+    f.params[f.np++] = pg.page_s;
+    char *sql = req_printf(
+        r,
+        "SELECT json_build_object('items', coalesce((SELECT json_agg(x.body ORDER BY x.rn)"
+        " FROM (SELECT order_body(o) AS body, row_number() OVER (ORDER BY %s) AS rn"
+        "  FROM orders o WHERE %s ORDER BY %s LIMIT $%d OFFSET $%d) x), '[]'::json),"
+        " 'page', $%d::int, 'page_size', $%d::int,"
+        " 'total', (SELECT count(*) FROM orders o WHERE %s))",
+        f.order_by, f.where.data, f.order_by, n + 1, n + 2, n + 3, n + 1, f.where.data);
+    db_res *res = db_query_or_reply(r, sql, f.np, f.params);
+    order_filter_free(&f);
+    if (res) reply_row_json(r, 200, res);
+}
+
+void api_orders_patch(struct req *r)
+{
+    struct fv_values v;
+    if (fv_parse_or_reply(r, NULL, order_fields, ARRAY_LEN(order_fields), &v) < 0 ||
+        check_order(r, &v, false) < 0)
+        return;
+    buf_t sets;
+    buf_init(&sets);
+    const char *params[FV_MAX_FIELDS + 4];
+    int np = 3;
+    visibility_params(r, params);
+    params[2] = NULL; /* managers only: no driver restriction */
+    if (sql_set_list(&sets, order_fields, &v, order_columns, params, &np) > 0)
+        buf_puts(&sets, ", ");
+    params[np++] = v.text[F_VERSION];
+    char *sql = req_printf(
+        r,
+        "WITH cur AS (SELECT o.id, o.status, o.version FROM orders o"
+        "  WHERE o.id = $1" VISIBLE " FOR UPDATE),"
+        " upd AS (UPDATE orders o SET %sversion = o.version + 1 FROM cur"
+        "  WHERE o.id = cur.id AND cur.status NOT IN ('delivered', 'cancelled', 'returned')"
+        "  AND ($%d::int IS NULL OR cur.version = $%d::int) RETURNING order_body(o) AS body)"
+        " SELECT (SELECT body FROM upd), cur.status, cur.version FROM cur",
+        sets.data ? sets.data : "", np, np);
+    buf_free(&sets);
+    db_res *res = db_query_or_reply(r, sql, np, params);
+    if (!res) return;
+    if (db_ntuples(res) == 0) {
+        reply_problem(r, 404, "not_found", "no such order");
+        return;
+    }
+    if (!db_isnull(res, 0, 0)) {
+        reply_json_text(r, 200, db_get(res, 0, 0), db_getlen(res, 0, 0));
+        return;
+    }
+    const char *status = db_get(res, 0, 1);
+    if (v.text[F_VERSION] && strcmp(v.text[F_VERSION], db_get(res, 0, 2)) != 0)
+        reply_problem(r, 409, "version_mismatch", "the order is at version %s, not %s",
+                      db_get(res, 0, 2), v.text[F_VERSION]);
+    else
+        reply_problem(r, 409, "conflict", "a %s order cannot be edited", status);
+}

@@ -1,0 +1,167 @@
+/* The order state machine. Each action is ONE statement over a set of ids:
+ * lock the visible rows in id order, update those whose status allows the
+ * action (and whose version matches, when sent), stamp the *_at column,
+ * bump the version and write the history row with who did it - all in the
+ * same statement, so the database, not a C `if`, serializes concurrent
+ * requests. A single action is a batch of one. */
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "deliveryd/db.h"
+#include "deliveryd/orders.h"
+#include "deliveryd/settings.h"
+
+struct action_def {
+    const char *from; /* statuses that allow it */
+    const char *to;
+    const char *sets;  /* extra SET items (o = the order, p = the parameters) */
+    const char *extra; /* extra WHERE conditions */
+    const char *name;
+};
+
+static const struct action_def defs[ACT_COUNT] = {
+    [ACT_ASSIGN] = {"{pending,assigned,failed}", "assigned",
+                    "driver_id = p.new_driver, assigned_at = now(), picked_up_at = NULL",
+                    " AND cur.driver_id IS DISTINCT FROM p.new_driver"
+                    " AND EXISTS (SELECT 1 FROM drivers d WHERE d.id = p.new_driver AND d.is_active)",
+                    "assign"},
+    [ACT_UNASSIGN] = {"{assigned}", "pending", "driver_id = NULL, assigned_at = NULL", "",
+                      "unassign"},
+    [ACT_PICKUP] = {"{assigned}", "picked_up", "picked_up_at = now()", "", "pickup"},
+    [ACT_DELIVER] = {"{picked_up}", "delivered",
+                     "delivered_at = now(), recipient_name = coalesce(p.recipient, o.recipient_name),"
+                     " delivery_notes = coalesce(p.notes, o.delivery_notes)",
+                     " AND (NOT p.need_proof OR cur.has_proof)", "deliver"},
+    [ACT_FAIL] = {"{assigned,picked_up}", "failed",
+                  "failed_at = now(), failure_reason = p.reason,"
+                  " failure_reason_code = p.reason_code",
+                  "", "fail"},
+    [ACT_CANCEL] = {"{pending,assigned,failed}", "cancelled",
+                    "cancelled_at = now(), cancel_reason = p.reason", "", "cancel"},
+    [ACT_REQUEUE] = {"{failed}", "pending",
+                     "driver_id = NULL, assigned_at = NULL, picked_up_at = NULL", "", "requeue"},
+    [ACT_RETURN] = {"{failed}", "returned", "returned_at = now()", "", "return"},
+};
+
+static char *sql_text[ACT_COUNT];
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+static void build_sql(void)
+{
+    for (int a = 0; a < ACT_COUNT; a++) {
+        const struct action_def *d = &defs[a];
+        buf_t b;
+        buf_init(&b);
+        buf_printf(
+            &b,
+            "WITH p AS (SELECT $1::bigint[] AS ids, $2::int AS ver, $3::bigint AS actor,"
+            "  $4::bigint AS scope, $5::bigint AS own, $6::bigint AS new_driver,"
+            "  $7::text AS reason, $8::text AS reason_code, $9::bool AS need_proof,"
+            "  $10::text AS recipient, $11::text AS notes, $12::text AS pay_method,"
+            "  $13::numeric AS pay_amount),"
+            " ids AS (SELECT DISTINCT unnest(p.ids) AS id FROM p),"
+            " cur AS (SELECT o.id, o.status, o.driver_id, o.version,"
+            "   EXISTS (SELECT 1 FROM proofs pr WHERE pr.order_id = o.id) AS has_proof"
+            "  FROM orders o, p WHERE o.id IN (SELECT id FROM ids)"
+            "   AND (p.scope IS NULL OR o.warehouse_id = p.scope)"
+            "   AND (p.own IS NULL OR o.driver_id = p.own)"
+            "  ORDER BY o.id FOR UPDATE OF o),"
+            " upd AS (UPDATE orders o SET status = '%s', version = o.version + 1, %s"
+            "  FROM cur, p WHERE o.id = cur.id AND cur.status = ANY('%s'::text[])"
+            "   AND (p.ver IS NULL OR cur.version = p.ver)%s"
+            "  RETURNING o.id, cur.status AS from_status, o.status AS to_status,"
+            "   cur.driver_id AS prev_driver, o.driver_id, o.amount, order_body(o) AS body),"
+            " h AS (INSERT INTO order_status_history (order_id, from_status, to_status,"
+            "   changed_by, driver_id, previous_driver_id, reason, reason_code)"
+            "  SELECT upd.id, upd.from_status, upd.to_status, p.actor, upd.driver_id,"
+            "   CASE WHEN upd.prev_driver IS DISTINCT FROM upd.driver_id THEN upd.prev_driver END,"
+            "   p.reason, p.reason_code FROM upd, p)",
+            d->to, d->sets, d->from, d->extra);
+        if (a == ACT_DELIVER) {
+            /* cash on delivery is recorded by the same statement */
+            buf_puts(&b, ", pay AS (INSERT INTO payment_collections (order_id, driver_id, method,"
+                         "  amount, expected_amount, discrepancy, collected_by)"
+                         "  SELECT upd.id, upd.driver_id, p.pay_method, p.pay_amount, upd.amount,"
+                         "   upd.amount IS DISTINCT FROM p.pay_amount, p.actor"
+                         "  FROM upd, p WHERE p.pay_method IS NOT NULL)");
+        }
+        buf_puts(&b, " SELECT ids.id, cur.status, cur.version, cur.has_proof, upd.body"
+                     " FROM ids LEFT JOIN cur ON cur.id = ids.id LEFT JOIN upd ON upd.id = ids.id"
+                     " ORDER BY ids.id");
+        sql_text[a] = buf_steal(&b, NULL);
+    }
+}
+
+struct db_res *order_action_run(struct req *r, enum order_action act,
+                                const struct action_input *in)
+{
+    pthread_once(&once, build_sql);
+    char actor[24], scope[24], own[24];
+    snprintf(actor, sizeof actor, "%ld", (long)r->who.user_id);
+    snprintf(scope, sizeof scope, "%ld", (long)r->who.warehouse_id);
+    snprintf(own, sizeof own, "%ld", (long)r->who.driver_id);
+    bool scoped = r->who.role == ROLE_MANAGER && r->who.warehouse_id > 0;
+    bool driver = r->who.role == ROLE_DRIVER;
+    const char *need_proof =
+        act == ACT_DELIVER && settings_bool("require_proof_of_delivery", false) ? "true" : "false";
+    const char *params[] = {in->ids,
+                            in->version,
+                            actor,
+                            scoped ? scope : NULL,
+                            driver ? own : NULL,
+                            in->new_driver,
+                            in->reason,
+                            in->reason_code,
+                            need_proof,
+                            in->recipient,
+                            in->notes,
+                            in->pay_method,
+                            in->pay_amount};
+    return db_query_or_reply(r, sql_text[act], 13, params);
+}
+
+void order_action_explain(enum order_action act, const struct action_input *in,
+                          struct db_res *res, int row, int *status, const char **code,
+                          char *detail, size_t dlen)
+{
+    if (db_isnull(res, row, 1)) {
+        *status = 404;
+        *code = "not_found";
+        snprintf(detail, dlen, "no such order");
+        return;
+    }
+    const char *cur = db_get(res, row, 1);
+    const struct action_def *d = &defs[act];
+    /* is cur one of the statuses in "{a,b,c}"? compare whole tokens */
+    char hay[80], tok[32];
+    snprintf(hay, sizeof hay, ",%s", d->from + 1);
+    hay[strlen(hay) - 1] = ','; /* the closing brace becomes a separator */
+    snprintf(tok, sizeof tok, ",%s,", cur);
+    bool allowed = strstr(hay, tok) != NULL;
+    if (in->version && strcmp(db_get(res, row, 2), in->version) != 0) {
+        *status = 409;
+        *code = "version_mismatch";
+        snprintf(detail, dlen, "the order is at version %s, not %s", db_get(res, row, 2),
+                 in->version);
+        return;
+    }
+    *status = 409;
+    if (!allowed) {
+        *code = "invalid_transition";
+        snprintf(detail, dlen, "cannot %s an order that is %s", d->name, cur);
+        return;
+    }
+    if (act == ACT_DELIVER && db_get(res, row, 3)[0] != 't') {
+        *code = "proof_required";
+        snprintf(detail, dlen, "upload a proof of delivery first");
+        return;
+    }
+    if (act == ACT_ASSIGN) {
+        *code = "invalid_transition";
+        snprintf(detail, dlen, "the order is already assigned to driver %s", in->new_driver);
+        return;
+    }
+    *code = "conflict";
+    snprintf(detail, dlen, "the order changed while the request ran; retry");
+}
