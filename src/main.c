@@ -16,6 +16,8 @@
 #include "deliveryd/http.h"
 #include "deliveryd/log.h"
 #include "deliveryd/metrics.h"
+#include "deliveryd/microcache.h"
+#include "deliveryd/settings.h"
 #include "deliveryd/migrate.h"
 
 static int serve(void)
@@ -58,6 +60,8 @@ static int serve(void)
     db_thread_close();
     cache_thread_close();
     cache_global_free();
+    microcache_free();
+    settings_free();
     metrics_free();
     log_msgf(LOG_INFO, "stopped");
     return 0;

@@ -74,6 +74,20 @@ void api_orders_batch_assign(struct req *r);
 void api_orders_batch_cancel(struct req *r);
 void api_orders_batch_pickup(struct req *r);
 void api_orders_batch_delivery(struct req *r);
+/* locations.c */
+void api_locations_post(struct req *r);
+void api_locations_map(struct req *r);
+void api_locations_trail(struct req *r);
+/* sessions.c */
+void api_sessions_online(struct req *r);
+void api_sessions_offline(struct req *r);
+void api_sessions_list(struct req *r);
+/* payments.c */
+void api_payments_record(struct req *r);
+void api_payments_list(struct req *r);
+void api_payments_remit(struct req *r);
+void api_payments_settle(struct req *r);
+void api_drivers_cash(struct req *r);
 /* settings.c */
 void api_settings_list(struct req *r);
 void api_settings_put(struct req *r);

@@ -36,7 +36,7 @@ char *jwt_make_access(int64_t user_id, const char *role, long now, const char *s
 enum token_status jwt_check_access(const char *token, const char *secret, long now,
                                    struct token_claims *out);
 
-/** 256-bit random token, base64url without padding (44 chars + NUL). */
+/** 256-bit random token, base64url without padding (43 chars + NUL). */
 void random_token(char out[48]);
 /** SHA-256 of s as 32 raw bytes. */
 void sha256_bytes(const char *s, size_t len, unsigned char out[32]);

@@ -36,8 +36,20 @@ const struct route g_routes[] = {
     {"GET", V1 "/drivers", api_drivers_list, ROLE_STAFF, 0, 0},
     {"POST", V1 "/drivers", api_drivers_create, ROLE_STAFF, 0, J},
     {"GET", V1 "/drivers/me", api_drivers_me, ROLE_DRIVER, 0, 0},
+    {"POST", V1 "/drivers/me/online", api_sessions_online, ROLE_DRIVER, 0, J},
+    {"POST", V1 "/drivers/me/offline", api_sessions_offline, ROLE_DRIVER, 0, J},
+    {"POST", V1 "/drivers/location", api_locations_post, ROLE_DRIVER, 0, J},
+    {"GET", V1 "/drivers/locations", api_locations_map, ROLE_STAFF, 0, 0},
     {"GET", V1 "/drivers/{id}", api_drivers_get, ROLE_STAFF, 0, 0},
     {"PATCH", V1 "/drivers/{id}", api_drivers_patch, ROLE_STAFF, 0, J},
+    {"GET", V1 "/drivers/{id}/sessions", api_sessions_list, ROLE_STAFF, 0, 0},
+    {"GET", V1 "/drivers/{id}/locations", api_locations_trail, ROLE_STAFF, 0, 0},
+    {"GET", V1 "/drivers/{id}/cash", api_drivers_cash, ROLE_ANY, 0, 0},
+
+    /* payments */
+    {"GET", V1 "/payments", api_payments_list, ROLE_ANY, 0, 0},
+    {"POST", V1 "/payments/remit", api_payments_remit, ROLE_STAFF, 0, J},
+    {"POST", V1 "/payments/settle", api_payments_settle, ROLE_STAFF, 0, J},
 
     /* orders */
     {"GET", V1 "/orders", api_orders_list, ROLE_ANY, 0, 0},
@@ -57,6 +69,7 @@ const struct route g_routes[] = {
     {"POST", V1 "/orders/{id}/cancel", api_orders_cancel, ROLE_STAFF, 0, J},
     {"POST", V1 "/orders/{id}/requeue", api_orders_requeue, ROLE_STAFF, 0, J},
     {"POST", V1 "/orders/{id}/return", api_orders_return, ROLE_ANY, 0, J},
+    {"POST", V1 "/orders/{id}/payment", api_payments_record, ROLE_ANY, 0, J},
 
     /* settings */
     {"GET", V1 "/settings", api_settings_list, ROLE_STAFF, 0, 0},

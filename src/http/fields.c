@@ -30,8 +30,9 @@ int phone_normalize(const char *in, char *out, size_t outlen)
         if (isdigit(c)) {
             if (nd + 1 >= sizeof digits) return -1;
             digits[nd++] = (char)c;
-        } else if (c == ' ' || c == '-' || c == '(' || c == ')') {
-            continue;
+        } else if (c == ' ' || ((c == '-' || c == '(' || c == ')') && nd > 0) ||
+                   (c == '(' && nd == 0)) {
+            continue; /* separators; a leading '-' would make a negative number */
         } else if (c == '.') {
             /* a spreadsheet numeric: "50012345.0" - only zeros may follow */
             for (p++; *p == '0'; p++) {
@@ -95,7 +96,25 @@ int money_normalize(const char *in, char *out, size_t outlen)
     return 0;
 }
 
+static int two(const char *p)
+{
+    return (p[0] - '0') * 10 + (p[1] - '0');
+}
+
+static bool shape_ok(const char *s);
+
 bool looks_like_time(const char *s)
+{
+    if (!shape_ok(s)) return false;
+    /* ranges, so PostgreSQL never sees "2026-13-45" (the shape is known) */
+    int month = two(s + 5), day = two(s + 8);
+    if (month < 1 || month > 12 || day < 1 || day > 31) return false;
+    if (s[10] && (two(s + 11) > 23 || two(s + 14) > 59 || (s[16] == ':' && two(s + 17) > 60)))
+        return false;
+    return true;
+}
+
+static bool shape_ok(const char *s)
 {
     /* YYYY-MM-DD, optionally followed by [T ]HH:MM[:SS[.frac]][Z|+HH:MM] */
     static const char *shape = "dddd-dd-dd";
@@ -242,7 +261,8 @@ static char *parse_one(const struct fv_field *f, json_t *v, const char **msg)
             }
             long long m = llround(milli);
             snprintf(in, sizeof in, "%lld.%03lld", m / 1000, m % 1000);
-        } else if (json_is_string(v) && json_string_length(v) < sizeof in) {
+        } else if (json_is_string(v) && json_string_length(v) < sizeof in &&
+                   strlen(json_string_value(v)) == json_string_length(v)) {
             snprintf(in, sizeof in, "%s", json_string_value(v));
         } else {
             *msg = "must be a number or a decimal string";
@@ -260,7 +280,8 @@ static char *parse_one(const struct fv_field *f, json_t *v, const char **msg)
             snprintf(in, sizeof in, "%lld", (long long)json_integer_value(v));
         } else if (json_is_real(v)) {
             snprintf(in, sizeof in, "%.1f", json_real_value(v));
-        } else if (json_is_string(v) && json_string_length(v) < sizeof in) {
+        } else if (json_is_string(v) && json_string_length(v) < sizeof in &&
+                   strlen(json_string_value(v)) == json_string_length(v)) {
             snprintf(in, sizeof in, "%s", json_string_value(v));
         } else {
             *msg = "must be a phone number";
@@ -274,6 +295,7 @@ static char *parse_one(const struct fv_field *f, json_t *v, const char **msg)
     }
     case FV_TIME:
         if (!json_is_string(v) || json_string_length(v) > 40 ||
+            strlen(json_string_value(v)) != json_string_length(v) ||
             !looks_like_time(json_string_value(v))) {
             *msg = "must be an RFC 3339 date-time";
             return NULL;

@@ -1,0 +1,16 @@
+/* A tiny in-process cache of rendered responses for hot, read-mostly
+ * queries polled by many clients (the live map). Entries expire after
+ * their TTL; writers that must be seen at once call microcache_clear. */
+#ifndef DELIVERYD_MICROCACHE_H
+#define DELIVERYD_MICROCACHE_H
+
+#include <stddef.h>
+
+/** A malloc'd copy of the entry (caller frees) or NULL when absent/expired. */
+char *microcache_get(const char *key, size_t *len);
+void microcache_put(const char *key, const char *val, size_t len, double ttl_seconds);
+/** Drops every entry whose key starts with prefix. */
+void microcache_clear(const char *prefix);
+void microcache_free(void);
+
+#endif

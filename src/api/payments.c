@@ -1,0 +1,152 @@
+/* Cash on delivery: record a collection, list, remit and settle (set-based
+ * batch transitions), and a driver's cash balance. Amounts stay decimal
+ * text from the request to PostgreSQL's numeric: never a C double. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "deliveryd/api.h"
+
+static const char *const methods[] = {"cash", "knet", "card", "prepaid", NULL};
+static const char *const pay_statuses[] = {"unpaid", "remitted", "settled", NULL};
+
+void api_payments_record(struct req *r)
+{
+    static const struct fv_field f[] = {
+        {"method", FV_ENUM, FV_REQUIRED, 0, 0, 0, methods},
+        {"amount", FV_MONEY, FV_REQUIRED, 0, 0, 0, NULL},
+    };
+    struct fv_values v;
+    if (fv_parse_or_reply(r, NULL, f, ARRAY_LEN(f), &v) < 0) return;
+    const char *p[] = {id_text(r, r->ids[0]), scope_text(r),
+                       r->who.role == ROLE_DRIVER ? id_text(r, r->who.driver_id) : NULL,
+                       v.text[0], v.text[1], id_text(r, r->who.user_id)};
+    db_res *res = db_query_or_reply(
+        r,
+        "WITH o AS (SELECT id, driver_id, amount, status FROM orders WHERE id = $1"
+        "  AND ($2::bigint IS NULL OR warehouse_id = $2) AND ($3::bigint IS NULL OR driver_id = $3)),"
+        " ins AS (INSERT INTO payment_collections (order_id, driver_id, method, amount,"
+        "  expected_amount, discrepancy, collected_by)"
+        "  SELECT o.id, o.driver_id, $4, $5::numeric, o.amount,"
+        "   o.amount IS DISTINCT FROM $5::numeric, $6 FROM o"
+        "  WHERE o.status NOT IN ('cancelled', 'returned') RETURNING id)"
+        " SELECT o.status, (SELECT id FROM ins) FROM o",
+        6, p);
+    if (!res) return;
+    if (db_ntuples(res) == 0) {
+        reply_problem(r, 404, "not_found", "no such order");
+        return;
+    }
+    if (db_isnull(res, 0, 1)) {
+        reply_problem(r, 409, "invalid_transition", "cannot record a payment for a %s order",
+                      db_get(res, 0, 0));
+        return;
+    }
+    const char *p2[] = {db_get(res, 0, 1)};
+    res = db_query_or_reply(r, "SELECT body FROM api_payments WHERE id = $1", 1, p2);
+    if (res) reply_row_json(r, 201, res);
+}
+
+void api_payments_list(struct req *r)
+{
+    struct paging pg;
+    const char *driver, *from, *to;
+    if (paging_or_reply(r, &pg) < 0 || query_id_or_reply(r, "driver_id", &driver) < 0 ||
+        query_time_or_reply(r, "from", &from) < 0 || query_time_or_reply(r, "to", &to) < 0)
+        return;
+    const char *status = req_query(r, "status");
+    if (status) {
+        bool ok = false;
+        for (const char *const *s = pay_statuses; *s; s++)
+            if (strcmp(*s, status) == 0) ok = true;
+        if (!ok) {
+            reply_field_error(r, "status", "must be unpaid, remitted or settled");
+            return;
+        }
+    }
+    if (r->who.role == ROLE_DRIVER) driver = id_text(r, r->who.driver_id);
+    const char *p[] = {driver, status, from, to, scope_text(r), pg.size_s, pg.offset_s, pg.page_s};
+    db_res *res = db_query_or_reply(
+        r,
+        "WITH f AS (SELECT p.id, p.collected_at, p.body FROM api_payments p"
+        "  JOIN orders o ON o.id = p.order_id"
+        "  WHERE ($1::bigint IS NULL OR p.driver_id = $1) AND ($2::text IS NULL OR p.status = $2)"
+        "  AND ($3::timestamptz IS NULL OR p.collected_at >= $3)"
+        "  AND ($4::timestamptz IS NULL OR p.collected_at < $4)"
+        "  AND ($5::bigint IS NULL OR o.warehouse_id = $5)),"
+        " pg AS (SELECT * FROM f ORDER BY collected_at DESC, id DESC LIMIT $6 OFFSET $7)"
+        " SELECT json_build_object('items', coalesce((SELECT json_agg(body"
+        "  ORDER BY collected_at DESC, id DESC) FROM pg), '[]'::json),"
+        " 'page', $8::int, 'page_size', $6::int, 'total', (SELECT count(*) FROM f))",
+        8, p);
+    if (res) reply_row_json(r, 200, res);
+}
+
+/* unpaid -> remitted, remitted -> settled, for many ids in one statement */
+static void transition(struct req *r, const char *from, const char *to, const char *stamp,
+                       const char *by)
+{
+    static const struct fv_field f[] = {
+        {"payment_ids", FV_ID_ARRAY, FV_REQUIRED, 0, 500, 0, NULL},
+    };
+    struct fv_values v;
+    if (fv_parse_or_reply(r, NULL, f, ARRAY_LEN(f), &v) < 0) return;
+    const char *p[] = {v.text[0], scope_text(r), from, to, id_text(r, r->who.user_id)};
+    char *sql = req_printf(
+        r,
+        "WITH ids AS (SELECT DISTINCT unnest($1::bigint[]) AS id),"
+        " cur AS (SELECT p.id, p.status FROM payment_collections p JOIN orders o ON o.id = p.order_id"
+        "  WHERE p.id IN (SELECT id FROM ids) AND ($2::bigint IS NULL OR o.warehouse_id = $2)"
+        "  ORDER BY p.id FOR UPDATE OF p),"
+        " upd AS (UPDATE payment_collections p SET status = $4, %s = now(), %s = $5::bigint"
+        "  FROM cur WHERE p.id = cur.id AND cur.status = $3 RETURNING p.id)"
+        " SELECT ids.id, cur.status, upd.id IS NOT NULL FROM ids"
+        " LEFT JOIN cur ON cur.id = ids.id LEFT JOIN upd ON upd.id = ids.id ORDER BY ids.id",
+        stamp, by);
+    db_res *res = db_query_or_reply(r, sql, 5, p);
+    if (!res) return;
+    json_t *ok = json_array(), *failed = json_array();
+    for (int i = 0; i < db_ntuples(res); i++) {
+        json_int_t id = (json_int_t)atoll(db_get(res, i, 0));
+        if (db_get(res, i, 2)[0] == 't') {
+            json_array_append_new(ok, json_integer(id));
+        } else if (db_isnull(res, i, 1)) {
+            json_array_append_new(failed, json_pack("{s:I,s:s,s:s}", "id", id, "code",
+                                                    "not_found", "detail", "no such payment"));
+        } else {
+            json_t *d = json_sprintf("the payment is %s, not %s", db_get(res, i, 1), from);
+            json_array_append_new(failed, json_pack("{s:I,s:s,s:o}", "id", id, "code",
+                                                    "invalid_transition", "detail", d));
+        }
+    }
+    reply_json(r, 200, json_pack("{s:o,s:o}", "succeeded", ok, "failed", failed));
+}
+
+void api_payments_remit(struct req *r)
+{
+    transition(r, "unpaid", "remitted", "remitted_at", "remitted_by");
+}
+
+void api_payments_settle(struct req *r)
+{
+    transition(r, "remitted", "settled", "settled_at", "settled_by");
+}
+
+void api_drivers_cash(struct req *r)
+{
+    if (r->who.role == ROLE_DRIVER && r->who.driver_id != r->ids[0]) {
+        reply_problem(r, 404, "not_found", "no such driver");
+        return;
+    }
+    const char *p[] = {id_text(r, r->ids[0]), scope_text(r)};
+    db_res *res = db_query_or_reply(
+        r,
+        "SELECT json_build_object("
+        " 'unpaid_total', coalesce(sum(p.amount) FILTER (WHERE p.status = 'unpaid'), 0)::numeric(12,3)::text,"
+        " 'unpaid_count', count(p.id) FILTER (WHERE p.status = 'unpaid'),"
+        " 'remitted_total', coalesce(sum(p.amount) FILTER (WHERE p.status = 'remitted'), 0)::numeric(12,3)::text,"
+        " 'remitted_count', count(p.id) FILTER (WHERE p.status = 'remitted'))"
+        " FROM drivers d LEFT JOIN payment_collections p ON p.driver_id = d.id AND p.method = 'cash'"
+        " WHERE d.id = $1 AND ($2::bigint IS NULL OR d.warehouse_id = $2) GROUP BY d.id",
+        2, p);
+    if (res) reply_row_json(r, 200, res);
+}

@@ -1,0 +1,107 @@
+/* Work sessions: go online / offline (idempotent) and the session list.
+ * Drivers silent for longer than driver_offline_after_seconds are shown
+ * offline by the map; closing their session is the SLA cron job's work
+ * (sessions_close_silent, the hook below). */
+#include <string.h>
+
+#include "deliveryd/api.h"
+#include "deliveryd/microcache.h"
+
+#define SESSION_JSON(t)                                                                    \
+    "json_build_object('id', " t ".id, 'started_at', api_ts(" t ".started_at),"            \
+    " 'ended_at', api_ts(" t ".ended_at), 'duration_seconds',"                             \
+    " floor(extract(epoch FROM coalesce(" t ".ended_at, now()) - " t ".started_at))::bigint)"
+
+void api_sessions_online(struct req *r)
+{
+    static const struct fv_field f[] = {
+        {"latitude", FV_NUMBER, FV_NULLABLE, -90, 90, 0, NULL},
+        {"longitude", FV_NUMBER, FV_NULLABLE, -180, 180, 0, NULL},
+    };
+    struct fv_values v;
+    if (fv_parse_or_reply(r, NULL, f, ARRAY_LEN(f), &v) < 0) return;
+    if (!v.text[0] != !v.text[1]) {
+        reply_field_error(r, v.text[0] ? "longitude" : "latitude",
+                          "latitude and longitude come together");
+        return;
+    }
+    const char *p[] = {id_text(r, r->who.driver_id), v.text[0], v.text[1]};
+    /* the partial unique index allows one open session: a concurrent
+     * second "online" inserts nothing and reads the open one */
+    db_res *res = db_query_or_reply(
+        r,
+        "WITH ins AS (INSERT INTO work_sessions (driver_id) VALUES ($1)"
+        "  ON CONFLICT (driver_id) WHERE ended_at IS NULL DO NOTHING RETURNING *),"
+        " pt AS (INSERT INTO driver_locations (driver_id, latitude, longitude, recorded_at)"
+        "  SELECT $1, $2::float8, $3::float8, now() WHERE $2::float8 IS NOT NULL"
+        "  ON CONFLICT DO NOTHING RETURNING *),"
+        " d AS (UPDATE drivers SET is_online = true, last_seen_at = now(),"
+        "  last_latitude = coalesce((SELECT latitude FROM pt), last_latitude),"
+        "  last_longitude = coalesce((SELECT longitude FROM pt), last_longitude),"
+        "  last_recorded_at = coalesce((SELECT recorded_at FROM pt), last_recorded_at)"
+        "  WHERE id = $1)"
+        " SELECT " SESSION_JSON("ins") " FROM ins",
+        3, p);
+    if (!res) return;
+    microcache_clear("map:");
+    if (db_ntuples(res) == 1) {
+        reply_row_json(r, 201, res);
+        return;
+    }
+    res = db_query_or_reply(r,
+                            "SELECT " SESSION_JSON("s") " FROM work_sessions s"
+                            " WHERE driver_id = $1 AND ended_at IS NULL",
+                            1, p);
+    if (res) reply_row_json(r, 200, res);
+}
+
+void api_sessions_offline(struct req *r)
+{
+    const char *p[] = {id_text(r, r->who.driver_id)};
+    db_res *res = db_query_or_reply(
+        r,
+        "WITH c AS (UPDATE work_sessions SET ended_at = now(), end_reason = 'offline'"
+        "  WHERE driver_id = $1 AND ended_at IS NULL RETURNING *),"
+        " d AS (UPDATE drivers SET is_online = false WHERE id = $1)"
+        " SELECT " SESSION_JSON("c") " FROM c",
+        1, p);
+    if (!res) return;
+    microcache_clear("map:");
+    if (db_ntuples(res) == 1) {
+        reply_row_json(r, 200, res);
+        return;
+    }
+    /* already offline: the last closed session, or nothing at all */
+    res = db_query_or_reply(r,
+                            "SELECT " SESSION_JSON("s") " FROM work_sessions s"
+                            " WHERE driver_id = $1 ORDER BY started_at DESC LIMIT 1",
+                            1, p);
+    if (!res) return;
+    if (db_ntuples(res) == 0) reply_no_content(r);
+    else reply_row_json(r, 200, res);
+}
+
+void api_sessions_list(struct req *r)
+{
+    struct paging pg;
+    const char *from, *to;
+    if (paging_or_reply(r, &pg) < 0 || query_time_or_reply(r, "from", &from) < 0 ||
+        query_time_or_reply(r, "to", &to) < 0)
+        return;
+    const char *p[] = {id_text(r, r->ids[0]), scope_text(r), from, to,
+                       pg.size_s,             pg.offset_s,   pg.page_s};
+    db_res *res = db_query_or_reply(
+        r,
+        "WITH f AS (SELECT s.* FROM work_sessions s JOIN drivers d ON d.id = s.driver_id"
+        "  WHERE s.driver_id = $1 AND ($2::bigint IS NULL OR d.warehouse_id = $2)"
+        "  AND ($3::timestamptz IS NULL OR coalesce(s.ended_at, now()) >= $3)"
+        "  AND ($4::timestamptz IS NULL OR s.started_at < $4)),"
+        " pg AS (SELECT * FROM f ORDER BY started_at DESC LIMIT $5 OFFSET $6)"
+        " SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM drivers WHERE id = $1"
+        "  AND ($2::bigint IS NULL OR warehouse_id = $2)) THEN NULL ELSE"
+        " json_build_object('items', coalesce((SELECT json_agg(" SESSION_JSON("pg")
+        "  ORDER BY pg.started_at DESC) FROM pg), '[]'::json),"
+        " 'page', $7::int, 'page_size', $5::int, 'total', (SELECT count(*) FROM f)) END",
+        7, p);
+    if (res) reply_row_json(r, 200, res);
+}
