@@ -12,6 +12,7 @@
 #include "deliveryd/cache.h"
 #include "deliveryd/cli.h"
 #include "deliveryd/config.h"
+#include "deliveryd/cron.h"
 #include "deliveryd/db.h"
 #include "deliveryd/http.h"
 #include "deliveryd/log.h"
@@ -67,10 +68,33 @@ static int serve(void)
     return 0;
 }
 
+/* deliveryd cron <job>: the same jobs as POST /api/v1/cron/<job>. */
+static int run_cron(int argc, char **argv)
+{
+    if (argc != 3) {
+        fprintf(stderr, "usage: deliveryd cron archive|backfill|sla-check|purge-locations\n");
+        return 2;
+    }
+    char *out = NULL;
+    struct db_error err;
+    int rc = cron_run(argv[2], &out, &err);
+    if (rc == -2) {
+        fprintf(stderr, "deliveryd: unknown cron job %s\n", argv[2]);
+        return 2;
+    }
+    if (rc < 0) {
+        fprintf(stderr, "deliveryd: cron %s failed: %s\n", argv[2], err.message);
+        return 1;
+    }
+    printf("%s\n", out);
+    free(out);
+    return 0;
+}
+
 static void usage(void)
 {
     fprintf(stderr, "usage: deliveryd [serve | migrate | create-user --username U --role R "
-                    "[--full-name N] [--password P]]\n");
+                    "[--full-name N] [--password P] | cron JOB]\n");
 }
 
 int main(int argc, char **argv)
@@ -78,7 +102,8 @@ int main(int argc, char **argv)
     const char *cmd = argc > 1 ? argv[1] : "serve";
     unsigned need;
     if (strcmp(cmd, "serve") == 0) need = NEED_DATABASE | NEED_JWT;
-    else if (strcmp(cmd, "migrate") == 0 || strcmp(cmd, "create-user") == 0)
+    else if (strcmp(cmd, "migrate") == 0 || strcmp(cmd, "create-user") == 0 ||
+             strcmp(cmd, "cron") == 0)
         need = NEED_DATABASE;
     else {
         usage();
@@ -98,6 +123,7 @@ int main(int argc, char **argv)
     int rc;
     if (strcmp(cmd, "serve") == 0) rc = serve();
     else if (strcmp(cmd, "migrate") == 0) rc = migrate_run(g_cfg.migrations_dir) == 0 ? 0 : 1;
+    else if (strcmp(cmd, "cron") == 0) rc = run_cron(argc, argv);
     else rc = cli_create_user(argc, argv);
     db_thread_close();
     config_free();

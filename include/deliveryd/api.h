@@ -88,6 +88,19 @@ void api_payments_list(struct req *r);
 void api_payments_remit(struct req *r);
 void api_payments_settle(struct req *r);
 void api_drivers_cash(struct req *r);
+/* cron.c */
+void api_cron(struct req *r);
+/* notifications.c */
+void api_notifications_list(struct req *r);
+void api_notifications_read(struct req *r);
+void api_notifications_read_all(struct req *r);
+/* track.c */
+void api_track(struct req *r);
+/* analytics.c */
+void api_analytics_summary(struct req *r);
+void api_analytics_drivers(struct req *r);
+void api_analytics_suggestions(struct req *r);
+void api_orders_suggestions(struct req *r);
 /* settings.c */
 void api_settings_list(struct req *r);
 void api_settings_put(struct req *r);

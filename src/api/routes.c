@@ -70,6 +70,21 @@ const struct route g_routes[] = {
     {"POST", V1 "/orders/{id}/requeue", api_orders_requeue, ROLE_STAFF, 0, J},
     {"POST", V1 "/orders/{id}/return", api_orders_return, ROLE_ANY, 0, J},
     {"POST", V1 "/orders/{id}/payment", api_payments_record, ROLE_ANY, 0, J},
+    {"GET", V1 "/orders/{id}/suggestions", api_orders_suggestions, ROLE_STAFF, 0, 0},
+
+    /* notifications */
+    {"GET", V1 "/notifications", api_notifications_list, ROLE_ANY, 0, 0},
+    {"POST", V1 "/notifications/read-all", api_notifications_read_all, ROLE_ANY, 0, J},
+    {"POST", V1 "/notifications/{id}/read", api_notifications_read, ROLE_ANY, 0, J},
+
+    /* analytics */
+    {"GET", V1 "/analytics/summary", api_analytics_summary, ROLE_STAFF, 0, 0},
+    {"GET", V1 "/analytics/drivers", api_analytics_drivers, ROLE_STAFF, 0, 0},
+    {"GET", V1 "/analytics/suggestions", api_analytics_suggestions, ROLE_STAFF, 0, 0},
+
+    /* operations and public */
+    {"POST", V1 "/cron/{job}", api_cron, ROLE_CRON, 0, J},
+    {"GET", V1 "/track/{token}", api_track, ROLE_PUBLIC, 0, 0},
 
     /* settings */
     {"GET", V1 "/settings", api_settings_list, ROLE_STAFF, 0, 0},

@@ -71,7 +71,8 @@ static void build_sql(void)
             "  FROM cur, p WHERE o.id = cur.id AND cur.status = ANY('%s'::text[])"
             "   AND (p.ver IS NULL OR cur.version = p.ver)%s"
             "  RETURNING o.id, cur.status AS from_status, o.status AS to_status,"
-            "   cur.driver_id AS prev_driver, o.driver_id, o.amount, order_body(o) AS body),"
+            "   cur.driver_id AS prev_driver, o.driver_id, o.amount, o.warehouse_id, o.order_number,"
+            "   order_body(o) AS body),"
             " h AS (INSERT INTO order_status_history (order_id, from_status, to_status,"
             "   changed_by, driver_id, previous_driver_id, reason, reason_code)"
             "  SELECT upd.id, upd.from_status, upd.to_status, p.actor, upd.driver_id,"
@@ -85,6 +86,26 @@ static void build_sql(void)
                          "  SELECT upd.id, upd.driver_id, p.pay_method, p.pay_amount, upd.amount,"
                          "   upd.amount IS DISTINCT FROM p.pay_amount, p.actor"
                          "  FROM upd, p WHERE p.pay_method IS NOT NULL)");
+        }
+        if (a == ACT_ASSIGN) {
+            /* an assignment after suggestions were shown is a decision */
+            buf_puts(&b, ", sug AS (DELETE FROM order_suggestions s USING upd"
+                         "  WHERE s.order_id = upd.id RETURNING s.order_id, s.driver_ids),"
+                         " dec AS (INSERT INTO suggestion_decisions (order_id,"
+                         "  suggested_driver_ids, chosen_driver_id, chosen_rank, decided_by)"
+                         "  SELECT upd.id, sug.driver_ids, upd.driver_id,"
+                         "   array_position(sug.driver_ids, upd.driver_id), p.actor"
+                         "  FROM upd JOIN sug ON sug.order_id = upd.id, p)");
+        }
+        if (a == ACT_FAIL) {
+            /* the managers who can see the order hear about it */
+            buf_puts(&b, ", note AS (INSERT INTO notifications (user_id, type, title, body,"
+                         "  data, order_id)"
+                         "  SELECT u.id, 'order_failed', 'Delivery failed: ' || upd.order_number,"
+                         "   p.reason, jsonb_build_object('order_id', upd.id, 'reason_code',"
+                         "   p.reason_code), upd.id"
+                         "  FROM upd, p, users u WHERE u.role = 'manager' AND u.is_active"
+                         "  AND (u.warehouse_id IS NULL OR u.warehouse_id = upd.warehouse_id))");
         }
         buf_puts(&b, " SELECT ids.id, cur.status, cur.version, cur.has_proof, upd.body"
                      " FROM ids LEFT JOIN cur ON cur.id = ids.id LEFT JOIN upd ON upd.id = ids.id"

@@ -1,0 +1,65 @@
+/* Shared by the three spreadsheet readers (not a public header): the reader
+ * object, the row being assembled, and small text helpers. */
+#ifndef DELIVERYD_IO_SHEET_INTERNAL_H
+#define DELIVERYD_IO_SHEET_INTERNAL_H
+
+#include "deliveryd/io.h"
+
+struct row_slot {
+    size_t off, len; /* into row_builder.text */
+    enum sheet_cell_kind kind;
+};
+
+/* One row under construction: slots indexed by column. */
+struct row_builder {
+    struct row_slot *slots;
+    size_t cap;  /* allocated slots */
+    size_t used; /* highest column set + 1 */
+    buf_t text;  /* cell texts, each followed by a NUL */
+    struct sheet_cell *cells;
+    size_t cells_cap;
+};
+
+struct sheet_ops {
+    /* Fills r->row with the next row and its number: 1, 0 at the end, or a
+     * SHEET_ERR_* code with r->err set. May return rows of empty cells. */
+    int (*next)(struct sheet_reader *r, long *row_number);
+    void (*close)(void *impl);
+};
+
+struct sheet_reader {
+    const struct sheet_ops *ops;
+    void *impl;
+    struct sheet_limits lim;
+    struct row_builder row;
+    size_t rows_returned;
+    int sticky; /* an error already returned */
+    char err[256];
+};
+
+/* Each reader's open: sets r->ops and r->impl, or returns a SHEET_ERR_* code
+ * with r->err set (and frees what it allocated). */
+int xlsx_open(struct sheet_reader *r, const void *data, size_t len);
+int xls_open(struct sheet_reader *r, const void *data, size_t len);
+int csv_open(struct sheet_reader *r, const void *data, size_t len);
+
+/* Returns code after formatting the message into r->err. */
+int sheet_fail(struct sheet_reader *r, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+void row_reset(struct row_builder *b);
+/* Sets column col (0-based) of the current row; row_number is for messages.
+ * An empty text is stored as SHEET_CELL_EMPTY. Enforces max_columns and
+ * max_cell_bytes and valid UTF-8. */
+int row_set(struct sheet_reader *r, long row_number, size_t col, enum sheet_cell_kind kind,
+            const char *text, size_t len);
+
+/* Strict UTF-8 check (no overlongs, surrogates or > U+10FFFF). Returns the
+ * offset of the first bad byte, or len when all is valid. */
+size_t utf8_valid_prefix(const unsigned char *s, size_t len);
+
+/* Number syntax of OOXML <v>: [-+]digits[.digits][(e|E)[-+]digits], or
+ * ".5". Converts with strtod; false for anything else or a non-finite value. */
+bool sheet_parse_number(const char *s, size_t len, double *out);
+
+#endif
