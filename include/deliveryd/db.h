@@ -31,6 +31,9 @@ db_res *db_exec(const char *sql, int nparams, const char *const *params, struct 
 /** Runs a script of several statements (simple protocol, no params). */
 int db_exec_script(const char *sql, struct db_error *err) MUSTCHECK;
 void db_res_free(db_res *res);
+/** COPY ... FROM STDIN with `data` (COPY text format) in one go. */
+int db_copy_in(const char *copy_sql, const char *data, size_t len, struct db_error *err)
+    MUSTCHECK;
 
 /**
  * db_exec for handlers: the result is owned by the request; on failure the

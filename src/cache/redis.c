@@ -153,21 +153,26 @@ static redisContext *get_ctx(void)
     return c;
 }
 
-/* Runs one command; on a transport error the context is dropped. */
+/* Runs one command; on a transport error the context is dropped and the
+ * command tried once more on a new connection (Redis may have restarted
+ * while this thread's connection sat idle). */
 static redisReply *command(const char *fmt, ...)
 {
-    redisContext *c = get_ctx();
-    if (!c) return NULL;
-    va_list ap;
-    va_start(ap, fmt);
-    redisReply *rep = redisvCommand(c, fmt, ap);
-    va_end(ap);
-    if (!rep || c->err) {
+    for (int attempt = 0; attempt < 2; attempt++) {
+        redisContext *c = get_ctx();
+        if (!c) return NULL;
+        va_list ap;
+        va_start(ap, fmt);
+        redisReply *rep = redisvCommand(c, fmt, ap);
+        va_end(ap);
+        if (rep && !c->err) return rep;
         if (rep) freeReplyObject(rep);
-        mark_down(c);
-        return NULL;
+        redisFree(c);
+        pthread_setspecific(ctx_key, NULL);
     }
-    return rep;
+    metrics_redis_error();
+    __atomic_store_n(&down_until_ms, (long long)(now_mono() * 1000) + 1000, __ATOMIC_RELAXED);
+    return NULL;
 }
 
 const char *cache_state(void)
@@ -179,11 +184,10 @@ const char *cache_state(void)
     return ok ? "up" : "down";
 }
 
-long long cache_incr_window(const char *key, int window_seconds, long *ttl)
+/* One pipelined INCR / EXPIRE NX / TTL; -2 on a transport error. */
+static long long incr_window_once(redisContext *c, const char *key, int window_seconds,
+                                  long *ttl)
 {
-    redisContext *c = get_ctx();
-    if (!c) return -1;
-    /* pipelined: INCR, EXPIRE NX (Redis 7), TTL */
     redisAppendCommand(c, "INCR %s", key);
     redisAppendCommand(c, "EXPIRE %s %d NX", key, window_seconds);
     redisAppendCommand(c, "TTL %s", key);
@@ -192,8 +196,7 @@ long long cache_incr_window(const char *key, int window_seconds, long *ttl)
         void *rep = NULL;
         if (redisGetReply(c, &rep) != REDIS_OK) {
             for (int k = 0; k < i; k++) freeReplyObject(reps[k]);
-            mark_down(c);
-            return -1;
+            return -2;
         }
         reps[i] = rep;
     }
@@ -203,6 +206,23 @@ long long cache_incr_window(const char *key, int window_seconds, long *ttl)
     if (*ttl < 0) *ttl = window_seconds;
     for (int i = 0; i < 3; i++) freeReplyObject(reps[i]);
     return count;
+}
+
+long long cache_incr_window(const char *key, int window_seconds, long *ttl)
+{
+    for (int attempt = 0; attempt < 2; attempt++) {
+        redisContext *c = get_ctx();
+        if (!c) return -1;
+        long long n = incr_window_once(c, key, window_seconds, ttl);
+        if (n != -2) return n;
+        if (attempt == 0) {
+            redisFree(c); /* maybe a restart: one more try on a new connection */
+            pthread_setspecific(ctx_key, NULL);
+        } else {
+            mark_down(c);
+        }
+    }
+    return -1;
 }
 
 char *cache_get(const char *key, size_t *len, bool *ok)

@@ -107,20 +107,26 @@ static bool result_ok(PGresult *res)
 
 db_res *db_exec(const char *sql, int nparams, const char *const *params, struct db_error *err)
 {
-    PGconn *c = get_conn(err);
-    if (!c) return NULL;
-    metrics_db_statement();
-    PGresult *res = PQexecParams(c, sql, nparams, NULL, params, NULL, NULL, 0);
-    if (res && result_ok(res)) {
-        db_res *r = xmalloc(sizeof *r);
-        r->pg = res;
-        return r;
-    }
-    fill_error(c, res, err);
-    if (res) PQclear(res);
-    if (PQstatus(c) != CONNECTION_OK || strncmp(err->sqlstate, "08", 2) == 0 ||
-        strcmp(err->sqlstate, "57P01") == 0) {
+    /* A connection that died while idle (a PostgreSQL restart) is only
+     * noticed when used: outside a transaction, reconnect and retry once. */
+    for (int attempt = 0; attempt < 2; attempt++) {
+        PGconn *c = get_conn(err);
+        if (!c) return NULL;
+        bool idle = PQtransactionStatus(c) == PQTRANS_IDLE;
+        metrics_db_statement();
+        PGresult *res = PQexecParams(c, sql, nparams, NULL, params, NULL, NULL, 0);
+        if (res && result_ok(res)) {
+            db_res *r = xmalloc(sizeof *r);
+            r->pg = res;
+            return r;
+        }
+        fill_error(c, res, err);
+        if (res) PQclear(res);
+        bool broken = PQstatus(c) != CONNECTION_OK || strncmp(err->sqlstate, "08", 2) == 0 ||
+                      strcmp(err->sqlstate, "57P01") == 0;
+        if (!broken) return NULL;
         drop_conn(c);
+        if (!idle) return NULL;
     }
     return NULL;
 }
@@ -139,6 +145,42 @@ int db_exec_script(const char *sql, struct db_error *err)
     if (res) PQclear(res);
     if (PQstatus(c) != CONNECTION_OK) drop_conn(c);
     return -1;
+}
+
+int db_copy_in(const char *copy_sql, const char *data, size_t len, struct db_error *err)
+{
+    PGconn *c = get_conn(err);
+    if (!c) return -1;
+    metrics_db_statement();
+    PGresult *res = PQexec(c, copy_sql);
+    if (!res || PQresultStatus(res) != PGRES_COPY_IN) {
+        fill_error(c, res, err);
+        if (res) PQclear(res);
+        return -1;
+    }
+    PQclear(res);
+    /* in slices: PQputCopyData takes an int length */
+    size_t off = 0;
+    int ok = 1;
+    while (ok == 1 && off < len) {
+        size_t n = len - off > (1u << 20) ? (1u << 20) : len - off;
+        ok = PQputCopyData(c, data + off, (int)n);
+        off += n;
+    }
+    if (PQputCopyEnd(c, ok == 1 ? NULL : "client failed to send") != 1) {
+        fill_error(c, NULL, err);
+        drop_conn(c);
+        return -1;
+    }
+    int rc = 0;
+    while ((res = PQgetResult(c)) != NULL) {
+        if (PQresultStatus(res) != PGRES_COMMAND_OK && rc == 0) {
+            fill_error(c, res, err);
+            rc = -1;
+        }
+        PQclear(res);
+    }
+    return rc;
 }
 
 void db_res_free(db_res *res)

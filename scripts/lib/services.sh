@@ -1,0 +1,169 @@
+# shellcheck shell=bash
+# Private PostgreSQL 15 and Redis instances for scripts/run and the API tests.
+#
+# Source this file; it defines functions only and changes no shell options.
+#
+#   pg_start DIR PORT [test]   initdb DIR/data if needed, start on 127.0.0.1:PORT
+#                              (unix socket in DIR/sock, log in DIR/log);
+#                              "test" adds fsync=off and friends
+#   pg_stop DIR                fast shutdown; no-op when not running
+#   pg_running DIR             true when the cluster in DIR/data is running
+#   pg_createdb PORT NAME      CREATE DATABASE NAME unless it exists
+#   pg_psql PORT DB [ARGS...]  psql as postgres over TCP to 127.0.0.1:PORT
+#   redis_start DIR PORT       redis-server on 127.0.0.1:PORT, pid in DIR/redis.pid
+#   redis_stop DIR             stop it (SIGTERM, bounded wait, then SIGKILL)
+#   free_port                  print a TCP port that is free on 127.0.0.1
+#   as_pg_user CMD...          run CMD as the postgres user when we are root
+#
+# Starting something that already runs is a no-op. Every wait is bounded.
+# Functions return non-zero (with a message on stderr) on failure.
+
+PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
+SERVICES_PY=${SERVICES_PY:-/usr/bin/python3}
+
+_svc_err() { echo "services: $*" >&2; }
+
+# initdb, pg_ctl and postgres refuse to run as root: as root run them as the
+# "postgres" system user (the Debian package creates it), otherwise as ourselves.
+as_pg_user() {
+  if [ "$(id -u)" -eq 0 ]; then
+    runuser -u postgres -- "$@"
+  else
+    "$@"
+  fi
+}
+
+free_port() {
+  "$SERVICES_PY" -c 'import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])
+s.close()'
+}
+
+_abs_dir() { (cd "$1" && pwd -P); }
+
+pg_running() {
+  local dir
+  dir=$(_abs_dir "$1" 2>/dev/null) || return 1
+  [ -f "$dir/data/PG_VERSION" ] || return 1
+  (cd "$dir" && as_pg_user "$PG_BIN/pg_ctl" -D "$dir/data" status >/dev/null 2>&1)
+}
+
+pg_start() {
+  local dir=$1 port=$2 mode=${3:-}
+  if [ -z "$dir" ] || [ -z "$port" ]; then
+    _svc_err "usage: pg_start DIR PORT [test]"; return 2
+  fi
+  mkdir -p "$dir" || return 1
+  dir=$(_abs_dir "$dir") || return 1
+  if pg_running "$dir"; then
+    return 0
+  fi
+  if [ "$(id -u)" -eq 0 ]; then
+    chown postgres: "$dir" || return 1
+    if ! runuser -u postgres -- test -w "$dir"; then
+      _svc_err "the postgres user cannot write $dir (is a parent directory closed to others?)"
+      return 1
+    fi
+  fi
+  # Run from DIR so the postgres user never starts in a directory it cannot enter.
+  if [ ! -f "$dir/data/PG_VERSION" ]; then
+    if ! (cd "$dir" && as_pg_user "$PG_BIN/initdb" -D "$dir/data" --auth=trust -U postgres \
+            --encoding=UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1); then
+      _svc_err "initdb failed for $dir/data:"; tail -n 20 "$dir/initdb.log" >&2; return 1
+    fi
+  fi
+  (cd "$dir" && as_pg_user mkdir -p "$dir/sock") || return 1
+  local opts="-p $port -k $dir/sock -c listen_addresses=127.0.0.1"
+  if [ "$mode" = test ]; then
+    # Throwaway test clusters: durability is not wanted, speed is.
+    opts="$opts -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+  fi
+  if ! (cd "$dir" && as_pg_user "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/log" -w -t 60 \
+          -o "$opts" start >/dev/null 2>&1); then
+    _svc_err "PostgreSQL did not start on 127.0.0.1:$port (data $dir/data); last log lines:"
+    tail -n 20 "$dir/log" >&2 2>/dev/null
+    return 1
+  fi
+}
+
+pg_stop() {
+  local dir=$1
+  dir=$(_abs_dir "$dir" 2>/dev/null) || return 0
+  pg_running "$dir" || return 0
+  if ! (cd "$dir" && as_pg_user "$PG_BIN/pg_ctl" -D "$dir/data" -m fast -w -t 60 stop >/dev/null 2>&1); then
+    _svc_err "PostgreSQL in $dir/data did not stop within 60 s"; return 1
+  fi
+}
+
+# psql as the superuser over TCP; extra arguments go to psql.
+pg_psql() {
+  local port=$1 db=$2; shift 2
+  "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$port" -U postgres -d "$db" "$@"
+}
+
+pg_createdb() {
+  local port=$1 name=$2 exists
+  case $name in
+    *[!a-z0-9_]*|'') _svc_err "pg_createdb: bad database name '$name'"; return 2 ;;
+  esac
+  exists=$(pg_psql "$port" postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$name'") || return 1
+  [ "$exists" = 1 ] && return 0
+  pg_psql "$port" postgres -c "CREATE DATABASE \"$name\"" >/dev/null
+}
+
+_redis_pid() {
+  local pidfile=$1/redis.pid pid
+  [ -f "$pidfile" ] || return 1
+  pid=$(cat "$pidfile" 2>/dev/null) || return 1
+  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 1
+  echo "$pid"
+}
+
+redis_start() {
+  local dir=$1 port=$2 i
+  if [ -z "$dir" ] || [ -z "$port" ]; then
+    _svc_err "usage: redis_start DIR PORT"; return 2
+  fi
+  mkdir -p "$dir" || return 1
+  dir=$(_abs_dir "$dir") || return 1
+  if _redis_pid "$dir" >/dev/null; then
+    for ((i = 0; i < 50; i++)); do
+      [ "$(redis-cli -h 127.0.0.1 -p "$port" ping 2>/dev/null)" = PONG ] && return 0
+      sleep 0.1
+    done
+    _svc_err "a redis-server from $dir is running (pid $(cat "$dir/redis.pid")) but does not answer on port $port"
+    return 1
+  fi
+  rm -f "$dir/redis.pid"
+  if ! redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no \
+        --daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" \
+        --dir "$dir" >/dev/null 2>&1; then
+    _svc_err "redis-server failed to start on 127.0.0.1:$port"; tail -n 20 "$dir/redis.log" >&2 2>/dev/null
+    return 1
+  fi
+  for ((i = 0; i < 100; i++)); do
+    if [ "$(redis-cli -h 127.0.0.1 -p "$port" ping 2>/dev/null)" = PONG ]; then
+      return 0
+    fi
+    sleep 0.1
+  done
+  _svc_err "Redis did not answer PING on 127.0.0.1:$port within 10 s; last log lines:"
+  tail -n 20 "$dir/redis.log" >&2 2>/dev/null
+  return 1
+}
+
+redis_stop() {
+  local dir=$1 pid i
+  dir=$(_abs_dir "$dir" 2>/dev/null) || return 0
+  pid=$(_redis_pid "$dir") || { rm -f "$dir/redis.pid"; return 0; }
+  kill -TERM "$pid" 2>/dev/null
+  for ((i = 0; i < 100; i++)); do
+    kill -0 "$pid" 2>/dev/null || { rm -f "$dir/redis.pid"; return 0; }
+    sleep 0.1
+  done
+  _svc_err "Redis (pid $pid) ignored SIGTERM for 10 s; killing it"
+  kill -KILL "$pid" 2>/dev/null
+  rm -f "$dir/redis.pid"
+}
