@@ -101,6 +101,12 @@ void api_analytics_summary(struct req *r);
 void api_analytics_drivers(struct req *r);
 void api_analytics_suggestions(struct req *r);
 void api_orders_suggestions(struct req *r);
+/* imports.c, export.c, webhook.c */
+void api_imports_create(struct req *r);
+void api_imports_list(struct req *r);
+void api_imports_get(struct req *r);
+void api_orders_export(struct req *r);
+void api_webhook_d365(struct req *r);
 /* settings.c */
 void api_settings_list(struct req *r);
 void api_settings_put(struct req *r);

@@ -44,16 +44,19 @@ static const char *const order_columns[] = {
     "notes", "estimated_delivery_time", NULL};
 
 /* Rules the field table cannot say. `creating` adds the required fields. */
-static int check_order(struct req *r, const struct fv_values *v, bool creating)
+static int parse_order_or_reply(struct req *r, struct fv_values *v, bool creating)
 {
     json_t *errs = json_array();
-#define ERR(f, m) json_array_append_new(errs, json_pack("{s:s,s:s}", "field", f, "message", m))
+    fv_parse_req(r, NULL, order_fields, ARRAY_LEN(order_fields), v, errs);
+#define ERR(f, m) fv_add_error(errs, f, m)
     if (creating) {
         if (!v->text[F_NAME]) ERR("customer_name", "is required");
         if (!v->text[F_PHONE]) ERR("customer_phone", "is required");
         if (!v->text[F_WAREHOUSE]) ERR("warehouse_id", "is required");
-        if (!v->text[F_ADDRESS] && !v->text[F_AREA])
+        if (!v->text[F_ADDRESS] && !v->text[F_AREA] && !v->present[F_ADDRESS])
             ERR("delivery_address", "delivery_address or area is required");
+        else if (!v->text[F_ADDRESS] && !v->text[F_AREA])
+            ERR("delivery_address", "delivery_address or area must not be blank");
         if (v->present[F_VERSION]) ERR("version", "cannot be set on creation");
     } else {
         if (v->present[F_NUMBER]) ERR("order_number", "cannot be changed");
@@ -70,18 +73,13 @@ static int check_order(struct req *r, const struct fv_values *v, bool creating)
     if (creating && scope && v->text[F_WAREHOUSE] && strcmp(scope, v->text[F_WAREHOUSE]) != 0)
         ERR("warehouse_id", "is outside your warehouse");
 #undef ERR
-    if (json_array_size(errs))
-        return reply_problem_errors(r, 422, "validation_failed", errs, "%zu field%s invalid",
-                                    json_array_size(errs), json_array_size(errs) == 1 ? "" : "s");
-    json_decref(errs);
-    return 0;
+    return fv_reply_errors(r, errs);
 }
 
 void api_orders_create(struct req *r)
 {
     struct fv_values v;
-    if (fv_parse_or_reply(r, NULL, order_fields, ARRAY_LEN(order_fields), &v) < 0 ||
-        check_order(r, &v, true) < 0)
+    if (parse_order_or_reply(r, &v, true) < 0)
         return;
     buf_t cols, vals;
     buf_init(&cols);
@@ -178,8 +176,7 @@ void api_orders_list(struct req *r)
 void api_orders_patch(struct req *r)
 {
     struct fv_values v;
-    if (fv_parse_or_reply(r, NULL, order_fields, ARRAY_LEN(order_fields), &v) < 0 ||
-        check_order(r, &v, false) < 0)
+    if (parse_order_or_reply(r, &v, false) < 0)
         return;
     buf_t sets;
     buf_init(&sets);

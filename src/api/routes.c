@@ -58,6 +58,10 @@ const struct route g_routes[] = {
     {"POST", V1 "/orders/batch-cancel", api_orders_batch_cancel, ROLE_STAFF, 0, J},
     {"POST", V1 "/orders/batch-pickup", api_orders_batch_pickup, ROLE_ANY, 0, J},
     {"POST", V1 "/orders/batch-delivery", api_orders_batch_delivery, ROLE_ANY, 0, J},
+    {"POST", V1 "/orders/import", api_imports_create, ROLE_STAFF, 11 * 1024 * 1024, ROUTE_RAW},
+    {"GET", V1 "/orders/export", api_orders_export, ROLE_STAFF, 0, 0},
+    {"GET", V1 "/imports", api_imports_list, ROLE_STAFF, 0, 0},
+    {"GET", V1 "/imports/{id}", api_imports_get, ROLE_STAFF, 0, 0},
     {"GET", V1 "/orders/{id}", api_orders_get, ROLE_ANY, 0, 0},
     {"PATCH", V1 "/orders/{id}", api_orders_patch, ROLE_STAFF, 0, J},
     {"GET", V1 "/orders/{id}/history", api_orders_history, ROLE_ANY, 0, 0},
@@ -85,6 +89,7 @@ const struct route g_routes[] = {
     /* operations and public */
     {"POST", V1 "/cron/{job}", api_cron, ROLE_CRON, 0, J},
     {"GET", V1 "/track/{token}", api_track, ROLE_PUBLIC, 0, 0},
+    {"POST", V1 "/webhooks/d365", api_webhook_d365, ROLE_PUBLIC, 0, ROUTE_RAW},
 
     /* settings */
     {"GET", V1 "/settings", api_settings_list, ROLE_STAFF, 0, 0},

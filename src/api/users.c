@@ -23,9 +23,10 @@ static const char *const user_columns[] = {"username",  "password_hash", "full_n
                                            "role",      "warehouse_id",  "phone",
                                            "email",     "is_active"};
 
-static int check_user_values(struct req *r, struct fv_values *v, bool creating)
+static int parse_user_or_reply(struct req *r, struct fv_values *v, bool creating)
 {
     json_t *errs = json_array();
+    fv_parse_req(r, NULL, user_fields, ARRAY_LEN(user_fields), v, errs);
     if (creating) {
         static const int required[] = {F_USERNAME, F_PASSWORD, F_FULL_NAME, F_ROLE};
         for (size_t i = 0; i < ARRAY_LEN(required); i++)
@@ -37,10 +38,7 @@ static int check_user_values(struct req *r, struct fv_values *v, bool creating)
     if (v->text[F_EMAIL] && !strchr(v->text[F_EMAIL], '@'))
         json_array_append_new(
             errs, json_pack("{s:s,s:s}", "field", "email", "message", "is not an email address"));
-    if (json_array_size(errs))
-        return reply_problem_errors(r, 422, "validation_failed", errs, "%zu field%s invalid",
-                                    json_array_size(errs), json_array_size(errs) == 1 ? "" : "s");
-    json_decref(errs);
+    if (fv_reply_errors(r, errs) < 0) return -1;
     if (v->text[F_PASSWORD]) {
         char *hash = req_alloc(r, PASSWORD_HASH_LEN);
         if (password_hash(v->text[F_PASSWORD], hash) < 0)
@@ -77,8 +75,7 @@ void api_users_list(struct req *r)
 void api_users_create(struct req *r)
 {
     struct fv_values v;
-    if (fv_parse_or_reply(r, NULL, user_fields, ARRAY_LEN(user_fields), &v) < 0 ||
-        check_user_values(r, &v, true) < 0)
+    if (parse_user_or_reply(r, &v, true) < 0)
         return;
     buf_t cols, vals;
     buf_init(&cols);
@@ -130,8 +127,7 @@ static void update_user(struct req *r, const char *sets_sql, int np, const char 
 void api_users_patch(struct req *r)
 {
     struct fv_values v;
-    if (fv_parse_or_reply(r, NULL, user_fields, ARRAY_LEN(user_fields), &v) < 0 ||
-        check_user_values(r, &v, false) < 0)
+    if (parse_user_or_reply(r, &v, false) < 0)
         return;
     buf_t sets;
     buf_init(&sets);

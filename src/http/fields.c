@@ -382,6 +382,11 @@ size_t fv_parse(const json_t *obj, const struct fv_field *fields, size_t n, stru
             continue;
         }
         out->present[i] = true;
+        /* "" in a nullable text field means "no value" */
+        if ((f->type == FV_STRING) && (f->flags & FV_NULLABLE) && !*t) {
+            free(t);
+            t = NULL;
+        }
         out->text[i] = t;
     }
     return nerr;
@@ -393,19 +398,37 @@ void fv_values_free(struct fv_values *v)
     memset(v, 0, sizeof *v);
 }
 
+size_t fv_parse_req(struct req *r, const json_t *obj, const struct fv_field *fields, size_t n,
+                    struct fv_values *out, json_t *errors)
+{
+    size_t nerr = fv_parse(obj ? obj : r->json, fields, n, out, errors);
+    for (size_t i = 0; i < out->n; i++)
+        if (out->text[i]) req_defer(r, free, out->text[i]);
+    return nerr;
+}
+
+int fv_reply_errors(struct req *r, json_t *errors)
+{
+    size_t nerr = json_array_size(errors);
+    if (nerr == 0) {
+        json_decref(errors);
+        return 0;
+    }
+    return reply_problem_errors(r, 422, "validation_failed", errors,
+                                "%zu field%s failed validation", nerr, nerr == 1 ? "" : "s");
+}
+
+void fv_add_error(json_t *errors, const char *field, const char *message)
+{
+    add_error(errors, field, message);
+}
+
 int fv_parse_or_reply(struct req *r, const json_t *obj, const struct fv_field *fields, size_t n,
                       struct fv_values *out)
 {
     json_t *errors = json_array();
-    size_t nerr = fv_parse(obj ? obj : r->json, fields, n, out, errors);
-    for (size_t i = 0; i < out->n; i++)
-        if (out->text[i]) req_defer(r, free, out->text[i]);
-    if (nerr) {
-        return reply_problem_errors(r, 422, "validation_failed", errors,
-                                    "%zu field%s failed validation", nerr, nerr == 1 ? "" : "s");
-    }
-    json_decref(errors);
-    return 0;
+    fv_parse_req(r, obj, fields, n, out, errors);
+    return fv_reply_errors(r, errors);
 }
 
 int fv_index(const struct fv_field *fields, size_t n, const char *name)

@@ -189,6 +189,9 @@ static void dispatch(struct conn_state *st)
         preflight(r, st->allow[0] ? st->allow : NULL);
         return;
     }
+    if (st->match != MATCH_OK && strncmp(r->path, "/api/", 5) == 0 &&
+        ratelimit_or_reply(r) < 0)
+        return;
     if (st->match == MATCH_NOT_FOUND) {
         reply_problem(r, 404, "not_found", "no such resource");
         return;

@@ -23,7 +23,7 @@ struct action_def {
 static const struct action_def defs[ACT_COUNT] = {
     [ACT_ASSIGN] = {"{pending,assigned,failed}", "assigned",
                     "driver_id = p.new_driver, assigned_at = now(), picked_up_at = NULL",
-                    " AND cur.driver_id IS DISTINCT FROM p.new_driver"
+                    " AND NOT (cur.status = 'assigned' AND cur.driver_id = p.new_driver)"
                     " AND EXISTS (SELECT 1 FROM drivers d WHERE d.id = p.new_driver AND d.is_active)",
                     "assign"},
     [ACT_UNASSIGN] = {"{assigned}", "pending", "driver_id = NULL, assigned_at = NULL", "",
@@ -128,7 +128,7 @@ struct db_res *order_action_run(struct req *r, enum order_action act,
         act == ACT_DELIVER && settings_bool("require_proof_of_delivery", false) ? "true" : "false";
     const char *params[] = {in->ids,
                             in->version,
-                            actor,
+                            r->who.user_id > 0 ? actor : NULL, /* NULL: the system */
                             scoped ? scope : NULL,
                             driver ? own : NULL,
                             in->new_driver,

@@ -1,0 +1,168 @@
+/* POST /orders/import (multipart field `file`, or the raw file with its
+ * content type), GET /imports, GET /imports/{id}. */
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "deliveryd/api.h"
+#include "deliveryd/import.h"
+#include "deliveryd/io.h"
+
+#define IMPORT_MAX_FILE (10 * 1024 * 1024)
+
+static const char *const XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+
+/* Content type first, then the file name's extension, then the bytes. */
+static int pick_format(const char *ctype, const char *name, const void *data, size_t len,
+                       enum sheet_format *fmt)
+{
+    if (ctype && strncasecmp(ctype, XLSX_MIME, strlen(XLSX_MIME)) == 0) *fmt = SHEET_XLSX;
+    else if (ctype && strncasecmp(ctype, "application/vnd.ms-excel", 24) == 0) *fmt = SHEET_XLS;
+    else if (ctype && (strncasecmp(ctype, "text/csv", 8) == 0 ||
+                       strncasecmp(ctype, "application/csv", 15) == 0))
+        *fmt = SHEET_CSV;
+    else if (!ctype || strncasecmp(ctype, "application/octet-stream", 24) == 0 ||
+             strncasecmp(ctype, "text/plain", 10) == 0) {
+        const char *dot = name ? strrchr(name, '.') : NULL;
+        if (dot && strcasecmp(dot, ".xlsx") == 0) *fmt = SHEET_XLSX;
+        else if (dot && strcasecmp(dot, ".xls") == 0) *fmt = SHEET_XLS;
+        else if (dot && strcasecmp(dot, ".csv") == 0) *fmt = SHEET_CSV;
+        else *fmt = sheet_sniff(data, len);
+    } else {
+        return -1;
+    }
+    return 0;
+}
+
+/* filename="..." of a Content-Disposition header, or NULL (request-owned). */
+static const char *disposition_name(struct req *r, const char *h)
+{
+    const char *p = h ? strstr(h, "filename=") : NULL;
+    if (!p) return NULL;
+    p += 9;
+    bool q = *p == '"';
+    if (q) p++;
+    size_t n = q ? strcspn(p, "\"") : strcspn(p, "; ");
+    if (n == 0 || n > 255) return NULL;
+    char *s = req_alloc(r, n + 1);
+    memcpy(s, p, n);
+    const char *slash = strrchr(s, '/');
+    return slash ? slash + 1 : s;
+}
+
+static void multipart_cleanup(void *p)
+{
+    multipart_free(p);
+}
+
+void api_imports_create(struct req *r)
+{
+    const char *dry = NULL, *wh = NULL;
+    if (query_bool_or_reply(r, "dry_run", &dry) < 0 || query_id_or_reply(r, "warehouse_id", &wh) < 0)
+        return;
+    const char *scope = scope_text(r);
+    if (scope && wh && strcmp(scope, wh) != 0) {
+        reply_field_error(r, "warehouse_id", "is outside your warehouse");
+        return;
+    }
+    if (scope && !wh) wh = scope;
+    const char *ctype = req_header(r, "Content-Type");
+    const void *data = r->body.data;
+    size_t len = r->body.len;
+    const char *name = NULL, *part_type = ctype;
+    if (ctype && strncasecmp(ctype, "multipart/form-data", 19) == 0) {
+        static const struct multipart_field_limit fl[] = {{"file", IMPORT_MAX_FILE}};
+        static const struct multipart_limits lim = {IMPORT_MAX_FILE + 1024 * 1024, 16, 0, 0,
+                                                    fl, 1};
+        struct multipart *mp = NULL;
+        char err[160];
+        if (multipart_new(ctype, &lim, &mp, err, sizeof err) != MP_OK) {
+            reply_problem(r, 400, "bad_request", "%s", err);
+            return;
+        }
+        req_defer(r, multipart_cleanup, mp);
+        int rc = multipart_feed(mp, data, len);
+        if (rc == MP_OK) rc = multipart_finish(mp);
+        if (rc == MP_ERR_TOO_LARGE) {
+            reply_problem(r, 413, "payload_too_large", "the file exceeds 10 MiB");
+            return;
+        }
+        if (rc != MP_OK) {
+            reply_problem(r, 400, "bad_request", "%s", multipart_error(mp));
+            return;
+        }
+        const struct multipart_part *f = multipart_get(mp, "file");
+        if (!f) {
+            reply_field_error(r, "file", "is required (a form field named file)");
+            return;
+        }
+        data = f->data;
+        len = f->len;
+        name = f->filename;
+        part_type = f->content_type;
+    } else {
+        if (len > IMPORT_MAX_FILE) {
+            reply_problem(r, 413, "payload_too_large", "the file exceeds 10 MiB");
+            return;
+        }
+        name = disposition_name(r, req_header(r, "Content-Disposition"));
+    }
+    if (len == 0) {
+        reply_field_error(r, "file", "is empty");
+        return;
+    }
+    struct import_request in = {.data = data,
+                                .len = len,
+                                .file_name = name,
+                                .dry_run = dry && strcmp(dry, "true") == 0,
+                                .default_warehouse = wh,
+                                .user_id = r->who.user_id,
+                                .scope_warehouse = scope ? r->who.warehouse_id : 0};
+    if (pick_format(part_type, name, data, len, &in.format) < 0) {
+        reply_problem(r, 415, "unsupported_media_type",
+                      "send .xlsx, .xls or .csv (multipart field file, or the raw file)");
+        return;
+    }
+    struct import_outcome out;
+    import_run(&in, &out);
+    if (out.status >= 400) {
+        reply_problem_errors(r, out.status, out.code, out.errors, "%s", out.detail);
+        return;
+    }
+    reply_json(r, out.status, out.body);
+}
+
+#define IMPORT_JSON                                                                        \
+    "json_build_object('id', i.id, 'import_id', i.id, 'file_name', i.file_name,"           \
+    " 'file_sha256', i.file_sha256, 'rows_total', i.rows_total, 'created', i.created,"    \
+    " 'updated', i.updated, 'skipped', i.skipped, 'failed', i.failed, 'errors', i.errors," \
+    " 'warehouse_id', i.warehouse_id, 'uploaded_by', i.uploaded_by,"                     \
+    " 'created_at', api_ts(i.created_at))"
+
+#define IMPORT_SCOPE                                                                       \
+    " ($2::bigint IS NULL OR i.warehouse_id = $2 OR EXISTS (SELECT 1 FROM users u"        \
+    "  WHERE u.id = i.uploaded_by AND u.warehouse_id = $2))"
+
+void api_imports_list(struct req *r)
+{
+    struct paging pg;
+    if (paging_or_reply(r, &pg) < 0) return;
+    const char *p[] = {pg.page_s, scope_text(r), pg.size_s, pg.offset_s};
+    db_res *res = db_query_or_reply(
+        r,
+        "WITH f AS (SELECT i.* FROM imports i WHERE" IMPORT_SCOPE "),"
+        " pg AS (SELECT * FROM f ORDER BY created_at DESC, id DESC LIMIT $3 OFFSET $4)"
+        " SELECT json_build_object('items', coalesce((SELECT json_agg(" IMPORT_JSON
+        "  ORDER BY i.created_at DESC, i.id DESC) FROM pg i), '[]'::json),"
+        " 'page', $1::int, 'page_size', $3::int, 'total', (SELECT count(*) FROM f))",
+        4, p);
+    if (res) reply_row_json(r, 200, res);
+}
+
+void api_imports_get(struct req *r)
+{
+    const char *p[] = {id_text(r, r->ids[0]), scope_text(r)};
+    db_res *res = db_query_or_reply(
+        r, "SELECT " IMPORT_JSON " FROM imports i WHERE i.id = $1 AND" IMPORT_SCOPE, 2, p);
+    if (res) reply_row_json(r, 200, res);
+}

@@ -1,0 +1,696 @@
+/* The import job: header aliases, row validation with the sheet's own row
+ * numbers and headers, and a set-based load (COPY into a temporary table,
+ * one upsert) in one transaction with the imports row. */
+#include "deliveryd/import.h"
+
+#include <ctype.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "deliveryd/db.h"
+#include "deliveryd/fields.h"
+#include "deliveryd/settings.h"
+
+#define MAX_REPORTED_ERRORS 1000
+
+/* Our fields, in COPY column order. */
+enum {
+    I_ORDER_NUMBER, I_CUSTOMER_NAME, I_CUSTOMER_PHONE, I_DELIVERY_ADDRESS, I_AREA, I_BLOCK,
+    I_STREET, I_AVENUE, I_BUILDING, I_FLOOR, I_APARTMENT, I_PACI, I_LAT, I_LNG, I_AMOUNT,
+    I_PAYMENT, I_NOTES, I_ETA, I_NFIELDS,
+    I_WAREHOUSE_CODE = I_NFIELDS, /* resolved to an id, not a column */
+    I_NALL
+};
+
+static const char *const pay_methods[] = {"cash", "knet", "card", "prepaid", NULL};
+
+static const struct fv_field import_fields[I_NFIELDS] = {
+    [I_ORDER_NUMBER] = {"order_number", FV_STRING, FV_REQUIRED | FV_NONBLANK, 0, 0, 64, NULL},
+    [I_CUSTOMER_NAME] = {"customer_name", FV_STRING, FV_REQUIRED | FV_NONBLANK, 0, 0, 200, NULL},
+    [I_CUSTOMER_PHONE] = {"customer_phone", FV_PHONE, FV_REQUIRED, 0, 0, 0, NULL},
+    [I_DELIVERY_ADDRESS] = {"delivery_address", FV_STRING, 0, 0, 0, 500, NULL},
+    [I_AREA] = {"area", FV_STRING, 0, 0, 0, 100, NULL},
+    [I_BLOCK] = {"block", FV_STRING, 0, 0, 0, 50, NULL},
+    [I_STREET] = {"street", FV_STRING, 0, 0, 0, 100, NULL},
+    [I_AVENUE] = {"avenue", FV_STRING, 0, 0, 0, 100, NULL},
+    [I_BUILDING] = {"building", FV_STRING, 0, 0, 0, 100, NULL},
+    [I_FLOOR] = {"floor", FV_STRING, 0, 0, 0, 50, NULL},
+    [I_APARTMENT] = {"apartment", FV_STRING, 0, 0, 0, 50, NULL},
+    [I_PACI] = {"paci_number", FV_STRING, 0, 0, 0, 12, NULL},
+    [I_LAT] = {"delivery_latitude", FV_NUMBER, 0, -90, 90, 0, NULL},
+    [I_LNG] = {"delivery_longitude", FV_NUMBER, 0, -180, 180, 0, NULL},
+    [I_AMOUNT] = {"amount", FV_MONEY, 0, 0, 0, 0, NULL},
+    [I_PAYMENT] = {"payment_method", FV_ENUM, 0, 0, 0, 0, pay_methods},
+    [I_NOTES] = {"notes", FV_STRING, 0, 0, 0, 2000, NULL},
+    [I_ETA] = {"estimated_delivery_time", FV_TIME, 0, 0, 0, 0, NULL},
+};
+
+static const char *field_name(int f)
+{
+    return f == I_WAREHOUSE_CODE ? "warehouse_code" : import_fields[f].name;
+}
+
+/* The contract's default aliases; the import_column_aliases setting adds. */
+static const char *const default_aliases[I_NALL][8] = {
+    [I_ORDER_NUMBER] = {"Sales Order", "SO Number", "Order No", "Order Number", "Order"},
+    [I_CUSTOMER_NAME] = {"Customer", "Customer Name", "Name"},
+    [I_CUSTOMER_PHONE] = {"Mobile", "Phone", "Telephone", "Contact Number", "Customer Phone"},
+    [I_DELIVERY_ADDRESS] = {"Address", "Delivery Address", "Ship To", "Shipping Address"},
+    [I_AVENUE] = {"Jaddah"},
+    [I_BUILDING] = {"House"},
+    [I_APARTMENT] = {"Flat"},
+    [I_PACI] = {"PACI", "PACI Number"},
+    [I_AMOUNT] = {"Amount", "Total", "Net Amount", "Order Total"},
+    [I_PAYMENT] = {"Payment", "Payment Method"},
+    [I_WAREHOUSE_CODE] = {"Warehouse", "Site", "Warehouse Code"},
+    [I_NOTES] = {"Notes", "Remarks"},
+    [I_LAT] = {"Latitude", "Lat"},
+    [I_LNG] = {"Longitude", "Lng", "Long"},
+    [I_ETA] = {"Delivery Date", "ETA"},
+};
+
+/* lower case, trimmed, runs of space _ - . folded to one space */
+static void normalize_header(const char *in, char *out, size_t outlen)
+{
+    size_t n = 0;
+    bool space = false;
+    for (const unsigned char *p = (const unsigned char *)in; *p && n + 2 < outlen; p++) {
+        if (*p == ' ' || *p == '_' || *p == '-' || *p == '.' || *p == '\t' || *p == '\n' ||
+            *p == '\r') {
+            space = n > 0;
+            continue;
+        }
+        if (space) out[n++] = ' ';
+        space = false;
+        out[n++] = (char)tolower(*p);
+    }
+    out[n] = '\0';
+}
+
+static int match_header(const char *header, json_t *extra)
+{
+    char h[256], a[256];
+    normalize_header(header, h, sizeof h);
+    if (!*h) return -1;
+    for (int f = 0; f < I_NALL; f++) {
+        normalize_header(field_name(f), a, sizeof a);
+        if (strcmp(a, h) == 0) return f;
+        for (int k = 0; k < 8 && default_aliases[f][k]; k++) {
+            normalize_header(default_aliases[f][k], a, sizeof a);
+            if (strcmp(a, h) == 0) return f;
+        }
+        json_t *list = json_object_get(extra, field_name(f));
+        for (size_t k = 0; k < json_array_size(list); k++) {
+            const char *s = json_string_value(json_array_get(list, k));
+            if (!s) continue;
+            normalize_header(s, a, sizeof a);
+            if (strcmp(a, h) == 0) return f;
+        }
+    }
+    return -1;
+}
+
+static const char *payment_canonical(const char *v)
+{
+    char n[64];
+    normalize_header(v, n, sizeof n);
+    static const char *const map[][2] = {
+        {"cash", "cash"},         {"cod", "cash"},        {"cash on delivery", "cash"},
+        {"knet", "knet"},         {"k net", "knet"},      {"card", "card"},
+        {"visa", "card"},         {"mastercard", "card"}, {"credit card", "card"},
+        {"debit card", "card"},   {"prepaid", "prepaid"}, {"paid", "prepaid"},
+        {"online", "prepaid"},
+    };
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+        if (strcmp(n, map[i][0]) == 0) return map[i][1];
+    return NULL;
+}
+
+struct warehouse_ref {
+    char *id, *code, *name;
+};
+
+struct ctx {
+    struct warehouse_ref *wh;
+    int nwh;
+    const char *default_warehouse;
+    int64_t scope;
+};
+
+static int load_warehouses(struct ctx *c, struct db_error *err)
+{
+    db_res *res = db_exec("SELECT id, lower(code), lower(name) FROM warehouses", 0, NULL, err);
+    if (!res) return -1;
+    c->nwh = db_ntuples(res);
+    c->wh = xcalloc((size_t)c->nwh + 1, sizeof *c->wh);
+    for (int i = 0; i < c->nwh; i++) {
+        c->wh[i].id = xstrdup(db_get(res, i, 0));
+        c->wh[i].code = xstrdup(db_get(res, i, 1));
+        c->wh[i].name = xstrdup(db_get(res, i, 2));
+    }
+    db_res_free(res);
+    return 0;
+}
+
+static void free_ctx(struct ctx *c)
+{
+    for (int i = 0; i < c->nwh; i++) {
+        free(c->wh[i].id);
+        free(c->wh[i].code);
+        free(c->wh[i].name);
+    }
+    free(c->wh);
+}
+
+static const char *resolve_warehouse(const struct ctx *c, const char *v)
+{
+    char low[256];
+    size_t n = 0;
+    for (const char *p = v; *p && n + 1 < sizeof low; p++) low[n++] = (char)tolower(*p);
+    low[n] = '\0';
+    while (n && low[n - 1] == ' ') low[--n] = '\0';
+    const char *s = low;
+    while (*s == ' ') s++;
+    for (int i = 0; i < c->nwh; i++)
+        if (strcmp(c->wh[i].code, s) == 0) return c->wh[i].id;
+    for (int i = 0; i < c->nwh; i++)
+        if (strcmp(c->wh[i].name, s) == 0) return c->wh[i].id;
+    return NULL;
+}
+
+/* One validated row: COPY-ready texts (NULL = \N), warehouse id, info. */
+struct row {
+    char *val[I_NFIELDS];
+    const char *warehouse_id;
+    char *info; /* JSON object text */
+};
+
+static void add_err(json_t *errors, long row, const char *column, const char *field,
+                    const char *message, size_t *nerr)
+{
+    (*nerr)++;
+    if (!errors || json_array_size(errors) >= MAX_REPORTED_ERRORS) return;
+    json_t *e = json_object();
+    if (row > 0) json_object_set_new(e, "row", json_integer(row));
+    json_object_set_new(e, "column", column ? json_string(column) : json_null());
+    json_object_set_new(e, "field", json_string(field));
+    json_object_set_new(e, "message", json_string(message));
+    json_array_append_new(errors, e);
+}
+
+/**
+ * Validates raw (field name -> JSON value, strings from sheets) into out.
+ * columns[f] is the header as written (NULL for the webhook). Returns the
+ * number of errors added.
+ */
+static size_t validate_row(const struct ctx *c, json_t *raw, long rowno,
+                           const char *const *columns, struct row *out, json_t *errors)
+{
+    size_t nerr = 0;
+    memset(out, 0, sizeof *out);
+    /* spreadsheet text to the JSON types the field table expects */
+    for (int f = I_LAT; f <= I_LNG; f++) {
+        json_t *v = json_object_get(raw, import_fields[f].name);
+        if (json_is_string(v)) {
+            char *end;
+            const char *s = json_string_value(v);
+            double d = strtod(s, &end);
+            if (end == s || *end) {
+                add_err(errors, rowno, columns ? columns[f] : NULL, import_fields[f].name,
+                        "must be a number", &nerr);
+                json_object_del(raw, import_fields[f].name);
+            } else {
+                json_object_set_new(raw, import_fields[f].name, json_real(d));
+            }
+        }
+    }
+    json_t *pm = json_object_get(raw, "payment_method");
+    if (json_is_string(pm)) {
+        const char *canon = payment_canonical(json_string_value(pm));
+        if (canon) json_object_set_new(raw, "payment_method", json_string(canon));
+    }
+    struct fv_values v;
+    json_t *ferr = json_array();
+    fv_parse(raw, import_fields, I_NFIELDS, &v, ferr);
+    for (size_t i = 0; i < json_array_size(ferr); i++) {
+        json_t *e = json_array_get(ferr, i);
+        const char *field = json_string_value(json_object_get(e, "field"));
+        int f = 0;
+        while (f < I_NFIELDS && strcmp(import_fields[f].name, field) != 0) f++;
+        add_err(errors, rowno, columns && f < I_NFIELDS ? columns[f] : NULL, field,
+                json_string_value(json_object_get(e, "message")), &nerr);
+    }
+    json_decref(ferr);
+    if (!v.text[I_DELIVERY_ADDRESS] && !v.text[I_AREA])
+        add_err(errors, rowno, columns ? columns[I_DELIVERY_ADDRESS] : NULL, "delivery_address",
+                "delivery_address or area is required", &nerr);
+    if (v.text[I_PACI]) {
+        for (const char *p = v.text[I_PACI]; *p; p++)
+            if (!isdigit((unsigned char)*p)) {
+                add_err(errors, rowno, columns ? columns[I_PACI] : NULL, "paci_number",
+                        "must be the 8-digit PACI number", &nerr);
+                break;
+            }
+    }
+    json_t *wc = json_object_get(raw, "warehouse_code");
+    const char *wid = NULL;
+    if (json_is_string(wc) && *json_string_value(wc)) {
+        wid = resolve_warehouse(c, json_string_value(wc));
+        if (!wid)
+            add_err(errors, rowno, columns ? columns[I_WAREHOUSE_CODE] : NULL, "warehouse_code",
+                    "matches no warehouse code or name", &nerr);
+    } else {
+        wid = c->default_warehouse;
+        if (!wid)
+            add_err(errors, rowno, columns ? columns[I_WAREHOUSE_CODE] : NULL, "warehouse_code",
+                    "is required (or pass ?warehouse_id=)", &nerr);
+    }
+    if (wid && c->scope) {
+        char s[24];
+        snprintf(s, sizeof s, "%ld", (long)c->scope);
+        if (strcmp(s, wid) != 0) {
+            add_err(errors, rowno, columns ? columns[I_WAREHOUSE_CODE] : NULL, "warehouse_code",
+                    "is outside your warehouse", &nerr);
+        }
+    }
+    if (nerr) {
+        fv_values_free(&v);
+        return nerr;
+    }
+    for (int f = 0; f < I_NFIELDS; f++) {
+        out->val[f] = v.text[f];
+        v.text[f] = NULL;
+    }
+    out->warehouse_id = wid;
+    return 0;
+}
+
+static void row_free(struct row *r)
+{
+    for (int f = 0; f < I_NFIELDS; f++) free(r->val[f]);
+    free(r->info);
+}
+
+/* COPY text format: backslash escapes for \ tab newline CR; \N is NULL */
+static void copy_field(buf_t *b, const char *v, bool last)
+{
+    if (!v) {
+        buf_puts(b, "\\N");
+    } else {
+        for (const char *p = v; *p; p++) {
+            switch (*p) {
+            case '\\': buf_puts(b, "\\\\"); break;
+            case '\t': buf_puts(b, "\\t"); break;
+            case '\n': buf_puts(b, "\\n"); break;
+            case '\r': buf_puts(b, "\\r"); break;
+            default: buf_append(b, p, 1);
+            }
+        }
+    }
+    buf_puts(b, last ? "\n" : "\t");
+}
+
+static void copy_row(buf_t *b, const struct row *r, long rowno)
+{
+    char n[24];
+    snprintf(n, sizeof n, "%ld", rowno);
+    copy_field(b, n, false);
+    copy_field(b, r->warehouse_id, false);
+    copy_field(b, r->info ? r->info : "{}", false);
+    for (int f = 0; f < I_NFIELDS; f++) copy_field(b, r->val[f], f == I_NFIELDS - 1);
+}
+
+static const char *const tmp_table_sql =
+    "CREATE TEMP TABLE import_rows (row_number int, warehouse_id bigint, customer_info jsonb,"
+    " order_number text, customer_name text, customer_phone text, delivery_address text,"
+    " area text, block text, street text, avenue text, building text, floor text,"
+    " apartment text, paci_number text, delivery_latitude float8, delivery_longitude float8,"
+    " amount numeric, payment_method text, notes text, eta text) ON COMMIT DROP";
+
+/* The one upsert: new orders are created, pending ones updated, others
+ * (and other warehouses' for a scoped manager) left alone. */
+static const char *const upsert_sql =
+    "WITH up AS (INSERT INTO orders AS o (order_number, source, warehouse_id, customer_name,"
+    "  customer_phone, delivery_address, area, block, street, avenue, building, floor,"
+    "  apartment, paci_number, delivery_latitude, delivery_longitude, customer_info, amount,"
+    "  payment_method, notes, estimated_delivery_time, import_id, created_by)"
+    " SELECT order_number, $1, warehouse_id, customer_name, customer_phone, delivery_address,"
+    "  area, block, street, avenue, building, floor, apartment, paci_number, delivery_latitude,"
+    "  delivery_longitude, customer_info, amount, payment_method, notes,"
+    "  CASE WHEN eta IS NULL THEN NULL WHEN eta ~ '([Zz]|[+-][0-9]{2}:?[0-9]{2})$'"
+    "   THEN eta::timestamptz WHEN length(eta) = 10 THEN (eta || 'T00:00:00')::timestamp AT TIME ZONE"
+    "   (SELECT coalesce(value #>> '{}', 'Asia/Kuwait') FROM settings WHERE key = 'business_timezone')"
+    "   ELSE eta::timestamp AT TIME ZONE (SELECT coalesce(value #>> '{}', 'Asia/Kuwait')"
+    "   FROM settings WHERE key = 'business_timezone') END,"
+    "  $2::bigint, $3::bigint FROM import_rows ORDER BY row_number"
+    " ON CONFLICT (order_number) DO UPDATE SET warehouse_id = excluded.warehouse_id,"
+    "  customer_name = excluded.customer_name, customer_phone = excluded.customer_phone,"
+    "  delivery_address = excluded.delivery_address, area = excluded.area,"
+    "  block = excluded.block, street = excluded.street, avenue = excluded.avenue,"
+    "  building = excluded.building, floor = excluded.floor, apartment = excluded.apartment,"
+    "  paci_number = excluded.paci_number, delivery_latitude = excluded.delivery_latitude,"
+    "  delivery_longitude = excluded.delivery_longitude,"
+    "  customer_info = o.customer_info || excluded.customer_info, amount = excluded.amount,"
+    "  payment_method = excluded.payment_method, notes = excluded.notes,"
+    "  estimated_delivery_time = excluded.estimated_delivery_time,"
+    "  import_id = coalesce(excluded.import_id, o.import_id), version = o.version + 1"
+    " WHERE o.status = 'pending' AND ($4::bigint IS NULL OR o.warehouse_id = $4::bigint)"
+    " RETURNING o.id, (xmax = 0) AS created),"
+    " h AS (INSERT INTO order_status_history (order_id, from_status, to_status, changed_by, reason)"
+    "  SELECT id, NULL, 'pending', $3::bigint, 'imported' FROM up WHERE created)"
+    " SELECT count(*) FILTER (WHERE created), count(*) FILTER (WHERE NOT created) FROM up";
+
+static void fail_db(struct import_outcome *out, const struct db_error *err)
+{
+    out->status = err->http_status >= 500 ? 503 : err->http_status;
+    out->code = err->http_status >= 500 ? "unavailable" : err->code;
+    snprintf(out->detail, sizeof out->detail, "%s",
+             err->http_status >= 500 ? "the database is unavailable; retry" : err->message);
+    db_rollback();
+}
+
+static int exec_ok(const char *sql, int n, const char *const *p, struct db_error *err,
+                   db_res **keep)
+{
+    db_res *res = db_exec(sql, n, p, err);
+    if (!res) return -1;
+    if (keep) *keep = res;
+    else db_res_free(res);
+    return 0;
+}
+
+/* Loads the COPY text in one transaction. import_id NULL: no imports row
+ * (webhook). Fills created/updated. */
+static int load(const buf_t *copy, const char *source, const char *import_id, int64_t user,
+                int64_t scope, long *created, long *updated, struct db_error *err)
+{
+    char uid[24], sc[24];
+    snprintf(uid, sizeof uid, "%ld", (long)user);
+    snprintf(sc, sizeof sc, "%ld", (long)scope);
+    const char *uidp = user > 0 ? uid : NULL; /* NULL: the system (webhook) */
+    if (exec_ok(tmp_table_sql, 0, NULL, err, NULL) < 0) return -1;
+    if (copy->len && db_copy_in("COPY import_rows FROM STDIN", copy->data, copy->len, err) < 0)
+        return -1;
+    const char *p[] = {source, import_id, uidp, scope ? sc : NULL};
+    db_res *res = NULL;
+    if (exec_ok(upsert_sql, 4, p, err, &res) < 0) return -1;
+    *created = atol(db_get(res, 0, 0));
+    *updated = atol(db_get(res, 0, 1));
+    db_res_free(res);
+    return 0;
+}
+
+static void sha256_hex(const void *data, size_t len, char out[65])
+{
+    unsigned char h[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256(h, data, len);
+    hex_encode(h, sizeof h, out);
+}
+
+/* A duplicate upload: the earlier import's figures with duplicate_of. */
+static bool find_duplicate(const char *sha, struct import_outcome *out, struct db_error *err,
+                           bool *failed)
+{
+    const char *p[] = {sha};
+    db_res *res = db_exec("SELECT json_build_object('import_id', id, 'file_name', file_name,"
+                          " 'file_sha256', file_sha256, 'rows_total', rows_total,"
+                          " 'created', created, 'updated', updated, 'skipped', skipped,"
+                          " 'failed', failed, 'errors', errors, 'dry_run', false,"
+                          " 'duplicate_of', id)::text FROM imports WHERE file_sha256 = $1",
+                          1, p, err);
+    *failed = res == NULL;
+    if (!res) return false;
+    bool found = db_ntuples(res) == 1;
+    if (found) {
+        out->status = 200;
+        out->body = json_loads(db_get(res, 0, 0), 0, NULL);
+    }
+    db_res_free(res);
+    return found;
+}
+
+void import_run(const struct import_request *in, struct import_outcome *out)
+{
+    memset(out, 0, sizeof *out);
+    struct db_error err;
+    char sha[65];
+    sha256_hex(in->data, in->len, sha);
+    bool dbfail = false;
+    if (!in->dry_run && find_duplicate(sha, out, &err, &dbfail)) return;
+    if (dbfail) {
+        fail_db(out, &err);
+        return;
+    }
+
+    char msg[256] = "";
+    struct sheet_reader *rd = NULL;
+    int rc = sheet_open(in->format, in->data, in->len, NULL, &rd, msg, sizeof msg);
+    if (rc != SHEET_OK) {
+        out->status = rc == SHEET_ERR_TOO_LARGE ? 413 : rc == SHEET_ERR_INTERNAL ? 500 : 422;
+        out->code = rc == SHEET_ERR_TOO_LARGE ? "payload_too_large"
+                    : rc == SHEET_ERR_INTERNAL ? "internal" : "validation_failed";
+        snprintf(out->detail, sizeof out->detail, "the file cannot be read: %s", msg);
+        return;
+    }
+    struct ctx c = {.default_warehouse = in->default_warehouse, .scope = in->scope_warehouse};
+    if (load_warehouses(&c, &err) < 0) {
+        sheet_close(rd);
+        fail_db(out, &err);
+        return;
+    }
+    json_t *aliases = settings_get("import_column_aliases");
+    json_t *errors = json_array();
+    json_t *seen = json_object(); /* order_number -> first row */
+    buf_t copy;
+    buf_init(&copy);
+    int colfield[256];
+    char **headers = NULL;
+    size_t nheaders = 0;
+    const char *columns[I_NALL] = {0};
+    long rows_total = 0, valid = 0;
+    size_t nerr_rows = 0, nerr = 0;
+    long rowno;
+    const struct sheet_cell *cells;
+    size_t ncells;
+    bool have_header = false;
+    while ((rc = sheet_next_row(rd, &rowno, &cells, &ncells)) == 1) {
+        if (!have_header) {
+            have_header = true;
+            nheaders = ncells < 256 ? ncells : 256;
+            headers = xcalloc(nheaders + 1, sizeof *headers);
+            for (size_t i = 0; i < nheaders; i++) {
+                headers[i] = xstrndup(cells[i].text, cells[i].len);
+                colfield[i] = match_header(headers[i], aliases);
+                if (colfield[i] >= 0 && !columns[colfield[i]]) columns[colfield[i]] = headers[i];
+                else if (colfield[i] >= 0) colfield[i] = -2; /* a second column for a field */
+            }
+            continue;
+        }
+        rows_total++;
+        json_t *raw = json_object(), *info = json_object();
+        for (size_t i = 0; i < ncells && i < nheaders; i++) {
+            if (cells[i].kind == SHEET_CELL_EMPTY || cells[i].len == 0) continue;
+            json_t *s = json_stringn(cells[i].text, cells[i].len);
+            if (!s) continue; /* the readers give UTF-8; be safe */
+            if (colfield[i] >= 0) {
+                json_object_set_new(raw, field_name(colfield[i]), s);
+            } else if (*headers[i]) {
+                json_object_set_new(info, headers[i], s);
+            } else {
+                json_decref(s);
+            }
+        }
+        struct row row;
+        size_t before = nerr;
+        size_t e = validate_row(&c, raw, rowno, columns, &row, errors);
+        nerr += e;
+        if (e == 0) {
+            json_t *first = json_object_get(seen, row.val[I_ORDER_NUMBER]);
+            if (first) {
+                char m[96];
+                snprintf(m, sizeof m, "repeats the order number of row %lld",
+                         (long long)json_integer_value(first));
+                add_err(errors, rowno, columns[I_ORDER_NUMBER], "order_number", m, &nerr);
+            } else {
+                json_object_set_new(seen, row.val[I_ORDER_NUMBER], json_integer(rowno));
+                row.info = json_dumps(info, JSON_COMPACT);
+                copy_row(&copy, &row, rowno);
+                valid++;
+            }
+            row_free(&row);
+        }
+        if (nerr > before) nerr_rows++;
+        json_decref(raw);
+        json_decref(info);
+    }
+    for (size_t i = 0; i < nheaders; i++) free(headers[i]);
+    free(headers);
+    json_decref(seen);
+    json_decref(aliases);
+    free_ctx(&c);
+    if (rc < 0) {
+        snprintf(msg, sizeof msg, "%s", sheet_error(rd));
+        sheet_close(rd);
+        buf_free(&copy);
+        json_decref(errors);
+        out->status = rc == SHEET_ERR_TOO_LARGE ? 422 : 422;
+        out->code = "validation_failed";
+        snprintf(out->detail, sizeof out->detail, "the file cannot be read: %s", msg);
+        return;
+    }
+    sheet_close(rd);
+    if (!have_header || !columns[I_ORDER_NUMBER]) {
+        buf_free(&copy);
+        json_decref(errors);
+        out->status = 422;
+        out->code = "validation_failed";
+        snprintf(out->detail, sizeof out->detail, "%s",
+                 have_header ? "no column matches order_number (e.g. 'Sales Order')"
+                             : "the file has no header row");
+        return;
+    }
+
+    /* one transaction: the imports row and every order, or nothing */
+    long created = 0, updated = 0;
+    char import_id[24] = "";
+    char uid[24], counts_errs[32];
+    snprintf(uid, sizeof uid, "%ld", (long)in->user_id);
+    snprintf(counts_errs, sizeof counts_errs, "%zu", nerr_rows);
+    if (exec_ok("BEGIN", 0, NULL, &err, NULL) < 0) goto dberr;
+    if (!in->dry_run) {
+        const char *p[] = {in->file_name, sha, uid, in->default_warehouse};
+        db_res *res = NULL;
+        if (exec_ok("INSERT INTO imports (file_name, file_sha256, uploaded_by, warehouse_id)"
+                    " VALUES ($1, $2, $3, $4) RETURNING id",
+                    4, p, &err, &res) < 0) {
+            if (strcmp(err.sqlstate, "23505") == 0) { /* the same file, just now */
+                db_rollback();
+                if (find_duplicate(sha, out, &err, &dbfail)) goto done;
+            }
+            goto dberr;
+        }
+        snprintf(import_id, sizeof import_id, "%s", db_get(res, 0, 0));
+        db_res_free(res);
+    }
+    if (load(&copy, "excel", in->dry_run ? NULL : import_id, in->user_id, in->scope_warehouse,
+             &created, &updated, &err) < 0)
+        goto dberr;
+    long skipped = valid - created - updated;
+    json_t *body = json_object();
+    json_object_set_new(body, "import_id", in->dry_run ? json_null() : json_integer(atoll(import_id)));
+    json_object_set_new(body, "file_name", in->file_name ? json_string(in->file_name) : json_null());
+    json_object_set_new(body, "file_sha256", json_string(sha));
+    json_object_set_new(body, "rows_total", json_integer(rows_total));
+    json_object_set_new(body, "created", json_integer(created));
+    json_object_set_new(body, "updated", json_integer(updated));
+    json_object_set_new(body, "skipped", json_integer(skipped));
+    json_object_set_new(body, "failed", json_integer((json_int_t)nerr_rows));
+    json_object_set_new(body, "errors", json_incref(errors));
+    json_object_set_new(body, "dry_run", json_boolean(in->dry_run));
+    json_object_set_new(body, "duplicate_of", json_null());
+    if (in->dry_run) {
+        db_rollback(); /* a dry run records nothing */
+        out->status = 200;
+        out->body = body;
+        goto done;
+    }
+    char *errs_text = json_dumps(errors, JSON_COMPACT);
+    char n1[24], n2[24], n3[24], n4[24];
+    snprintf(n1, sizeof n1, "%ld", rows_total);
+    snprintf(n2, sizeof n2, "%ld", created);
+    snprintf(n3, sizeof n3, "%ld", updated);
+    snprintf(n4, sizeof n4, "%ld", skipped);
+    const char *p2[] = {import_id, n1, n2, n3, n4, counts_errs, errs_text, uid, in->file_name};
+    int urc = exec_ok("WITH u AS (UPDATE imports SET rows_total = $2, created = $3, updated = $4,"
+                      " skipped = $5, failed = $6, errors = $7::jsonb WHERE id = $1 RETURNING id)"
+                      " INSERT INTO notifications (user_id, type, title, body, data)"
+                      " SELECT $8::bigint, 'import_finished', 'Import finished: '"
+                      "  || coalesce($9, 'file'), $3 || ' created, ' || $4 || ' updated, '"
+                      "  || $5 || ' skipped, ' || $6 || ' failed',"
+                      "  jsonb_build_object('import_id', id) FROM u",
+                      9, p2, &err, NULL);
+    free(errs_text);
+    if (urc < 0 || exec_ok("COMMIT", 0, NULL, &err, NULL) < 0) {
+        json_decref(body);
+        goto dberr;
+    }
+    out->status = 201;
+    out->body = body;
+    goto done;
+dberr:
+    fail_db(out, &err);
+done:
+    buf_free(&copy);
+    json_decref(errors);
+}
+
+int import_upsert_one(const json_t *order, int64_t user_id, bool *applied, char *detail,
+                      size_t dlen, struct import_outcome *out)
+{
+    memset(out, 0, sizeof *out);
+    struct db_error err;
+    struct ctx c = {0};
+    if (load_warehouses(&c, &err) < 0) {
+        fail_db(out, &err);
+        return -1;
+    }
+    /* typed JSON to the strings a sheet would give; the rest is info */
+    json_t *raw = json_object(), *info = json_object();
+    const char *key;
+    json_t *v;
+    json_object_foreach((json_t *)order, key, v)
+    {
+        int f = -1;
+        for (int k = 0; k < I_NALL; k++)
+            if (strcmp(field_name(k), key) == 0) f = k;
+        json_t *s = NULL;
+        if (json_is_string(v)) s = json_incref(v);
+        else if (json_is_integer(v)) s = json_sprintf("%lld", (long long)json_integer_value(v));
+        else if (json_is_real(v)) s = json_sprintf("%.17g", json_real_value(v));
+        if (f >= 0 && s) json_object_set_new(raw, key, s);
+        else if (f < 0 && !json_is_null(v)) {
+            json_decref(s);
+            json_object_set(info, key, v);
+        } else {
+            json_decref(s);
+        }
+    }
+    struct row row;
+    out->errors = json_array();
+    size_t nerr = validate_row(&c, raw, 0, NULL, &row, out->errors);
+    json_decref(raw);
+    if (nerr) {
+        free_ctx(&c);
+        json_decref(info);
+        out->status = 422;
+        out->code = "validation_failed";
+        snprintf(out->detail, sizeof out->detail, "the order is invalid");
+        return -1;
+    }
+    json_decref(out->errors);
+    out->errors = NULL;
+    row.info = json_dumps(info, JSON_COMPACT);
+    json_decref(info);
+    buf_t copy;
+    buf_init(&copy);
+    copy_row(&copy, &row, 1);
+    free_ctx(&c); /* row.warehouse_id pointed into it */
+    long created = 0, updated = 0;
+    int rc = -1;
+    if (exec_ok("BEGIN", 0, NULL, &err, NULL) == 0 &&
+        load(&copy, "d365", NULL, user_id, 0, &created, &updated, &err) == 0 &&
+        exec_ok("COMMIT", 0, NULL, &err, NULL) == 0) {
+        rc = 0;
+        *applied = created + updated > 0;
+        snprintf(detail, dlen, "%s order %s",
+                 created ? "created" : updated ? "updated" : "not pending: left unchanged",
+                 row.val[I_ORDER_NUMBER]);
+    } else {
+        fail_db(out, &err);
+    }
+    buf_free(&copy);
+    row_free(&row);
+    return rc;
+}
