@@ -14,6 +14,7 @@
 #include "deliveryd/config.h"
 #include "deliveryd/cron.h"
 #include "deliveryd/db.h"
+#include "deliveryd/files.h"
 #include "deliveryd/http.h"
 #include "deliveryd/log.h"
 #include "deliveryd/metrics.h"
@@ -33,6 +34,7 @@ static int serve(void)
         return 1;
     }
     mkdir(g_cfg.storage_dir, 0750);
+    files_clean_tmp();
     metrics_init();
 
     /* Threads inherit this mask: only the main thread takes the signals. */

@@ -107,6 +107,10 @@ void api_imports_list(struct req *r);
 void api_imports_get(struct req *r);
 void api_orders_export(struct req *r);
 void api_webhook_d365(struct req *r);
+/* proofs.c */
+void api_proofs_create(struct req *r);
+void api_proofs_get(struct req *r);
+void api_files_get(struct req *r);
 /* settings.c */
 void api_settings_list(struct req *r);
 void api_settings_put(struct req *r);

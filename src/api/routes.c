@@ -74,6 +74,9 @@ const struct route g_routes[] = {
     {"POST", V1 "/orders/{id}/requeue", api_orders_requeue, ROLE_STAFF, 0, J},
     {"POST", V1 "/orders/{id}/return", api_orders_return, ROLE_ANY, 0, J},
     {"POST", V1 "/orders/{id}/payment", api_payments_record, ROLE_ANY, 0, J},
+    {"POST", V1 "/orders/{id}/proof", api_proofs_create, ROLE_ANY, 7 * 1024 * 1024, ROUTE_RAW},
+    {"GET", V1 "/orders/{id}/proof", api_proofs_get, ROLE_ANY, 0, 0},
+    {"GET", V1 "/files/{id}", api_files_get, ROLE_ANY, 0, 0},
     {"GET", V1 "/orders/{id}/suggestions", api_orders_suggestions, ROLE_STAFF, 0, 0},
 
     /* notifications */
