@@ -44,6 +44,9 @@ double now_wall(void);
 /** Parses a whole decimal int64 string (no sign unless allow_neg). */
 bool parse_i64(const char *s, size_t len, bool allow_neg, int64_t *out) MUSTCHECK;
 
+/** FNV-1a hash of a NUL-terminated string (for small in-process tables). */
+uint64_t hash_str(const char *s);
+
 /** Lower-case hex of n bytes into out (2n+1 bytes). */
 void hex_encode(const unsigned char *in, size_t n, char *out);
 

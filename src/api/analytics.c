@@ -137,14 +137,13 @@ void api_orders_suggestions(struct req *r)
         return;
     }
     json_t *w = req_own_json(r, settings_get("suggestion_weights"));
-    char wd[32], wl[32], wo[32], stale[24], quiet[24];
+    char wd[32], wl[32], wo[32];
     snprintf(wd, sizeof wd, "%g", json_number_value(json_object_get(w, "distance")));
     snprintf(wl, sizeof wl, "%g", json_number_value(json_object_get(w, "load")));
     snprintf(wo, sizeof wo, "%g", json_number_value(json_object_get(w, "online")));
-    snprintf(stale, sizeof stale, "%ld", settings_int("location_stale_seconds", 300));
-    snprintf(quiet, sizeof quiet, "%ld", settings_int("driver_offline_after_seconds", 600));
-    const char *p[] = {id_text(r, r->ids[0]), scope_text(r), wd, wl, wo, stale, quiet,
-                       id_text(r, n)};
+    const char *p[] = {id_text(r, r->ids[0]), scope_text(r), wd, wl, wo,
+                       setting_text(r, "location_stale_seconds", 300),
+                       setting_text(r, "driver_offline_after_seconds", 600), id_text(r, n)};
     db_res *res = db_query_or_reply(
         r,
         "WITH o AS (SELECT o.id, coalesce(o.delivery_latitude, w.latitude) AS lat,"

@@ -109,10 +109,8 @@ void api_auth_login(struct req *r)
         return;
     }
     if (!ok) {
-        char thr[24], mins[24];
-        snprintf(thr, sizeof thr, "%ld", settings_int("lockout_threshold", 5));
-        snprintf(mins, sizeof mins, "%ld", settings_int("lockout_minutes", 15));
-        const char *p2[] = {uid, thr, mins};
+        const char *p2[] = {uid, setting_text(r, "lockout_threshold", 5),
+                            setting_text(r, "lockout_minutes", 15)};
         /* An expired lock starts a new count; reaching the threshold locks. */
         db_res *f2 = db_query_or_reply(
             r,

@@ -34,6 +34,11 @@ const char *id_text(struct req *r, int64_t id)
     return req_printf(r, "%ld", (long)id);
 }
 
+const char *setting_text(struct req *r, const char *key, long def)
+{
+    return req_printf(r, "%ld", settings_int(key, def));
+}
+
 const char *scope_text(struct req *r)
 {
     if (r->who.role == ROLE_MANAGER && r->who.warehouse_id > 0)
@@ -97,4 +102,22 @@ int sql_set_list(buf_t *sql, const struct fv_field *f, const struct fv_values *v
         set++;
     }
     return set;
+}
+
+void reply_paged(struct req *r, const struct paging *pg, const char *view, const char *from_where,
+                 const char *order_by, int n, const char **params)
+{
+    params[n] = pg->size_s;
+    params[n + 1] = pg->offset_s;
+    params[n + 2] = pg->page_s;
+    char *sql = req_printf(
+        r,
+        "WITH f AS (SELECT v.id, row_number() OVER (ORDER BY %s) AS rn FROM %s),"
+        " pg AS (SELECT id, rn FROM f WHERE rn > $%d::bigint AND rn <= $%d::bigint + $%d::bigint)"
+        " SELECT json_build_object('items', coalesce((SELECT json_agg(b.body ORDER BY pg.rn)"
+        "  FROM pg JOIN %s b ON b.id = pg.id), '[]'::json),"
+        " 'page', $%d::int, 'page_size', $%d::int, 'total', (SELECT count(*) FROM f))",
+        order_by, from_where, n + 2, n + 2, n + 1, view, n + 3, n + 1);
+    db_res *res = db_query_or_reply(r, sql, n + 3, params);
+    if (res) reply_row_json(r, 200, res);
 }

@@ -47,18 +47,12 @@ void api_drivers_list(struct req *r)
         query_bool_or_reply(r, "is_online", &online) < 0 ||
         query_bool_or_reply(r, "is_active", &active) < 0)
         return;
-    const char *p[] = {wh, online, active, scope_text(r), pg.size_s, pg.offset_s, pg.page_s};
-    db_res *res = db_query_or_reply(
-        r,
-        "WITH f AS (SELECT id, code, body FROM api_drivers"
-        " WHERE ($1::bigint IS NULL OR warehouse_id = $1) AND ($2::bool IS NULL OR is_online = $2)"
-        " AND ($3::bool IS NULL OR is_active = $3) AND ($4::bigint IS NULL OR warehouse_id = $4)),"
-        " pg AS (SELECT id, code, body FROM f ORDER BY code, id LIMIT $5 OFFSET $6)"
-        " SELECT json_build_object('items', coalesce((SELECT json_agg(body ORDER BY code, id)"
-        " FROM pg), '[]'::json), 'page', $7::int, 'page_size', $5::int,"
-        " 'total', (SELECT count(*) FROM f))",
-        7, p);
-    if (res) reply_row_json(r, 200, res);
+    const char *p[7] = {wh, online, active, scope_text(r)};
+    reply_paged(r, &pg, "api_drivers",
+                "api_drivers v WHERE ($1::bigint IS NULL OR v.warehouse_id = $1)"
+                " AND ($2::bool IS NULL OR v.is_online = $2) AND ($3::bool IS NULL OR v.is_active = $3)"
+                " AND ($4::bigint IS NULL OR v.warehouse_id = $4)",
+                "v.code, v.id", 4, p);
 }
 
 void api_drivers_create(struct req *r)

@@ -132,37 +132,24 @@ void api_imports_create(struct req *r)
     reply_json(r, out.status, out.body);
 }
 
-#define IMPORT_JSON                                                                        \
-    "json_build_object('id', i.id, 'import_id', i.id, 'file_name', i.file_name,"           \
-    " 'file_sha256', i.file_sha256, 'rows_total', i.rows_total, 'created', i.created,"    \
-    " 'updated', i.updated, 'skipped', i.skipped, 'failed', i.failed, 'errors', i.errors," \
-    " 'warehouse_id', i.warehouse_id, 'uploaded_by', i.uploaded_by,"                     \
-    " 'created_at', api_ts(i.created_at))"
-
-#define IMPORT_SCOPE                                                                       \
-    " ($2::bigint IS NULL OR i.warehouse_id = $2 OR EXISTS (SELECT 1 FROM users u"        \
-    "  WHERE u.id = i.uploaded_by AND u.warehouse_id = $2))"
+/* scoped managers see imports into their warehouse or by their colleagues */
+#define IMPORT_SCOPE(n)                                                                    \
+    " ($" n "::bigint IS NULL OR v.warehouse_id = $" n " OR EXISTS (SELECT 1 FROM users u" \
+    "  WHERE u.id = v.uploaded_by AND u.warehouse_id = $" n "))"
 
 void api_imports_list(struct req *r)
 {
     struct paging pg;
     if (paging_or_reply(r, &pg) < 0) return;
-    const char *p[] = {pg.page_s, scope_text(r), pg.size_s, pg.offset_s};
-    db_res *res = db_query_or_reply(
-        r,
-        "WITH f AS (SELECT i.* FROM imports i WHERE" IMPORT_SCOPE "),"
-        " pg AS (SELECT * FROM f ORDER BY created_at DESC, id DESC LIMIT $3 OFFSET $4)"
-        " SELECT json_build_object('items', coalesce((SELECT json_agg(" IMPORT_JSON
-        "  ORDER BY i.created_at DESC, i.id DESC) FROM pg i), '[]'::json),"
-        " 'page', $1::int, 'page_size', $3::int, 'total', (SELECT count(*) FROM f))",
-        4, p);
-    if (res) reply_row_json(r, 200, res);
+    const char *p[4] = {scope_text(r)};
+    reply_paged(r, &pg, "api_imports", "imports v WHERE" IMPORT_SCOPE("1"),
+                "v.created_at DESC, v.id DESC", 1, p);
 }
 
 void api_imports_get(struct req *r)
 {
     const char *p[] = {id_text(r, r->ids[0]), scope_text(r)};
     db_res *res = db_query_or_reply(
-        r, "SELECT " IMPORT_JSON " FROM imports i WHERE i.id = $1 AND" IMPORT_SCOPE, 2, p);
+        r, "SELECT v.body FROM api_imports v WHERE v.id = $1 AND" IMPORT_SCOPE("2"), 2, p);
     if (res) reply_row_json(r, 200, res);
 }

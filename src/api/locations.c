@@ -47,11 +47,9 @@ static void arrays_add(struct point_arrays *a, int idx, const struct fv_values *
 static db_res *store_points(struct req *r, const char *driver, struct point_arrays *a)
 {
     for (int c = 0; c < 7; c++) buf_puts(&a->col[c], "}");
-    char days[24];
-    snprintf(days, sizeof days, "%ld", settings_int("location_retention_days", 90));
     const char *p[] = {driver,         a->col[0].data, a->col[1].data, a->col[2].data,
                        a->col[3].data, a->col[4].data, a->col[5].data, a->col[6].data,
-                       days};
+                       setting_text(r, "location_retention_days", 90)};
     /* one statement: check times, drop repeats, insert, move the driver's
      * newest point forward only if a newer one arrived */
     db_res *res = db_query_or_reply(
@@ -158,10 +156,8 @@ void api_locations_map(struct req *r)
         free(cached);
         return;
     }
-    char stale[24], offline[24];
-    snprintf(stale, sizeof stale, "%ld", settings_int("location_stale_seconds", 300));
-    snprintf(offline, sizeof offline, "%ld", settings_int("driver_offline_after_seconds", 600));
-    const char *p[] = {scope, stale, offline};
+    const char *p[] = {scope, setting_text(r, "location_stale_seconds", 300),
+                       setting_text(r, "driver_offline_after_seconds", 600)};
     db_res *res = db_query_or_reply(
         r,
         "SELECT coalesce(json_agg(json_build_object('driver_id', d.id, 'code', d.code,"

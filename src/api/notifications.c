@@ -6,17 +6,11 @@ void api_notifications_list(struct req *r)
     struct paging pg;
     const char *unread;
     if (paging_or_reply(r, &pg) < 0 || query_bool_or_reply(r, "unread", &unread) < 0) return;
-    const char *p[] = {id_text(r, r->who.user_id), unread, pg.size_s, pg.offset_s, pg.page_s};
-    db_res *res = db_query_or_reply(
-        r,
-        "WITH f AS (SELECT id, created_at, body FROM api_notifications WHERE user_id = $1"
-        "  AND ($2::bool IS NULL OR NOT $2 OR read_at IS NULL)),"
-        " pg AS (SELECT * FROM f ORDER BY created_at DESC, id DESC LIMIT $3 OFFSET $4)"
-        " SELECT json_build_object('items', coalesce((SELECT json_agg(body"
-        "  ORDER BY created_at DESC, id DESC) FROM pg), '[]'::json),"
-        " 'page', $5::int, 'page_size', $3::int, 'total', (SELECT count(*) FROM f))",
-        5, p);
-    if (res) reply_row_json(r, 200, res);
+    const char *p[5] = {id_text(r, r->who.user_id), unread};
+    reply_paged(r, &pg, "api_notifications",
+                "notifications v WHERE v.user_id = $1"
+                " AND ($2::bool IS NULL OR NOT $2 OR v.read_at IS NULL)",
+                "v.created_at DESC, v.id DESC", 2, p);
 }
 
 void api_notifications_read(struct req *r)

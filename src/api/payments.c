@@ -64,21 +64,14 @@ void api_payments_list(struct req *r)
         }
     }
     if (r->who.role == ROLE_DRIVER) driver = id_text(r, r->who.driver_id);
-    const char *p[] = {driver, status, from, to, scope_text(r), pg.size_s, pg.offset_s, pg.page_s};
-    db_res *res = db_query_or_reply(
-        r,
-        "WITH f AS (SELECT p.id, p.collected_at, p.body FROM api_payments p"
-        "  JOIN orders o ON o.id = p.order_id"
-        "  WHERE ($1::bigint IS NULL OR p.driver_id = $1) AND ($2::text IS NULL OR p.status = $2)"
-        "  AND ($3::timestamptz IS NULL OR p.collected_at >= $3)"
-        "  AND ($4::timestamptz IS NULL OR p.collected_at < $4)"
-        "  AND ($5::bigint IS NULL OR o.warehouse_id = $5)),"
-        " pg AS (SELECT * FROM f ORDER BY collected_at DESC, id DESC LIMIT $6 OFFSET $7)"
-        " SELECT json_build_object('items', coalesce((SELECT json_agg(body"
-        "  ORDER BY collected_at DESC, id DESC) FROM pg), '[]'::json),"
-        " 'page', $8::int, 'page_size', $6::int, 'total', (SELECT count(*) FROM f))",
-        8, p);
-    if (res) reply_row_json(r, 200, res);
+    const char *p[8] = {driver, status, from, to, scope_text(r)};
+    reply_paged(r, &pg, "api_payments",
+                "payment_collections v JOIN orders o ON o.id = v.order_id"
+                " WHERE ($1::bigint IS NULL OR v.driver_id = $1) AND ($2::text IS NULL OR v.status = $2)"
+                " AND ($3::timestamptz IS NULL OR v.collected_at >= $3)"
+                " AND ($4::timestamptz IS NULL OR v.collected_at < $4)"
+                " AND ($5::bigint IS NULL OR o.warehouse_id = $5)",
+                "v.collected_at DESC, v.id DESC", 5, p);
 }
 
 /* unpaid -> remitted, remitted -> settled, for many ids in one statement */

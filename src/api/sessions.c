@@ -88,20 +88,19 @@ void api_sessions_list(struct req *r)
     if (paging_or_reply(r, &pg) < 0 || query_time_or_reply(r, "from", &from) < 0 ||
         query_time_or_reply(r, "to", &to) < 0)
         return;
-    const char *p[] = {id_text(r, r->ids[0]), scope_text(r), from, to,
-                       pg.size_s,             pg.offset_s,   pg.page_s};
-    db_res *res = db_query_or_reply(
-        r,
-        "WITH f AS (SELECT s.* FROM work_sessions s JOIN drivers d ON d.id = s.driver_id"
-        "  WHERE s.driver_id = $1 AND ($2::bigint IS NULL OR d.warehouse_id = $2)"
-        "  AND ($3::timestamptz IS NULL OR coalesce(s.ended_at, now()) >= $3)"
-        "  AND ($4::timestamptz IS NULL OR s.started_at < $4)),"
-        " pg AS (SELECT * FROM f ORDER BY started_at DESC LIMIT $5 OFFSET $6)"
-        " SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM drivers WHERE id = $1"
-        "  AND ($2::bigint IS NULL OR warehouse_id = $2)) THEN NULL ELSE"
-        " json_build_object('items', coalesce((SELECT json_agg(" SESSION_JSON("pg")
-        "  ORDER BY pg.started_at DESC) FROM pg), '[]'::json),"
-        " 'page', $7::int, 'page_size', $5::int, 'total', (SELECT count(*) FROM f)) END",
-        7, p);
-    if (res) reply_row_json(r, 200, res);
+    const char *p0[] = {id_text(r, r->ids[0]), scope_text(r)};
+    db_res *d = db_query_or_reply(
+        r, "SELECT 1 FROM drivers WHERE id = $1 AND ($2::bigint IS NULL OR warehouse_id = $2)", 2,
+        p0);
+    if (!d) return;
+    if (db_ntuples(d) == 0) {
+        reply_problem(r, 404, "not_found", "no such driver");
+        return;
+    }
+    const char *p[6] = {p0[0], from, to};
+    reply_paged(r, &pg, "api_work_sessions",
+                "work_sessions v WHERE v.driver_id = $1"
+                " AND ($2::timestamptz IS NULL OR coalesce(v.ended_at, now()) >= $2)"
+                " AND ($3::timestamptz IS NULL OR v.started_at < $3)",
+                "v.started_at DESC, v.id DESC", 3, p);
 }

@@ -60,16 +60,12 @@ void api_users_list(struct req *r)
         reply_field_error(r, "role", "must be admin, manager or driver");
         return;
     }
-    const char *p[] = {role, wh, active, pg.size_s, pg.offset_s, pg.page_s};
-    db_res *res = db_query_or_reply(
-        r,
-        "WITH f AS (SELECT id, body FROM api_users WHERE ($1::text IS NULL OR role = $1)"
-        " AND ($2::bigint IS NULL OR warehouse_id = $2) AND ($3::bool IS NULL OR is_active = $3)),"
-        " pg AS (SELECT id, body FROM f ORDER BY id LIMIT $4 OFFSET $5)"
-        " SELECT json_build_object('items', coalesce((SELECT json_agg(body ORDER BY id) FROM pg),"
-        " '[]'::json), 'page', $6::int, 'page_size', $4::int, 'total', (SELECT count(*) FROM f))",
-        6, p);
-    if (res) reply_row_json(r, 200, res);
+    const char *p[6] = {role, wh, active};
+    reply_paged(r, &pg, "api_users",
+                "api_users v WHERE ($1::text IS NULL OR v.role = $1)"
+                " AND ($2::bigint IS NULL OR v.warehouse_id = $2)"
+                " AND ($3::bool IS NULL OR v.is_active = $3)",
+                "v.id", 3, p);
 }
 
 void api_users_create(struct req *r)

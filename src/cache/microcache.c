@@ -20,9 +20,7 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
 static size_t slot_of(const char *key)
 {
-    uint64_t h = 1469598103934665603ull;
-    for (const char *p = key; *p; p++) h = (h ^ (unsigned char)*p) * 1099511628211ull;
-    return (size_t)(h % SLOTS);
+    return (size_t)(hash_str(key) % SLOTS);
 }
 
 char *microcache_get(const char *key, size_t *len)

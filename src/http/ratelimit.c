@@ -22,19 +22,12 @@ struct local_slot {
 static struct local_slot local[LOCAL_SLOTS];
 static pthread_mutex_t local_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static uint64_t fnv1a(const char *s)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
-    return h;
-}
-
 static long local_count(const char *key, long *reset)
 {
     long now = (long)time(NULL);
     long window = now / WINDOW;
     *reset = (window + 1) * WINDOW - now;
-    struct local_slot *s = &local[fnv1a(key) % LOCAL_SLOTS];
+    struct local_slot *s = &local[hash_str(key) % LOCAL_SLOTS];
     pthread_mutex_lock(&local_lock);
     if (s->window != window || strcmp(s->key, key) != 0) {
         snprintf(s->key, sizeof s->key, "%s", key);

@@ -340,6 +340,9 @@ static int parse_headers(struct multipart *p, const char *hdr, size_t len)
 {
     struct multipart_part *pt = &p->cur;
     bool have_cd = false;
+    for (size_t k = 0; k + 2 < len; k++)
+        if (hdr[k] == '\r' && hdr[k + 1] == '\n' && (hdr[k + 2] == ' ' || hdr[k + 2] == '\t'))
+            return fail(p, MP_ERR_MALFORMED, NULL, "folded part headers are not accepted");
     size_t i = 0;
     while (i < len) {
         const char *line = hdr + i;

@@ -171,3 +171,10 @@ void hex_encode(const unsigned char *in, size_t n, char *out)
     }
     out[2 * n] = '\0';
 }
+
+uint64_t hash_str(const char *s)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
