@@ -23,6 +23,7 @@ struct config {
     long connection_limit;
     long connection_timeout;
     long db_pool_statement_timeout_ms;
+    long trust_proxy; /* 1: take the client address from X-Forwarded-For */
     enum log_level log_level;
 };
 

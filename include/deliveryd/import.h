@@ -24,7 +24,7 @@ struct import_request {
 struct import_outcome {
     int status;       /* HTTP status to answer */
     const char *code; /* problem code when status >= 400 */
-    char detail[256];
+    char detail[320];
     json_t *body;     /* the answer when status < 400 (caller decrefs) */
     json_t *errors;   /* 422 row errors of a file refused whole, or NULL */
 };

@@ -48,6 +48,9 @@ struct sheet_limits {
     size_t max_rows;           /* non-empty rows returned, header included */
     size_t max_columns;        /* a non-empty cell beyond this column is refused */
     size_t max_cell_bytes;     /* UTF-8 bytes of one cell */
+    uint64_t max_text_bytes;   /* all cell text returned (shared strings can repeat
+                                  one long text in every cell) */
+    unsigned max_seconds;      /* .xls: wall-clock budget of the freexl process */
     uint64_t max_inflated;     /* .xlsx: all entries together, declared and actual */
     uint64_t max_entry;        /* .xlsx: one entry, declared and actual */
     unsigned max_ratio;        /* .xlsx: inflated/compressed, for entries over 1 MiB */
@@ -57,8 +60,9 @@ struct sheet_limits {
 };
 
 /* The contract's limits: 50,000 data rows + 1 header row, 200 columns,
- * 32 KiB cells, 100 MiB inflated, 200:1, 10,000 entries, 1,000,000 shared
- * strings holding at most 64 MiB. */
+ * 32 KiB cells, 256 MiB of cell text in all, 20 s for an .xls, 100 MiB
+ * inflated, 200:1, 10,000 entries, 1,000,000 shared strings holding at most
+ * 64 MiB. */
 extern const struct sheet_limits SHEET_DEFAULT_LIMITS;
 
 struct sheet_reader;
@@ -68,9 +72,11 @@ struct sheet_reader;
  * until sheet_close (the readers do not copy it). lim NULL = defaults.
  * .xlsx: checks every entry's declared sizes (zip bomb) and reads the
  * workbook, relationships, styles and shared strings; the first sheet is
- * then streamed row by row. .xls: parsed whole by freexl through a private
- * temporary file that is unlinked at once. .csv: UTF-8 (a BOM is skipped),
- * delimiter ',' ';' or tab sniffed from the header line.
+ * then streamed row by row. .xls: freexl runs in a forked child process
+ * (CPU, memory and time limits; it reads a private temporary file unlinked
+ * at once) that streams rows back through a pipe, so a crash or a hang in
+ * freexl on a crafted file only fails this upload. .csv: UTF-8 (a BOM is
+ * skipped), delimiter ',' ';' or tab sniffed from the header line.
  * On failure returns a SHEET_ERR_* code with a message for the client in
  * err (may be NULL), and *out is NULL.
  */

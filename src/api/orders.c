@@ -184,8 +184,12 @@ void api_orders_patch(struct req *r)
     int np = 3;
     visibility_params(r, params);
     params[2] = NULL; /* managers only: no driver restriction */
-    if (sql_set_list(&sets, order_fields, &v, order_columns, params, &np) > 0)
-        buf_puts(&sets, ", ");
+    if (sql_set_list(&sets, order_fields, &v, order_columns, params, &np) == 0) {
+        buf_free(&sets); /* nothing to change: no new version either */
+        api_orders_get(r);
+        return;
+    }
+    buf_puts(&sets, ", ");
     params[np++] = v.text[F_VERSION];
     char *sql = req_printf(
         r,

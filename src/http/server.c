@@ -86,6 +86,21 @@ static struct conn_state *state_new(struct MHD_Connection *conn, const char *url
         hex_encode(raw, sizeof raw, r->request_id);
     }
     client_ip(conn, r->client_ip, sizeof r->client_ip);
+    /* behind our own reverse proxy the peer is the proxy: the client is the
+     * last address it appended */
+    const char *xff = g_cfg.trust_proxy
+                          ? MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Forwarded-For")
+                          : NULL;
+    if (xff && *xff) {
+        const char *last = strrchr(xff, ',');
+        last = last ? last + 1 : xff;
+        while (*last == ' ') last++;
+        size_t n = strcspn(last, " ");
+        if (n > 0 && n < sizeof r->client_ip) {
+            memcpy(r->client_ip, last, n);
+            r->client_ip[n] = '\0';
+        }
+    }
 
     struct route_match m;
     st->match = router_match(g_routes, g_nroutes, method, url, &m);

@@ -209,6 +209,7 @@ int csv_open(struct sheet_reader *r, const void *data, size_t len)
     c->len = len;
     c->record = 1;
     buf_init(&c->text);
+    buf_reserve(&c->text, 256); /* never NULL, even when every field is empty */
     if (csv_init(&c->p, CSV_STRICT | CSV_STRICT_FINI | CSV_REPALL_NL) != 0) {
         free(c);
         return sheet_fail(r, SHEET_ERR_INTERNAL, "out of memory");

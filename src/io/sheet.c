@@ -12,6 +12,8 @@ const struct sheet_limits SHEET_DEFAULT_LIMITS = {
     .max_rows = 50001,
     .max_columns = 200,
     .max_cell_bytes = 32 * 1024,
+    .max_text_bytes = 256u * 1024 * 1024,
+    .max_seconds = 20,
     .max_inflated = 100u * 1024 * 1024,
     .max_entry = 100u * 1024 * 1024,
     .max_ratio = 200,
@@ -47,6 +49,7 @@ int sheet_open(enum sheet_format fmt, const void *data, size_t len,
     struct sheet_reader *r = xcalloc(1, sizeof *r);
     r->lim = lim ? *lim : SHEET_DEFAULT_LIMITS;
     if (r->lim.max_columns == 0) r->lim.max_columns = 1;
+    if (r->lim.max_seconds == 0) r->lim.max_seconds = 1;
     buf_init(&r->row.text);
     if (!data) len = 0;
     if (!data) data = "";
@@ -123,6 +126,13 @@ int sheet_next_row(struct sheet_reader *r, long *row_number, const struct sheet_
             r->sticky = sheet_fail(r, SHEET_ERR_TOO_LARGE,
                                    "the sheet has more than %zu non-empty rows (row %ld)",
                                    r->lim.max_rows, num);
+            return r->sticky;
+        }
+        r->text_returned += r->row.text.len;
+        if (r->text_returned > r->lim.max_text_bytes) {
+            r->sticky = sheet_fail(r, SHEET_ERR_TOO_LARGE,
+                                   "the sheet holds more than %llu bytes of text (row %ld)",
+                                   (unsigned long long)r->lim.max_text_bytes, num);
             return r->sticky;
         }
         *row_number = num;

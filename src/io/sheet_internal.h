@@ -33,6 +33,7 @@ struct sheet_reader {
     struct sheet_limits lim;
     struct row_builder row;
     size_t rows_returned;
+    uint64_t text_returned;
     int sticky; /* an error already returned */
     char err[256];
 };

@@ -535,7 +535,7 @@ void import_run(const struct import_request *in, struct import_outcome *out)
         sheet_close(rd);
         buf_free(&copy);
         json_decref(errors);
-        out->status = rc == SHEET_ERR_TOO_LARGE ? 422 : 422;
+        out->status = 422; /* too many rows is a 422 in the contract */
         out->code = "validation_failed";
         snprintf(out->detail, sizeof out->detail, "the file cannot be read: %s", msg);
         return;
