@@ -21,7 +21,11 @@ ok() { echo "ok   - $*"; }
 fail() { echo "FAIL - $*"; FAILED=1; }
 check() { local what=$1; shift; if "$@"; then ok "$what"; else fail "$what"; fi; }
 
-if [ ! -x build/deliveryd ]; then
+# The binary under test: $DELIVERYD_BIN (scripts/test passes its sanitizer
+# build), else build/deliveryd, built when missing.
+SRC_BIN=${DELIVERYD_BIN:-build/deliveryd}
+if [ ! -x "$SRC_BIN" ]; then
+  SRC_BIN=build/deliveryd
   echo "# building build/deliveryd" >&2
   { cmake -S . -B build && cmake --build build -j"$(nproc)"; } >"$TMP/build.log" 2>&1 ||
     { tail -n 40 "$TMP/build.log" >&2; echo "build failed" >&2; exit 1; }
@@ -34,7 +38,7 @@ psql_q() { pg_psql "$PORT" deliveryd_ops -tAc "$1"; }
 
 unset MIGRATIONS_DIR PG_DUMP PG_RESTORE
 # A private copy, so a concurrent rebuild of build/ cannot change it mid-test.
-cp build/deliveryd "$TMP/deliveryd"
+cp "$SRC_BIN" "$TMP/deliveryd"
 export DELIVERYD_BIN=$TMP/deliveryd
 export BACKUP_DIR=$TMP/backups
 export DATABASE_URL=postgresql://postgres@127.0.0.1:$PORT/deliveryd_ops
