@@ -59,6 +59,11 @@ bool db_isnull(const db_res *res, int row, int col);
 /** Rows changed by INSERT/UPDATE/DELETE. */
 long db_cmd_tuples(const db_res *res);
 
+/** Per-thread count of statements since the last reset (one request runs
+ * on one thread): the X-DB-Statements response header. */
+void db_statements_reset(void);
+unsigned long db_statements_count(void);
+
 /** Is PostgreSQL reachable right now (SELECT 1)? */
 bool db_ping(void);
 /** Called when a request completes: ends a forgotten transaction. */

@@ -80,9 +80,8 @@ struct sheet_reader;
  * On failure returns a SHEET_ERR_* code with a message for the client in
  * err (may be NULL), and *out is NULL.
  */
-int sheet_open(enum sheet_format fmt, const void *data, size_t len,
-               const struct sheet_limits *lim, struct sheet_reader **out, char *err,
-               size_t errlen) MUSTCHECK;
+int sheet_open(enum sheet_format fmt, const void *data, size_t len, const struct sheet_limits *lim,
+               struct sheet_reader **out, char *err, size_t errlen) MUSTCHECK;
 
 /**
  * Next non-empty row of the first sheet. Returns 1 with *row_number as the

@@ -16,6 +16,18 @@ struct db_res {
 };
 
 static pthread_key_t conn_key;
+/* statements sent by this thread since the current request began */
+static _Thread_local unsigned long tl_statements;
+
+void db_statements_reset(void)
+{
+    tl_statements = 0;
+}
+
+unsigned long db_statements_count(void)
+{
+    return tl_statements;
+}
 static pthread_once_t key_once = PTHREAD_ONCE_INIT;
 
 static void conn_destroy(void *p)
@@ -114,6 +126,7 @@ db_res *db_exec(const char *sql, int nparams, const char *const *params, struct 
         if (!c) return NULL;
         bool idle = PQtransactionStatus(c) == PQTRANS_IDLE;
         metrics_db_statement();
+        tl_statements++;
         PGresult *res = PQexecParams(c, sql, nparams, NULL, params, NULL, NULL, 0);
         if (res && result_ok(res)) {
             db_res *r = xmalloc(sizeof *r);
@@ -136,6 +149,7 @@ int db_exec_script(const char *sql, struct db_error *err)
     PGconn *c = get_conn(err);
     if (!c) return -1;
     metrics_db_statement();
+    tl_statements++;
     PGresult *res = PQexec(c, sql);
     if (res && result_ok(res)) {
         PQclear(res);
@@ -152,6 +166,7 @@ int db_copy_in(const char *copy_sql, const char *data, size_t len, struct db_err
     PGconn *c = get_conn(err);
     if (!c) return -1;
     metrics_db_statement();
+    tl_statements++;
     PGresult *res = PQexec(c, copy_sql);
     if (!res || PQresultStatus(res) != PGRES_COPY_IN) {
         fill_error(c, res, err);

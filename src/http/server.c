@@ -143,6 +143,10 @@ static enum MHD_Result send_reply(struct req *r)
     if (r->content_type) MHD_add_response_header(resp, "Content-Type", r->content_type);
     MHD_add_response_header(resp, "X-Request-Id", r->request_id);
     MHD_add_response_header(resp, "Cache-Control", "no-store");
+    /* round trips this request cost (batches must not grow with their size) */
+    char nst[24];
+    snprintf(nst, sizeof nst, "%lu", db_statements_count());
+    MHD_add_response_header(resp, "X-DB-Statements", nst);
     add_cors(r, resp);
     if (r->rl_limit > 0) {
         char v[32];
@@ -196,6 +200,7 @@ static void parse_json_body(struct req *r)
 static void dispatch(struct conn_state *st)
 {
     struct req *r = &st->r;
+    db_statements_reset();
     if (strcmp(r->method, "OPTIONS") == 0) {
         if (st->match == MATCH_NOT_FOUND) {
             reply_problem(r, 404, "not_found", "no such resource");
@@ -235,6 +240,7 @@ static void dispatch(struct conn_state *st)
         parse_json_body(r);
         if (r->responded) return;
     }
+    db_statements_reset(); /* count the handler's own statements */
     rt->fn(r);
     if (!r->responded) reply_problem(r, 500, "internal", "the handler sent no response");
 }

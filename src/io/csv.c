@@ -48,8 +48,8 @@ static void on_field(void *s, size_t len, void *ud)
     if (c->rc) return;
     size_t in_row = c->nfields - c->row_first;
     if (in_row >= c->r->lim.max_columns && len > 0) {
-        c->rc = sheet_fail(c->r, SHEET_ERR_TOO_LARGE,
-                           "row %ld has more than %zu columns", c->record, c->r->lim.max_columns);
+        c->rc = sheet_fail(c->r, SHEET_ERR_TOO_LARGE, "row %ld has more than %zu columns",
+                           c->record, c->r->lim.max_columns);
         return;
     }
     if (in_row >= c->r->lim.max_columns) return; /* empty trailing fields: drop */
@@ -197,7 +197,8 @@ int csv_open(struct sheet_reader *r, const void *data, size_t len)
     size_t bad = utf8_valid_prefix(s, len);
     if (bad != len) {
         size_t line = 1;
-        for (size_t i = 0; i < bad; i++) line += s[i] == '\n';
+        for (size_t i = 0; i < bad; i++)
+            line += s[i] == '\n';
         return sheet_fail(r, SHEET_ERR_FORMAT,
                           "the CSV file is not UTF-8 (line %zu); save it as \"CSV UTF-8 (Comma "
                           "delimited)\"",

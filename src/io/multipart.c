@@ -7,7 +7,7 @@
  * "\r\n", so a delimiter at the very start is found like any other. Parts are
  * kept in memory (they are small by the limits); each part's size is checked
  * against its field's limit as bytes arrive, the whole body against the total. */
-#include "deliveryd/io.h"
+#include "sheet_internal.h" /* utf8_valid_prefix */
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -101,7 +101,8 @@ static bool param_value(const char **s, buf_t *out)
         }
     } else {
         const char *b = p;
-        while (*p && *p != ';' && *p != ' ' && *p != '\t') p++;
+        while (*p && *p != ';' && *p != ' ' && *p != '\t')
+            p++;
         if (p == b) return false;
         buf_append(out, b, (size_t)(p - b));
     }
@@ -119,25 +120,30 @@ static bool walk_params(const char *s, param_cb cb, void *ud)
     buf_init(&v);
     bool ok = true;
     while (ok) {
-        while (*s == ' ' || *s == '\t') s++;
+        while (*s == ' ' || *s == '\t')
+            s++;
         if (*s == '\0') break;
         if (*s != ';') {
             ok = false;
             break;
         }
         s++;
-        while (*s == ' ' || *s == '\t') s++;
+        while (*s == ' ' || *s == '\t')
+            s++;
         if (*s == '\0') break; /* a trailing ';' */
         const char *name = s;
-        while (*s && !tspecial_or_ctl((unsigned char)*s)) s++;
+        while (*s && !tspecial_or_ctl((unsigned char)*s))
+            s++;
         size_t nlen = (size_t)(s - name);
-        while (*s == ' ' || *s == '\t') s++;
+        while (*s == ' ' || *s == '\t')
+            s++;
         if (nlen == 0 || *s != '=') {
             ok = false;
             break;
         }
         s++;
-        while (*s == ' ' || *s == '\t') s++;
+        while (*s == ' ' || *s == '\t')
+            s++;
         if (!param_value(&s, &v) || !cb(ud, name, nlen, &v)) ok = false;
     }
     buf_free(&v);
@@ -175,7 +181,8 @@ int multipart_new(const char *content_type, const struct multipart_limits *lim,
     *out = NULL;
     static const char mt[] = "multipart/form-data";
     const char *s = content_type ? content_type : "";
-    while (*s == ' ' || *s == '\t') s++;
+    while (*s == ' ' || *s == '\t')
+        s++;
     if (strncasecmp(s, mt, sizeof mt - 1) != 0 ||
         (s[sizeof mt - 1] != '\0' && s[sizeof mt - 1] != ';' && s[sizeof mt - 1] != ' ' &&
          s[sizeof mt - 1] != '\t')) {
@@ -219,33 +226,7 @@ static void part_clear(struct multipart_part *pt)
 /* Latin-1 → UTF-8 for a filename that is not UTF-8 (old clients). */
 static char *to_utf8(const char *s, size_t len)
 {
-    bool ascii_or_utf8 = true;
-    /* quick strict check */
-    for (size_t i = 0; i < len;) {
-        unsigned char c = (unsigned char)s[i];
-        size_t n = c < 0x80 ? 1 : (c >= 0xC2 && c <= 0xDF) ? 2 : (c >= 0xE0 && c <= 0xEF) ? 3
-                            : (c >= 0xF0 && c <= 0xF4) ? 4 : 0;
-        if (n == 0 || len - i < n) {
-            ascii_or_utf8 = false;
-            break;
-        }
-        uint32_t cp = n == 1 ? c : n == 2 ? (c & 0x1Fu) : n == 3 ? (c & 0x0Fu) : (c & 0x07u);
-        for (size_t k = 1; k < n; k++) {
-            if (((unsigned char)s[i + k] & 0xC0) != 0x80) {
-                ascii_or_utf8 = false;
-                break;
-            }
-            cp = (cp << 6) | ((unsigned char)s[i + k] & 0x3Fu);
-        }
-        if (!ascii_or_utf8) break;
-        if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
-            (cp >= 0xD800 && cp <= 0xDFFF)) {
-            ascii_or_utf8 = false;
-            break;
-        }
-        i += n;
-    }
-    if (ascii_or_utf8) return xstrndup(s, len);
+    if (utf8_valid_prefix((const unsigned char *)s, len) == len) return xstrndup(s, len);
     buf_t b;
     buf_init(&b);
     for (size_t i = 0; i < len; i++) {
@@ -253,7 +234,8 @@ static char *to_utf8(const char *s, size_t len)
         if (c < 0x80) {
             buf_append(&b, &c, 1);
         } else {
-            unsigned char u[2] = {(unsigned char)(0xC0 | (c >> 6)), (unsigned char)(0x80 | (c & 0x3F))};
+            unsigned char u[2] = {(unsigned char)(0xC0 | (c >> 6)),
+                                  (unsigned char)(0x80 | (c & 0x3F))};
             buf_append(&b, u, 2);
         }
     }
@@ -312,11 +294,15 @@ static bool cd_param(void *ud, const char *name, size_t nlen, const buf_t *v)
 {
     struct cd_params *c = ud;
     if (nlen == 4 && strncasecmp(name, "name", 4) == 0) {
-        if (c->name) c->dup = true;
-        else c->name = xstrndup(v->data, v->len);
+        if (c->name)
+            c->dup = true;
+        else
+            c->name = xstrndup(v->data, v->len);
     } else if (nlen == 8 && strncasecmp(name, "filename", 8) == 0) {
-        if (c->filename) c->dup = true;
-        else c->filename = base_name(v->data, v->len);
+        if (c->filename)
+            c->dup = true;
+        else
+            c->filename = base_name(v->data, v->len);
     } else if (nlen == 9 && strncasecmp(name, "filename*", 9) == 0) {
         buf_t dec;
         buf_init(&dec);
@@ -329,10 +315,8 @@ static bool cd_param(void *ud, const char *name, size_t nlen, const buf_t *v)
 
 static bool valid_utf8(const char *s)
 {
-    char *t = to_utf8(s, strlen(s));
-    bool same = strcmp(t, s) == 0;
-    free(t);
-    return same;
+    size_t n = strlen(s);
+    return utf8_valid_prefix((const unsigned char *)s, n) == n;
 }
 
 /* Parses the header block hdr[0..len) (lines separated by CRLF). */
@@ -365,8 +349,10 @@ static int parse_headers(struct multipart *p, const char *hdr, size_t len)
         size_t nl = (size_t)(colon - line);
         const char *v = colon + 1;
         size_t vl = ll - nl - 1;
-        while (vl && (*v == ' ' || *v == '\t')) v++, vl--;
-        while (vl && (v[vl - 1] == ' ' || v[vl - 1] == '\t')) vl--;
+        while (vl && (*v == ' ' || *v == '\t'))
+            v++, vl--;
+        while (vl && (v[vl - 1] == ' ' || v[vl - 1] == '\t'))
+            vl--;
         char *val = xstrndup(v, vl);
         if (nl == 19 && strncasecmp(line, "Content-Disposition", 19) == 0) {
             if (have_cd) {
@@ -439,8 +425,8 @@ static int body_bytes(struct multipart *p, const char *s, size_t n)
     if (n == 0) return MP_OK;
     if (p->cur_data.len + n > p->cur_max) {
         snprintf(p->err_name, sizeof p->err_name, "%s", p->cur.name);
-        return fail(p, MP_ERR_TOO_LARGE, p->err_name,
-                    "the part \"%.64s\" is larger than %zu bytes", p->cur.name, p->cur_max);
+        return fail(p, MP_ERR_TOO_LARGE, p->err_name, "the part \"%.64s\" is larger than %zu bytes",
+                    p->cur.name, p->cur_max);
     }
     buf_append(&p->cur_data, s, n);
     return MP_OK;
@@ -487,7 +473,8 @@ static int run(struct multipart *p)
                 continue;
             }
             size_t k = 0;
-            while (k < avail && (s[k] == ' ' || s[k] == '\t')) k++;
+            while (k < avail && (s[k] == ' ' || s[k] == '\t'))
+                k++;
             if (k > MAX_PADDING) {
                 rc = fail(p, MP_ERR_MALFORMED, NULL, "malformed multipart delimiter line");
                 break;
@@ -603,7 +590,8 @@ const char *multipart_error_field(const struct multipart *p)
 void multipart_free(struct multipart *p)
 {
     if (!p) return;
-    for (size_t i = 0; i < p->nparts; i++) part_clear(&p->parts[i]);
+    for (size_t i = 0; i < p->nparts; i++)
+        part_clear(&p->parts[i]);
     free(p->parts);
     part_clear(&p->cur);
     buf_free(&p->cur_data);

@@ -41,9 +41,8 @@ static void copy_err(char *err, size_t errlen, const char *msg)
     err[n] = '\0';
 }
 
-int sheet_open(enum sheet_format fmt, const void *data, size_t len,
-               const struct sheet_limits *lim, struct sheet_reader **out, char *err,
-               size_t errlen)
+int sheet_open(enum sheet_format fmt, const void *data, size_t len, const struct sheet_limits *lim,
+               struct sheet_reader **out, char *err, size_t errlen)
 {
     *out = NULL;
     struct sheet_reader *r = xcalloc(1, sizeof *r);
@@ -84,7 +83,8 @@ int sheet_open(enum sheet_format fmt, const void *data, size_t len,
 static size_t row_finish(struct row_builder *b)
 {
     size_t n = b->used;
-    while (n > 0 && b->slots[n - 1].kind == SHEET_CELL_EMPTY) n--;
+    while (n > 0 && b->slots[n - 1].kind == SHEET_CELL_EMPTY)
+        n--;
     if (n == 0) return 0;
     if (b->cells_cap < n) {
         b->cells = xrealloc(b->cells, n * sizeof *b->cells);
@@ -159,7 +159,8 @@ void sheet_close(struct sheet_reader *r)
 
 void row_reset(struct row_builder *b)
 {
-    for (size_t i = 0; i < b->used; i++) b->slots[i].kind = SHEET_CELL_EMPTY;
+    for (size_t i = 0; i < b->used; i++)
+        b->slots[i].kind = SHEET_CELL_EMPTY;
     b->used = 0;
     b->text.len = 0;
     if (b->text.data) b->text.data[0] = '\0';
@@ -177,7 +178,8 @@ void sheet_column_name(size_t col, char *out, size_t outlen)
     }
     if (outlen == 0) return;
     size_t i = 0;
-    for (; i < n && i + 1 < outlen; i++) out[i] = tmp[n - 1 - i];
+    for (; i < n && i + 1 < outlen; i++)
+        out[i] = tmp[n - 1 - i];
     out[i] = '\0';
 }
 
@@ -199,22 +201,23 @@ int row_set(struct sheet_reader *r, long row_number, size_t col, enum sheet_cell
     }
     if (len > r->lim.max_cell_bytes) {
         sheet_column_name(col, cname, sizeof cname);
-        return sheet_fail(r, SHEET_ERR_TOO_LARGE,
-                          "row %ld: cell %s%ld is longer than %zu bytes", row_number, cname,
-                          row_number, r->lim.max_cell_bytes);
+        return sheet_fail(r, SHEET_ERR_TOO_LARGE, "row %ld: cell %s%ld is longer than %zu bytes",
+                          row_number, cname, row_number, r->lim.max_cell_bytes);
     }
     size_t bad = utf8_valid_prefix((const unsigned char *)text, len);
     if (bad != len) {
         sheet_column_name(col, cname, sizeof cname);
-        return sheet_fail(r, SHEET_ERR_FORMAT, "row %ld: cell %s%ld is not valid UTF-8",
-                          row_number, cname, row_number);
+        return sheet_fail(r, SHEET_ERR_FORMAT, "row %ld: cell %s%ld is not valid UTF-8", row_number,
+                          cname, row_number);
     }
     if (col >= b->cap) {
         size_t cap = b->cap ? b->cap : 16;
-        while (cap <= col) cap *= 2;
+        while (cap <= col)
+            cap *= 2;
         if (cap > r->lim.max_columns) cap = r->lim.max_columns;
         b->slots = xrealloc(b->slots, cap * sizeof *b->slots);
-        for (size_t i = b->cap; i < cap; i++) b->slots[i].kind = SHEET_CELL_EMPTY;
+        for (size_t i = b->cap; i < cap; i++)
+            b->slots[i].kind = SHEET_CELL_EMPTY;
         b->cap = cap;
     }
     /* a repeated column overwrites; its old text just stays unused */
@@ -224,7 +227,8 @@ int row_set(struct sheet_reader *r, long row_number, size_t col, enum sheet_cell
     buf_append(&b->text, text, len);
     buf_append(&b->text, "", 1);
     if (col + 1 > b->used) {
-        for (size_t i = b->used; i < col; i++) b->slots[i].kind = SHEET_CELL_EMPTY;
+        for (size_t i = b->used; i < col; i++)
+            b->slots[i].kind = SHEET_CELL_EMPTY;
         b->used = col + 1;
     }
     return 0;
@@ -272,17 +276,20 @@ bool sheet_parse_number(const char *s, size_t len, double *out)
     if (len == 0 || len >= sizeof tmp) return false;
     size_t i = 0, digits = 0;
     if (s[i] == '-' || s[i] == '+') i++;
-    while (i < len && s[i] >= '0' && s[i] <= '9') i++, digits++;
+    while (i < len && s[i] >= '0' && s[i] <= '9')
+        i++, digits++;
     if (i < len && s[i] == '.') {
         i++;
-        while (i < len && s[i] >= '0' && s[i] <= '9') i++, digits++;
+        while (i < len && s[i] >= '0' && s[i] <= '9')
+            i++, digits++;
     }
     if (digits == 0) return false;
     if (i < len && (s[i] == 'e' || s[i] == 'E')) {
         i++;
         if (i < len && (s[i] == '-' || s[i] == '+')) i++;
         size_t ed = 0;
-        while (i < len && s[i] >= '0' && s[i] <= '9') i++, ed++;
+        while (i < len && s[i] >= '0' && s[i] <= '9')
+            i++, ed++;
         if (ed == 0) return false;
     }
     if (i != len) return false;
@@ -327,7 +334,8 @@ size_t sheet_format_number(double v, char out[SHEET_NUMBER_BUFSZ])
     for (; *p && *p != 'e'; p++)
         if (*p >= '0' && *p <= '9' && nd < sizeof dig) dig[nd++] = *p;
     int exp10 = (*p == 'e') ? atoi(p + 1) : 0;
-    while (nd > 1 && dig[nd - 1] == '0') nd--;
+    while (nd > 1 && dig[nd - 1] == '0')
+        nd--;
     size_t o = 0;
     char *w = out;
     if (neg) w[o++] = '-';
@@ -335,7 +343,8 @@ size_t sheet_format_number(double v, char out[SHEET_NUMBER_BUFSZ])
         w[o++] = dig[0];
         if (nd > 1) {
             w[o++] = '.';
-            for (size_t i = 1; i < nd; i++) w[o++] = dig[i];
+            for (size_t i = 1; i < nd; i++)
+                w[o++] = dig[i];
         }
         n = snprintf(w + o, SHEET_NUMBER_BUFSZ - o, "E%+03d", exp10);
         return n > 0 ? o + (size_t)n : o;
@@ -343,14 +352,18 @@ size_t sheet_format_number(double v, char out[SHEET_NUMBER_BUFSZ])
     if (exp10 < 0) {
         w[o++] = '0';
         w[o++] = '.';
-        for (int i = -1; i > exp10; i--) w[o++] = '0';
-        for (size_t i = 0; i < nd; i++) w[o++] = dig[i];
+        for (int i = -1; i > exp10; i--)
+            w[o++] = '0';
+        for (size_t i = 0; i < nd; i++)
+            w[o++] = dig[i];
     } else {
         size_t ip = (size_t)exp10 + 1; /* digits before the point */
-        for (size_t i = 0; i < ip; i++) w[o++] = i < nd ? dig[i] : '0';
+        for (size_t i = 0; i < ip; i++)
+            w[o++] = i < nd ? dig[i] : '0';
         if (nd > ip) {
             w[o++] = '.';
-            for (size_t i = ip; i < nd; i++) w[o++] = dig[i];
+            for (size_t i = ip; i < nd; i++)
+                w[o++] = dig[i];
         }
     }
     w[o] = '\0';
@@ -409,8 +422,7 @@ size_t sheet_excel_date(double serial, bool date1904, enum sheet_cell_kind kind,
     if (kind == SHEET_CELL_TIME)
         n = snprintf(out, SHEET_DATE_BUFSZ, "%02d:%02d:%02d", hh, mi, ss);
     else if (kind == SHEET_CELL_DATETIME)
-        n = snprintf(out, SHEET_DATE_BUFSZ, "%04ld-%02u-%02uT%02d:%02d:%02d", y, m, d, hh, mi,
-                     ss);
+        n = snprintf(out, SHEET_DATE_BUFSZ, "%04ld-%02u-%02uT%02d:%02d:%02d", y, m, d, hh, mi, ss);
     else
         n = snprintf(out, SHEET_DATE_BUFSZ, "%04ld-%02u-%02u", y, m, d);
     if (kind_out) *kind_out = kind;

@@ -38,6 +38,9 @@
 #define UNDER_ASAN 1
 #endif
 #endif
+#ifdef UNDER_ASAN
+#include <sanitizer/common_interface_defs.h>
+#endif
 
 #define CHILD_MEMORY (1024ull * 1024 * 1024) /* address space of the freexl child */
 
@@ -196,12 +199,18 @@ static __attribute__((noreturn)) void child_main(int fd, const void *data, size_
     o.fd = fd;
     o.len = 0;
 
-    /* a clean signal state, limits, and no noise on the daemon's stderr */
+    /* A clean signal state: a crash here just ends the child (no crash
+     * handler of the daemon - or of libFuzzer in the fuzz build - runs). */
     sigset_t all;
     sigemptyset(&all);
     sigprocmask(SIG_SETMASK, &all, NULL);
-    signal(SIGPIPE, SIG_DFL);
-    signal(SIGXCPU, SIG_DFL);
+    static const int sigs[] = {SIGPIPE, SIGXCPU, SIGSEGV, SIGBUS, SIGABRT, SIGILL, SIGFPE};
+    for (size_t i = 0; i < ARRAY_LEN(sigs); i++)
+        signal(sigs[i], SIG_DFL);
+#ifdef UNDER_ASAN
+    __sanitizer_set_death_callback(NULL);
+#endif
+    /* limits, and no noise on the daemon's stderr */
     struct rlimit rl = {seconds, seconds + 1};
     setrlimit(RLIMIT_CPU, &rl);
 #ifndef UNDER_ASAN /* ASan reserves terabytes of address space */

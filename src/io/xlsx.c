@@ -116,8 +116,8 @@ static int zentry_open(struct xlsx *x, zip_int64_t idx, struct zentry *e)
                           "the workbook is encrypted; save it without a password");
     e->zf = zip_fopen_index(x->za, (zip_uint64_t)idx, 0);
     if (!e->zf)
-        return sheet_fail(x->r, SHEET_ERR_FORMAT, "not an .xlsx file (cannot read %s: %s)",
-                          e->name, zip_strerror(x->za));
+        return sheet_fail(x->r, SHEET_ERR_FORMAT, "not an .xlsx file (cannot read %s: %s)", e->name,
+                          zip_strerror(x->za));
     return 0;
 }
 
@@ -132,8 +132,8 @@ static long zentry_read(struct xlsx *x, struct zentry *e, char *buf, size_t n)
 {
     zip_int64_t got = zip_fread(e->zf, buf, n);
     if (got < 0)
-        return sheet_fail(x->r, SHEET_ERR_FORMAT, "not an .xlsx file (%s is corrupt: %s)",
-                          e->name, zip_file_strerror(e->zf));
+        return sheet_fail(x->r, SHEET_ERR_FORMAT, "not an .xlsx file (%s is corrupt: %s)", e->name,
+                          zip_file_strerror(e->zf));
     e->got += (uint64_t)got;
     x->inflated += (uint64_t)got;
     if (e->got > e->declared)
@@ -306,8 +306,7 @@ static int xml_status(struct xlsx *x, enum XML_Status st, const char *part)
     /* expat holds an unfinished token whole: keep that bounded */
     XML_Index at = XML_GetCurrentByteIndex(x->xp);
     if (at >= 0 && x->fed > (uint64_t)at && x->fed - (uint64_t)at > MAX_PENDING_TOKEN)
-        return sheet_fail(x->r, SHEET_ERR_TOO_LARGE, "refused: an XML tag in %s is too long",
-                          part);
+        return sheet_fail(x->r, SHEET_ERR_TOO_LARGE, "refused: an XML tag in %s is too long", part);
     return 0;
 }
 
@@ -403,7 +402,8 @@ static bool resolve(const char *base_dir, const char *target, char *out, size_t 
     for (char *seg = strtok_r(tmp, "/", &save); seg; seg = strtok_r(NULL, "/", &save)) {
         if (strcmp(seg, ".") == 0) continue;
         if (strcmp(seg, "..") == 0) {
-            while (o > 0 && out[o - 1] != '/') o--;
+            while (o > 0 && out[o - 1] != '/')
+                o--;
             if (o > 0) o--;
             out[o] = '\0';
             continue;
@@ -469,12 +469,14 @@ static enum xf_kind classify_format(const char *f)
         char c = *p;
         if (c == '"') {
             p++;
-            while (*p && *p != '"') p++;
+            while (*p && *p != '"')
+                p++;
             if (!*p) break;
             continue;
         }
         if (c == '[') {
-            while (*p && *p != ']') p++;
+            while (*p && *p != ']')
+                p++;
             if (!*p) break;
             continue;
         }
@@ -738,6 +740,39 @@ static void XMLCALL sheet_start(void *ud, const XML_Char *name, const XML_Char *
     }
 }
 
+/* True when s is already what sheet_format_number would print: an optional
+ * '-', an integer part without leading zeros, an optional fraction not ending
+ * in 0, at most 15 significant digits (so it is the shortest form of its
+ * double) and not "-0". Spares strtod and the shortest-form search for the
+ * common case. */
+static bool canonical_decimal(const char *s, size_t len)
+{
+    size_t i = 0, sig = 0;
+    bool nonzero = false;
+    if (i < len && s[i] == '-') i++;
+    if (i >= len) return false;
+    if (s[i] == '0') {
+        i++;
+    } else {
+        if (s[i] < '1' || s[i] > '9') return false;
+        while (i < len && s[i] >= '0' && s[i] <= '9')
+            i++, sig++;
+        nonzero = true;
+    }
+    if (i < len && s[i] == '.') {
+        i++;
+        size_t f = i;
+        while (i < len && s[i] >= '0' && s[i] <= '9') {
+            if (s[i] != '0') nonzero = true;
+            if (nonzero) sig++;
+            i++;
+        }
+        if (i == f || s[i - 1] == '0') return false;
+    }
+    if (i != len || sig > 15) return false;
+    return nonzero || s[0] != '-';
+}
+
 /* Turns the collected value of the cell that just ended into row text. */
 static int finish_cell(struct xlsx *x)
 {
@@ -748,14 +783,15 @@ static int finish_cell(struct xlsx *x)
     if (!x->have_v) return 0;
     if (strcmp(t, "s") == 0) {
         unsigned long i;
-        while (len && (v[len - 1] == ' ' || v[len - 1] == '\n' || v[len - 1] == '\r')) len--;
+        while (len && (v[len - 1] == ' ' || v[len - 1] == '\n' || v[len - 1] == '\r'))
+            len--;
         v[len] = '\0';
         if (!parse_uint(v, 0xFFFFFFFFul, &i) || i >= x->sst_n) {
             char c[16];
             sheet_column_name(x->col, c, sizeof c);
             return sheet_fail(r, SHEET_ERR_FORMAT,
-                              "not an .xlsx file (cell %s%ld refers to a missing shared string)",
-                              c, x->cur_row);
+                              "not an .xlsx file (cell %s%ld refers to a missing shared string)", c,
+                              x->cur_row);
         }
         size_t off = x->sst_off[i];
         return row_set(r, x->cur_row, x->col, SHEET_CELL_TEXT, x->sst_text.data + off,
@@ -777,9 +813,12 @@ static int finish_cell(struct xlsx *x)
         return row_set(r, x->cur_row, x->col, k, v, len);
     }
     /* a number, maybe shown as a date */
-    double d;
-    if (!sheet_parse_number(v, len, &d)) return row_set(r, x->cur_row, x->col, SHEET_CELL_TEXT, v, len);
     enum xf_kind xk = x->style < x->nxf ? (enum xf_kind)x->xf[x->style] : XF_NONE;
+    if (xk == XF_NONE && canonical_decimal(v, len))
+        return row_set(r, x->cur_row, x->col, SHEET_CELL_NUMBER, v, len);
+    double d;
+    if (!sheet_parse_number(v, len, &d))
+        return row_set(r, x->cur_row, x->col, SHEET_CELL_TEXT, v, len);
     if (xk != XF_NONE) {
         enum sheet_cell_kind want = xk == XF_DATE       ? SHEET_CELL_DATE
                                     : xk == XF_DATETIME ? SHEET_CELL_DATETIME
@@ -910,8 +949,7 @@ static int open_parts(struct xlsx *x)
     if (doc && !resolve("", doc->target, wb_path, sizeof wb_path)) doc = NULL;
     rels_free(&pkg);
     zip_int64_t wb_idx = locate(x, wb_path);
-    if (wb_idx < 0)
-        return sheet_fail(r, SHEET_ERR_FORMAT, "not an .xlsx file (no workbook part)");
+    if (wb_idx < 0) return sheet_fail(r, SHEET_ERR_FORMAT, "not an .xlsx file (no workbook part)");
 
     /* the workbook: first sheet's relationship id, date system */
     x->xp = new_parser(x);

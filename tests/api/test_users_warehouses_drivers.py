@@ -1,0 +1,353 @@
+"""Users (admin CRUD, deactivate), warehouses (CRUD, unique code) and
+drivers (user + profile in one go, list with filters, get, patch,
+deactivate) through HTTP."""
+
+import time
+
+import pytest
+
+from helpers import assert_problem, poll
+from identity_helpers import (DRIVER_KEYS, USER_KEYS, V1, WAREHOUSE_KEYS, field_names,
+                              kuwait_local_phone, strong_password, uniq)
+from identity_helpers import idm  # noqa: F401 - fixtures
+
+
+# --- users -------------------------------------------------------------------------
+
+def test_create_and_get_user(idm):
+    wh = idm.create_warehouse()
+    email = f"{uniq('u')}@example.test"
+    body = {"username": uniq("mgr"), "password": strong_password(), "full_name": "Fatma Al-Sabah",
+            "role": "manager", "warehouse_id": wh["id"], "phone": "9988 7766", "email": email}
+    r = idm.admin.post(V1 + "/users", json=body)
+    assert r.status_code == 201, r.text
+    user = r.json()
+    assert set(user) == USER_KEYS, user
+    assert isinstance(user["id"], int)
+    assert {k: user[k] for k in ("username", "full_name", "role", "warehouse_id", "email")} == \
+        {k: body[k] for k in ("username", "full_name", "role", "warehouse_id", "email")}
+    assert user["phone"] == "+96599887766"
+    assert user["is_active"] is True and user["locked_until"] is None and user["last_login_at"] is None
+    assert user["created_at"].endswith("Z")
+    assert body["password"] not in r.text and "hash" not in r.text
+
+    r = idm.admin.get(f"{V1}/users/{user['id']}")
+    assert r.status_code == 200 and r.json() == user
+
+
+def test_duplicate_username_is_409(idm):
+    user, _ = idm.create_user("driver")
+    body = {"username": user["username"], "password": strong_password(), "full_name": "Again",
+            "role": "manager"}
+    assert_problem(idm.admin.post(V1 + "/users", json=body), 409, "duplicate")
+
+
+def test_username_taken_by_patch_is_409(idm):
+    a, _ = idm.create_user("manager")
+    b, _ = idm.create_user("manager")
+    r = idm.admin.patch(f"{V1}/users/{b['id']}", json={"username": a["username"]})
+    assert_problem(r, 409, "duplicate")
+    assert idm.admin.get(f"{V1}/users/{b['id']}").json()["username"] == b["username"]
+
+
+def test_user_with_unknown_warehouse_is_422(idm):
+    r = idm.admin.post(V1 + "/users", json={"username": uniq("mgr"), "password": strong_password(),
+                                            "full_name": "Nowhere", "role": "manager",
+                                            "warehouse_id": 999999999})
+    assert_problem(r, 422, "validation_failed")
+
+
+def test_create_user_validation_lists_every_bad_field(idm):
+    assert field_names(idm.admin.post(V1 + "/users", json={})) >= \
+        {"username", "password", "full_name", "role"}
+    bad = {"username": " ", "password": "short", "full_name": "X", "role": "boss",
+           "email": "not-an-email", "phone": "12"}
+    assert field_names(idm.admin.post(V1 + "/users", json=bad)) >= \
+        {"username", "password", "role", "email", "phone"}
+
+
+def test_password_minimum_is_ten_characters(idm):
+    base = {"full_name": "Len Test", "role": "driver"}
+    r = idm.admin.post(V1 + "/users", json={**base, "username": uniq("len"), "password": "123456789"})
+    assert "password" in field_names(r)
+    name = uniq("len")
+    r = idm.admin.post(V1 + "/users", json={**base, "username": name, "password": "1234567890"})
+    assert r.status_code == 201, r.text
+    assert idm.login(name, "1234567890")["user"]["username"] == name
+    # the same rule on PATCH
+    r = idm.admin.patch(f"{V1}/users/{r.json()['id']}", json={"password": "short"})
+    assert "password" in field_names(r)
+
+
+def test_list_users_is_a_paged_envelope(idm):
+    created = [idm.create_user("driver")[0] for _ in range(2)]
+    r = idm.admin.get(V1 + "/users", params={"page": 1, "page_size": 1})
+    assert r.status_code == 200, r.text
+    env = r.json()
+    assert set(env) == {"items", "page", "page_size", "total"}
+    assert env["page"] == 1 and env["page_size"] == 1 and len(env["items"]) == 1
+    assert env["total"] >= 3
+    assert set(env["items"][0]) == USER_KEYS
+    # page_size is capped by max_page_size
+    cap = idm.settings()["max_page_size"]
+    r = idm.admin.get(V1 + "/users", params={"page_size": cap + 1000})
+    assert r.status_code == 200 and r.json()["page_size"] == cap, r.text
+    # every created user is somewhere in the list
+    total = r.json()["total"]
+    seen = set()
+    for page in range(1, total // cap + 2):
+        seen |= {u["id"] for u in idm.admin.get(V1 + "/users", params={"page": page,
+                                                                       "page_size": cap}).json()["items"]}
+    assert {u["id"] for u in created} <= seen
+
+
+def test_patch_user(idm):
+    user, pw = idm.create_user("manager")
+    wh = idm.create_warehouse()
+    r = idm.admin.patch(f"{V1}/users/{user['id']}",
+                        json={"full_name": "Renamed Manager", "warehouse_id": wh["id"]})
+    assert r.status_code == 200, r.text
+    assert r.json()["full_name"] == "Renamed Manager" and r.json()["warehouse_id"] == wh["id"]
+    assert idm.admin.get(f"{V1}/users/{user['id']}").json()["full_name"] == "Renamed Manager"
+    r = idm.admin.patch(f"{V1}/users/{user['id']}", json={"role": "boss"})
+    assert "role" in field_names(r)
+    assert_problem(idm.admin.patch(f"{V1}/users/999999999", json={"full_name": "x"}), 404, "not_found")
+    assert_problem(idm.admin.get(f"{V1}/users/999999999"), 404, "not_found")
+
+
+def test_delete_user_deactivates_and_ends_the_access_token(idm):
+    user, pw, c = idm.user_client("manager")
+    try:
+        assert c.get(V1 + "/auth/me").status_code == 200
+        r = idm.admin.delete(f"{V1}/users/{user['id']}")
+        assert r.status_code == 204, r.text
+        assert r.content == b""
+        t0 = time.monotonic()
+        poll(lambda: c.get(V1 + "/auth/me").status_code == 401, timeout=1.5, interval=0.1,
+             what="the deactivated user's token refused")
+        assert time.monotonic() - t0 < 1.5
+        assert_problem(c.get(V1 + "/drivers"), 401, "unauthorized")
+        shown = idm.admin.get(f"{V1}/users/{user['id']}").json()
+        assert shown["is_active"] is False
+        assert_problem(idm.anon().post(V1 + "/auth/login",
+                                       json={"username": user["username"], "password": pw}),
+                       403, "account_disabled")
+    finally:
+        c.close()
+
+
+def test_delete_unknown_user_is_404(idm):
+    assert_problem(idm.admin.delete(f"{V1}/users/999999999"), 404, "not_found")
+
+
+def test_reactivate_user_by_patch(idm):
+    user, pw = idm.create_user("driver")
+    assert idm.admin.delete(f"{V1}/users/{user['id']}").status_code == 204
+    r = idm.admin.patch(f"{V1}/users/{user['id']}", json={"is_active": True})
+    assert r.status_code == 200 and r.json()["is_active"] is True, r.text
+    assert idm.login(user["username"], pw)["user"]["id"] == user["id"]
+
+
+# --- warehouses -----------------------------------------------------------------------
+
+def test_create_list_and_patch_warehouse(idm):
+    code = uniq("WH").upper()
+    r = idm.admin.post(V1 + "/warehouses", json={"code": code, "name": "Ardiya Hub",
+                                                 "address": "Ardiya, Block 4", "latitude": 29.29,
+                                                 "longitude": 47.9})
+    assert r.status_code == 201, r.text
+    wh = r.json()
+    assert set(wh) == WAREHOUSE_KEYS, wh
+    assert wh["code"] == code and wh["name"] == "Ardiya Hub" and wh["is_active"] is True
+    assert wh["latitude"] == pytest.approx(29.29) and wh["longitude"] == pytest.approx(47.9)
+
+    r = idm.admin.get(V1 + "/warehouses")
+    assert r.status_code == 200 and isinstance(r.json(), list), r.text  # a bare array
+    assert wh in r.json()
+
+    r = idm.admin.patch(f"{V1}/warehouses/{wh['id']}", json={"name": "Ardiya Hub 2", "is_active": False})
+    assert r.status_code == 200, r.text
+    assert r.json()["name"] == "Ardiya Hub 2" and r.json()["is_active"] is False
+    assert r.json()["code"] == code
+    assert_problem(idm.admin.patch(f"{V1}/warehouses/999999999", json={"name": "x"}), 404, "not_found")
+
+
+def test_duplicate_warehouse_code_is_409_case_insensitively(idm):
+    wh = idm.create_warehouse()
+    for code in (wh["code"], wh["code"].lower()):
+        r = idm.admin.post(V1 + "/warehouses", json={"code": code, "name": "Copy"})
+        assert_problem(r, 409, "duplicate")
+    # nor may a patch take another warehouse's code
+    other = idm.create_warehouse()
+    r = idm.admin.patch(f"{V1}/warehouses/{other['id']}", json={"code": wh["code"]})
+    assert_problem(r, 409, "duplicate")
+
+
+def test_warehouse_validation(idm):
+    assert field_names(idm.admin.post(V1 + "/warehouses", json={})) >= {"code", "name"}
+    r = idm.admin.post(V1 + "/warehouses", json={"code": uniq("W"), "name": "N", "latitude": 91,
+                                                 "longitude": -181})
+    assert field_names(r) >= {"latitude", "longitude"}
+
+
+def test_manager_may_create_warehouses(idm):
+    _, _, mgr = idm.user_client("manager")
+    try:
+        r = mgr.post(V1 + "/warehouses", json={"code": uniq("WM").upper(), "name": "By Manager"})
+        assert r.status_code == 201, r.text
+        r2 = mgr.patch(f"{V1}/warehouses/{r.json()['id']}", json={"address": "Fahaheel"})
+        assert r2.status_code == 200 and r2.json()["address"] == "Fahaheel", r2.text
+    finally:
+        mgr.close()
+
+
+# --- drivers ---------------------------------------------------------------------------
+
+_WH = {}
+
+
+def _shared_warehouse(idm):
+    if "id" not in _WH:
+        _WH["id"] = idm.create_warehouse()["id"]
+    return _WH["id"]
+
+
+def test_create_driver_makes_user_and_profile(idm):
+    wh = idm.create_warehouse()
+    local = kuwait_local_phone()
+    body = idm.driver_body(wh["id"], phone=f"{local[:4]} {local[4:]}", vehicle_type="car")
+    r = idm.admin.post(V1 + "/drivers", json=body)
+    assert r.status_code == 201, r.text
+    drv = r.json()
+    assert set(drv) == DRIVER_KEYS, drv
+    assert drv["phone"] == "+965" + local
+    assert (drv["code"], drv["full_name"], drv["vehicle_type"], drv["warehouse_id"]) == \
+        (body["code"], body["full_name"], "car", wh["id"])
+    assert drv["is_active"] is True and drv["is_online"] is False and drv["last_location"] is None
+    assert isinstance(drv["id"], int) and isinstance(drv["user_id"], int)
+
+    user = idm.admin.get(f"{V1}/users/{drv['user_id']}").json()
+    assert user["role"] == "driver" and user["username"] == body["username"]
+
+    login = idm.login(body["username"], body["password"])
+    assert login["user"]["id"] == drv["user_id"]
+    assert login["user"]["role"] == "driver"
+    # the driver's phone is a login name too
+    assert idm.login("+965" + local, body["password"])["user"]["id"] == drv["user_id"]
+    c = idm.client(body["username"], body["password"])
+    try:
+        assert c.get(V1 + "/drivers/me").json() == drv
+    finally:
+        c.close()
+    assert idm.admin.get(f"{V1}/drivers/{drv['id']}").json() == drv
+
+
+@pytest.mark.parametrize("form", ["00965{n}", "965{n}", "+965 {a} {b}", "+965-{a}-{b}", "{a}-{b}",
+                                  "numeric", "numeric_float", "{n}.0"])
+def test_driver_phone_is_normalized_to_e164(idm, form):
+    wh_id = _shared_warehouse(idm)
+    n = kuwait_local_phone()
+    if form == "numeric":
+        phone = int(n)
+    elif form == "numeric_float":
+        phone = float(n)
+    else:
+        phone = form.format(n=n, a=n[:4], b=n[4:])
+    drv, _ = idm.create_driver(wh_id, phone=phone)
+    assert drv["phone"] == "+965" + n, (phone, drv["phone"])
+
+
+def test_create_driver_validation_lists_every_bad_field(idm):
+    required = {"username", "password", "full_name", "phone", "code", "vehicle_type", "warehouse_id"}
+    assert field_names(idm.admin.post(V1 + "/drivers", json={})) >= required
+    bad = idm.driver_body(_shared_warehouse(idm), password="short", phone="12345",
+                          vehicle_type="bicycle")
+    assert field_names(idm.admin.post(V1 + "/drivers", json=bad)) >= {"password", "phone", "vehicle_type"}
+    r = idm.admin.post(V1 + "/drivers", json=idm.driver_body(999999999))
+    assert_problem(r, 422, "validation_failed")
+
+
+def test_create_driver_is_all_or_nothing(idm):
+    wh_id = _shared_warehouse(idm)
+    existing, _ = idm.create_driver(wh_id)
+    # duplicate code: neither the user nor the profile is created
+    body = idm.driver_body(wh_id, code=existing["code"])
+    assert_problem(idm.admin.post(V1 + "/drivers", json=body), 409, "duplicate")
+    assert_problem(idm.anon().post(V1 + "/auth/login",
+                                   json={"username": body["username"], "password": body["password"]}),
+                   401, "invalid_credentials")
+    # the username is still free
+    drv, _ = idm.create_driver(wh_id, username=body["username"])
+    # duplicate username
+    body2 = idm.driver_body(wh_id, username=body["username"])
+    assert_problem(idm.admin.post(V1 + "/drivers", json=body2), 409, "duplicate")
+    r = idm.admin.get(V1 + "/drivers", params={"warehouse_id": wh_id, "page_size": 200})
+    assert body2["code"] not in {d["code"] for d in r.json()["items"]}
+
+
+def test_list_drivers_envelope_and_filters(idm):
+    wh_a, wh_b = idm.create_warehouse(), idm.create_warehouse()
+    a1, _ = idm.create_driver(wh_a["id"])
+    a2, _ = idm.create_driver(wh_a["id"])
+    b1, _ = idm.create_driver(wh_b["id"])
+    r = idm.admin.get(V1 + "/drivers", params={"warehouse_id": wh_a["id"]})
+    assert r.status_code == 200, r.text
+    env = r.json()
+    assert set(env) == {"items", "page", "page_size", "total"}
+    assert env["page"] == 1 and env["total"] == 2
+    assert {d["id"] for d in env["items"]} == {a1["id"], a2["id"]}
+    assert all(set(d) == DRIVER_KEYS for d in env["items"])
+
+    r = idm.admin.get(V1 + "/drivers", params={"warehouse_id": wh_a["id"], "page_size": 1, "page": 2})
+    assert r.json()["total"] == 2 and len(r.json()["items"]) == 1 and r.json()["page"] == 2
+
+    offline = idm.admin.get(V1 + "/drivers", params={"warehouse_id": wh_b["id"], "is_online": "false"})
+    assert [d["id"] for d in offline.json()["items"]] == [b1["id"]]
+    online = idm.admin.get(V1 + "/drivers", params={"warehouse_id": wh_b["id"], "is_online": "true"})
+    assert online.json()["items"] == [] and online.json()["total"] == 0
+
+    everything = idm.admin.get(V1 + "/drivers", params={"page_size": 200})
+    assert everything.json()["total"] >= 3
+
+
+def test_get_unknown_driver_is_404(idm):
+    assert_problem(idm.admin.get(f"{V1}/drivers/999999999"), 404, "not_found")
+    assert_problem(idm.admin.patch(f"{V1}/drivers/999999999", json={"vehicle_type": "car"}), 404,
+                   "not_found")
+
+
+def test_patch_driver(idm):
+    wh_id = _shared_warehouse(idm)
+    other_wh = idm.create_warehouse()
+    drv, body = idm.create_driver(wh_id)
+    n = kuwait_local_phone()
+    r = idm.admin.patch(f"{V1}/drivers/{drv['id']}",
+                        json={"vehicle_type": "van", "full_name": "New Name", "phone": f"965{n}",
+                              "warehouse_id": other_wh["id"]})
+    assert r.status_code == 200, r.text
+    got = r.json()
+    assert (got["vehicle_type"], got["full_name"], got["phone"], got["warehouse_id"]) == \
+        ("van", "New Name", "+965" + n, other_wh["id"])
+    assert idm.admin.get(f"{V1}/drivers/{drv['id']}").json() == got
+    assert "vehicle_type" in field_names(idm.admin.patch(f"{V1}/drivers/{drv['id']}",
+                                                         json={"vehicle_type": "truck"}))
+
+
+def test_deactivating_a_driver_deactivates_their_user(idm):
+    drv, body, c = idm.driver_client(_shared_warehouse(idm))
+    try:
+        assert c.get(V1 + "/drivers/me").status_code == 200
+        r = idm.admin.patch(f"{V1}/drivers/{drv['id']}", json={"is_active": False})
+        assert r.status_code == 200, r.text
+        assert r.json()["is_active"] is False
+        poll(lambda: c.get(V1 + "/drivers/me").status_code == 401, timeout=1.5, interval=0.1,
+             what="the deactivated driver's token refused")
+        assert idm.admin.get(f"{V1}/users/{drv['user_id']}").json()["is_active"] is False
+        assert_problem(idm.anon().post(V1 + "/auth/login",
+                                       json={"username": body["username"], "password": body["password"]}),
+                       403, "account_disabled")
+        r = idm.admin.get(V1 + "/drivers", params={"warehouse_id": drv["warehouse_id"], "page_size": 200})
+        listed = {d["id"]: d for d in r.json()["items"]}
+        assert listed[drv["id"]]["is_active"] is False
+    finally:
+        c.close()
