@@ -14,6 +14,8 @@
 #include "deliveryd/settings.h"
 
 #define MAX_REPORTED_ERRORS 1000
+#define MAX_ROWS 50000
+#define ROWS_EXCEEDED (-100)
 
 /* Our fields, in COPY column order. */
 enum {
@@ -446,7 +448,11 @@ void import_run(const struct import_request *in, struct import_outcome *out)
 
     char msg[256] = "";
     struct sheet_reader *rd = NULL;
-    int rc = sheet_open(in->format, in->data, in->len, NULL, &rd, msg, sizeof msg);
+    /* rows are counted here (too many is a 422); the reader's own size
+     * limits (zip bombs, huge cells) stay a 413 */
+    struct sheet_limits lim = SHEET_DEFAULT_LIMITS;
+    lim.max_rows = (size_t)-1;
+    int rc = sheet_open(in->format, in->data, in->len, &lim, &rd, msg, sizeof msg);
     if (rc != SHEET_OK) {
         out->status = rc == SHEET_ERR_TOO_LARGE ? 413 : rc == SHEET_ERR_INTERNAL ? 500 : 422;
         out->code = rc == SHEET_ERR_TOO_LARGE ? "payload_too_large"
@@ -488,7 +494,10 @@ void import_run(const struct import_request *in, struct import_outcome *out)
             }
             continue;
         }
-        rows_total++;
+        if (++rows_total > MAX_ROWS) {
+            rc = ROWS_EXCEEDED;
+            break;
+        }
         json_t *raw = json_object(), *info = json_object();
         for (size_t i = 0; i < ncells && i < nheaders; i++) {
             if (cells[i].kind == SHEET_CELL_EMPTY || cells[i].len == 0) continue;
@@ -531,12 +540,15 @@ void import_run(const struct import_request *in, struct import_outcome *out)
     json_decref(aliases);
     free_ctx(&c);
     if (rc < 0) {
-        snprintf(msg, sizeof msg, "%s", sheet_error(rd));
+        if (rc == ROWS_EXCEEDED)
+            snprintf(msg, sizeof msg, "more than %d data rows", MAX_ROWS);
+        else
+            snprintf(msg, sizeof msg, "%s", sheet_error(rd));
         sheet_close(rd);
         buf_free(&copy);
         json_decref(errors);
-        out->status = 422; /* too many rows is a 422 in the contract */
-        out->code = "validation_failed";
+        out->status = rc == SHEET_ERR_TOO_LARGE ? 413 : 422;
+        out->code = rc == SHEET_ERR_TOO_LARGE ? "payload_too_large" : "validation_failed";
         snprintf(out->detail, sizeof out->detail, "the file cannot be read: %s", msg);
         return;
     }
