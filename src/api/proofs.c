@@ -1,6 +1,7 @@
 /* Proof of delivery: POST/GET /orders/{id}/proof and GET /files/{id}.
  * Images are checked by their magic bytes, stored by content hash, and the
  * file rows and the proof are written by one statement. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -99,7 +100,7 @@ void api_proofs_create(struct req *r)
         if (!v) continue;
         char *end;
         double d = strtod(v, &end);
-        if (end == v || *end) fv_add_error(errs, coords[i], "must be a number");
+        if (end == v || *end || !isfinite(d)) fv_add_error(errs, coords[i], "must be a number");
         else json_object_set_new(obj, coords[i], json_real(d));
     }
     static const struct fv_field f[] = {

@@ -35,11 +35,13 @@ void api_sessions_online(struct req *r)
         " pt AS (INSERT INTO driver_locations (driver_id, latitude, longitude, recorded_at)"
         "  SELECT $1, $2::float8, $3::float8, now() WHERE $2::float8 IS NOT NULL"
         "  ON CONFLICT DO NOTHING RETURNING *),"
-        " d AS (UPDATE drivers SET is_online = true, last_seen_at = now(),"
-        "  last_latitude = coalesce((SELECT latitude FROM pt), last_latitude),"
-        "  last_longitude = coalesce((SELECT longitude FROM pt), last_longitude),"
-        "  last_recorded_at = coalesce((SELECT recorded_at FROM pt), last_recorded_at)"
-        "  WHERE id = $1)"
+        " d AS (UPDATE drivers dr SET is_online = true, last_seen_at = now(),"
+        "  last_latitude = CASE WHEN newer THEN p.latitude ELSE dr.last_latitude END,"
+        "  last_longitude = CASE WHEN newer THEN p.longitude ELSE dr.last_longitude END,"
+        "  last_recorded_at = CASE WHEN newer THEN p.recorded_at ELSE dr.last_recorded_at END"
+        "  FROM (SELECT 1) one LEFT JOIN pt p ON true,"
+        "  LATERAL (SELECT p.recorded_at > coalesce(dr.last_recorded_at, '-infinity') AS newer) n"
+        "  WHERE dr.id = $1)"
         " SELECT " SESSION_JSON("ins") " FROM ins",
         3, p);
     if (!res) return;

@@ -252,15 +252,18 @@ static char *parse_one(const struct fv_field *f, json_t *v, const char **msg)
         if (json_is_integer(v)) {
             snprintf(in, sizeof in, "%lld", (long long)json_integer_value(v));
         } else if (json_is_real(v)) {
+            /* a JSON number is money only if its 3-decimal text reads back
+             * as the same double (12.5 yes, 1.2345 no) */
             double d = json_real_value(v);
-            /* only exact thousandths are money; format through integers */
-            double milli = d * 1000.0;
-            if (!isfinite(d) || d < 0 || d >= 1e9 || fabs(milli - round(milli)) > 1e-6) {
+            if (!isfinite(d) || d < 0 || d >= 1e9) {
                 *msg = "must be a non-negative amount with at most 3 decimals";
                 return NULL;
             }
-            long long m = llround(milli);
-            snprintf(in, sizeof in, "%lld.%03lld", m / 1000, m % 1000);
+            snprintf(in, sizeof in, "%.3f", d);
+            if (strtod(in, NULL) != d) {
+                *msg = "must be a non-negative amount with at most 3 decimals";
+                return NULL;
+            }
         } else if (json_is_string(v) && json_string_length(v) < sizeof in &&
                    strlen(json_string_value(v)) == json_string_length(v)) {
             snprintf(in, sizeof in, "%s", json_string_value(v));

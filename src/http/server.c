@@ -142,7 +142,10 @@ static enum MHD_Result send_reply(struct req *r)
     if (!resp) return MHD_NO;
     if (r->content_type) MHD_add_response_header(resp, "Content-Type", r->content_type);
     MHD_add_response_header(resp, "X-Request-Id", r->request_id);
-    MHD_add_response_header(resp, "Cache-Control", "no-store");
+    bool cache_set = false;
+    for (int i = 0; i < r->nheaders; i++)
+        if (strcasecmp(r->headers[i].name, "Cache-Control") == 0) cache_set = true;
+    if (!cache_set) MHD_add_response_header(resp, "Cache-Control", "no-store");
     /* round trips this request cost (batches must not grow with their size) */
     char nst[24];
     snprintf(nst, sizeof nst, "%lu", db_statements_count());

@@ -9,10 +9,10 @@
 #include <string.h>
 
 const struct sheet_limits SHEET_DEFAULT_LIMITS = {
-    .max_rows = 50001,
+    .max_rows = 50000,
     .max_columns = 200,
     .max_cell_bytes = 32 * 1024,
-    .max_text_bytes = 256u * 1024 * 1024,
+    .max_text_bytes = 64u * 1024 * 1024,
     .max_seconds = 20,
     .max_inflated = 100u * 1024 * 1024,
     .max_entry = 100u * 1024 * 1024,
@@ -122,10 +122,11 @@ int sheet_next_row(struct sheet_reader *r, long *row_number, const struct sheet_
         if (rc == 0) return 0;
         size_t n = row_finish(&r->row);
         if (n == 0) continue;
-        if (++r->rows_returned > r->lim.max_rows) {
-            r->sticky = sheet_fail(r, SHEET_ERR_TOO_LARGE,
-                                   "the sheet has more than %zu non-empty rows (row %ld)",
-                                   r->lim.max_rows, num);
+        /* the first non-empty row is the header, the limit counts data rows */
+        if (r->rows_returned++ > r->lim.max_rows) {
+            r->sticky =
+                sheet_fail(r, SHEET_ERR_TOO_LARGE,
+                           "the sheet has more than %zu data rows (row %ld)", r->lim.max_rows, num);
             return r->sticky;
         }
         r->text_returned += r->row.text.len;

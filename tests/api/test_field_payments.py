@@ -1,0 +1,236 @@
+"""Cash on delivery through HTTP: a payment recorded by `deliver` (with a
+discrepancy when the amount differs from the order's) or by
+POST /orders/{id}/payment, the payment list and its filters, remit and
+settle as batch transitions with per-id outcomes (wrong status, unknown
+ids), and a driver's cash balance after a day of deliveries, always as exact
+decimal strings."""
+
+from datetime import timedelta
+
+from field_helpers import *  # noqa: F401,F403 - fixtures and helpers
+
+
+def pay_path(oid):
+    return f"{V1}/orders/{oid}/payment"
+
+
+def payments(client, **params):
+    body = client.ok("GET", V1 + "/payments", params=params)
+    assert set(body) == {"items", "page", "page_size", "total"}, body
+    return body
+
+
+def cash(client, driver_id):
+    body = client.ok("GET", f"{V1}/drivers/{driver_id}/cash")
+    assert set(body) == CASH_KEYS, body
+    return body
+
+
+def deliver(client, oid, payment=None, **extra):
+    body = dict(extra)
+    if payment is not None:
+        body["payment"] = payment
+    return client.ok("POST", f"{V1}/orders/{oid}/deliver", json=body)
+
+
+def assert_payment(p):
+    assert isinstance(p, dict) and set(p) == PAYMENT_KEYS, p
+    assert isinstance(p["id"], int) and isinstance(p["order_id"], int)
+    assert p["method"] in ("cash", "knet", "card", "prepaid")
+    assert isinstance(p["amount"], str) and MONEY_RE.match(p["amount"]), p["amount"]
+    assert p["status"] in ("unpaid", "remitted", "settled")
+    assert isinstance(p["discrepancy"], bool)
+    assert is_ts(p["collected_at"])
+    for k in ("remitted_at", "settled_at"):
+        assert p[k] is None or is_ts(p[k]), (k, p[k])
+    return p
+
+
+def test_deliver_with_payment_records_it(fw):
+    d, c = fw.driver(login=True)
+    o = fw.order_in("picked_up", d, amount="12.500")
+    delivered = deliver(c, o["id"], {"method": "cash", "amount": "12.000"},
+                        recipient_name="Ahmad")
+    assert delivered["status"] == "delivered"
+    body = payments(fw.mgr, driver_id=d["id"])
+    assert body["total"] == 1, body
+    p = assert_payment(body["items"][0])
+    assert p["order_id"] == o["id"] and p["driver_id"] == d["id"]
+    assert (p["method"], p["amount"], p["status"], p["discrepancy"]) == ("cash", "12.000", "unpaid", True)
+    assert p["remitted_at"] is None and p["settled_at"] is None
+
+    # the exact amount (sent as a number): no discrepancy
+    o2 = fw.order_in("picked_up", d, amount="7.250")
+    deliver(c, o2["id"], {"method": "knet", "amount": 7.25})
+    # deliver without payment records none
+    o3 = fw.order_in("picked_up", d, amount="3.000")
+    deliver(c, o3["id"])
+    body = payments(fw.mgr, driver_id=d["id"])
+    assert body["total"] == 2, body
+    by_order = {x["order_id"]: x for x in body["items"]}
+    assert set(by_order) == {o["id"], o2["id"]}
+    assert by_order[o2["id"]]["amount"] == "7.250" and by_order[o2["id"]]["discrepancy"] is False
+    assert by_order[o2["id"]]["method"] == "knet"
+
+    # a bad payment refuses the whole delivery
+    o4 = fw.order_in("picked_up", d)
+    for bad in ({"method": "bitcoin", "amount": "1.000"}, {"method": "cash", "amount": "-1"},
+                {"method": "cash", "amount": "1.0001"}, {"method": "cash"}, "cash"):
+        r = c.post(f"{V1}/orders/{o4['id']}/deliver", json={"payment": bad})
+        assert_problem(r, 422, "validation_failed")
+    assert fw.mgr.ok("GET", f"{V1}/orders/{o4['id']}")["status"] == "picked_up"
+    assert payments(fw.mgr, driver_id=d["id"])["total"] == 2
+
+
+def test_record_payment_endpoint(fw):
+    d, c = fw.driver()
+    o = fw.order_in("delivered", d, amount="12.500")
+    r = c.post(pay_path(o["id"]), json={"method": "cash", "amount": "12.500"})
+    assert r.status_code == 201, r.text
+    p = assert_payment(r.json())
+    assert (p["order_id"], p["driver_id"], p["method"], p["amount"], p["status"],
+            p["discrepancy"]) == (o["id"], d["id"], "cash", "12.500", "unpaid", False)
+    assert p["remitted_at"] is None and p["settled_at"] is None
+
+    # a manager records one for the driver; an integer amount is money too
+    o2 = fw.order_in("delivered", d, amount="12.500")
+    p2 = assert_payment(fw.mgr.ok("POST", pay_path(o2["id"]), 201,
+                                  json={"method": "card", "amount": 12}))
+    assert (p2["driver_id"], p2["amount"], p2["discrepancy"]) == (d["id"], "12.000", True)
+
+    listed = {x["id"]: x for x in payments(fw.mgr, driver_id=d["id"])["items"]}
+    assert listed == {p["id"]: p, p2["id"]: p2}
+
+    # another driver, a cancelled order, an unknown order
+    _, other = fw.driver()
+    assert_problem(other.post(pay_path(o["id"]), json={"method": "cash", "amount": "1.000"}),
+                   404, "not_found")
+    cancelled = fw.order_in("cancelled", d)
+    assert_problem(fw.mgr.post(pay_path(cancelled["id"]), json={"method": "cash", "amount": "12.500"}),
+                   409)
+    missing = int(fw.pg.sql("SELECT coalesce(max(id), 0) + 1000000 FROM orders"))
+    assert_problem(fw.mgr.post(pay_path(missing), json={"method": "cash", "amount": "1.000"}),
+                   404, "not_found")
+    # bad input
+    for bad in ({"method": "cheque", "amount": "1.000"}, {"method": "cash", "amount": "abc"},
+                {"method": "cash", "amount": "1.2345"}, {"method": "cash", "amount": -5},
+                {"amount": "1.000"}, {"method": "cash"}):
+        assert_problem(c.post(pay_path(o["id"]), json=bad), 422, "validation_failed")
+    assert payments(fw.mgr, driver_id=d["id"])["total"] == 2
+
+
+def test_amounts_sent_as_json_numbers_are_exact(fw):
+    """API.md: money input accepts a number or a decimal string. Every one of
+    these JSON numbers has at most 3 decimals and fits numeric(12,3)."""
+    d, c = fw.driver()
+    results = {}
+    for text in ("0.001", "7.25", "536945700.705", "68175661.650", "999999999.999"):
+        o = fw.order_in("delivered", d, amount=text)
+        # json= writes the float with Python's shortest repr, i.e. exactly `text`'s digits
+        r = c.post(pay_path(o["id"]), json={"method": "cash", "amount": float(text)})
+        results[text] = (r.status_code, r.json().get("amount") if r.status_code == 201 else r.text[:200])
+    want = {t: (201, f"{float(t):.3f}") for t in results}
+    assert results == want
+
+
+def test_a_day_of_deliveries_cash_balance(fw):
+    d, c = fw.driver()
+    start = utcnow() - timedelta(seconds=5)
+    pays = {}
+    for amount, method in (("10.000", "cash"), ("5.250", "cash"), ("2.750", "cash"),
+                           ("7.000", "knet")):
+        o = fw.order_in("picked_up", d, amount=amount)
+        deliver(c, o["id"], {"method": method, "amount": amount})
+        pays[amount] = o["id"]
+    items = payments(fw.mgr, driver_id=d["id"])["items"]
+    pid = {x["amount"]: x["id"] for x in items}
+    assert set(pid) == {"10.000", "5.250", "2.750", "7.000"}, items
+    assert all(x["discrepancy"] is False and x["status"] == "unpaid" for x in items)
+
+    assert cash(fw.mgr, d["id"]) == {"unpaid_total": "18.000", "unpaid_count": 3,
+                                     "remitted_total": "0.000", "remitted_count": 0}
+    # the driver reads their own figures; another driver gets 404
+    assert cash(c, d["id"])["unpaid_total"] == "18.000"
+    _, other = fw.driver()
+    assert_problem(other.get(f"{V1}/drivers/{d['id']}/cash"), 404, "not_found")
+    # drivers do not remit or settle
+    assert_problem(c.post(V1 + "/payments/remit", json={"payment_ids": [pid["10.000"]]}),
+                   403, "forbidden")
+
+    # hand in two
+    r = fw.mgr.ok("POST", V1 + "/payments/remit",
+                  json={"payment_ids": [pid["10.000"], pid["5.250"]]})
+    assert sorted(r["succeeded"]) == sorted([pid["10.000"], pid["5.250"]]) and r["failed"] == [], r
+    assert cash(fw.mgr, d["id"]) == {"unpaid_total": "2.750", "unpaid_count": 1,
+                                     "remitted_total": "15.250", "remitted_count": 2}
+    remitted = {x["id"]: x for x in payments(fw.mgr, driver_id=d["id"], status="remitted")["items"]}
+    assert set(remitted) == {pid["10.000"], pid["5.250"]}
+    assert all(is_ts(x["remitted_at"]) and x["settled_at"] is None for x in remitted.values())
+
+    # remitting again, or an unknown id: per-id failures, nothing changes
+    missing = int(fw.pg.sql("SELECT coalesce(max(id), 0) + 1000000 FROM payment_collections"))
+    r = fw.mgr.ok("POST", V1 + "/payments/remit", json={"payment_ids": [pid["10.000"], missing]})
+    assert r["succeeded"] == [], r
+    failed = {x["id"]: x for x in r["failed"]}
+    assert set(failed) == {pid["10.000"], missing}, r
+    assert failed[pid["10.000"]]["code"] == "invalid_transition"
+    assert failed[missing]["code"] == "not_found"
+    assert all(set(x) == {"id", "code", "detail"} and isinstance(x["detail"], str)
+               for x in r["failed"])
+    assert cash(fw.mgr, d["id"])["remitted_total"] == "15.250"
+
+    # settle one remitted; an unpaid one and an unknown one fail
+    r = fw.mgr.ok("POST", V1 + "/payments/settle",
+                  json={"payment_ids": [pid["10.000"], pid["2.750"], missing]})
+    assert r["succeeded"] == [pid["10.000"]], r
+    failed = {x["id"]: x["code"] for x in r["failed"]}
+    assert failed == {pid["2.750"]: "invalid_transition", missing: "not_found"}, r
+    assert cash(fw.mgr, d["id"]) == {"unpaid_total": "2.750", "unpaid_count": 1,
+                                     "remitted_total": "5.250", "remitted_count": 1}
+    # settled is final
+    r = fw.mgr.ok("POST", V1 + "/payments/settle", json={"payment_ids": [pid["10.000"]]})
+    assert r["succeeded"] == [] and [x["code"] for x in r["failed"]] == ["invalid_transition"]
+
+    settled = payments(fw.mgr, driver_id=d["id"], status="settled")["items"]
+    assert [x["id"] for x in settled] == [pid["10.000"]]
+    assert is_ts(settled[0]["settled_at"]) and is_ts(settled[0]["remitted_at"])
+    unpaid = payments(fw.mgr, driver_id=d["id"], status="unpaid")
+    assert {x["id"] for x in unpaid["items"]} == {pid["2.750"], pid["7.000"]}
+    assert unpaid["total"] == 2
+
+    # the knet payment moves through the same states but never counts as cash
+    fw.mgr.ok("POST", V1 + "/payments/remit", json={"payment_ids": [pid["7.000"]]})
+    assert cash(fw.mgr, d["id"]) == {"unpaid_total": "2.750", "unpaid_count": 1,
+                                     "remitted_total": "5.250", "remitted_count": 1}
+
+    # the time filter on collected_at
+    assert payments(fw.mgr, driver_id=d["id"], **{"from": iso(start)})["total"] == 4
+    assert payments(fw.mgr, driver_id=d["id"],
+                    **{"from": iso(utcnow() + timedelta(hours=1))})["total"] == 0
+    assert payments(fw.mgr, driver_id=d["id"], to=iso(start))["total"] == 0
+    assert_problem(fw.mgr.get(V1 + "/payments", params={"status": "lost"}), 422, "validation_failed")
+
+
+def test_payments_scope_and_exact_sums(fw):
+    db_, cb = fw.driver(fw.wh_b["id"])
+    amounts = ["0.100", "0.200", "123456789.125", "0.001"]
+    ids = []
+    for a in amounts:
+        o = fw.order_in("delivered", db_, amount=a, warehouse_id=fw.wh_b["id"])
+        ids.append(cb.ok("POST", pay_path(o["id"]), 201, json={"method": "cash", "amount": a})["id"])
+    assert cash(fw.mgr, db_["id"]) == {"unpaid_total": "123456789.426", "unpaid_count": 4,
+                                       "remitted_total": "0.000", "remitted_count": 0}
+    r = fw.mgr.ok("POST", V1 + "/payments/remit", json={"payment_ids": ids[:2]})
+    assert sorted(r["succeeded"]) == sorted(ids[:2])
+    assert cash(fw.admin, db_["id"]) == {"unpaid_total": "123456789.126", "unpaid_count": 2,
+                                         "remitted_total": "0.300", "remitted_count": 2}
+
+    # a manager scoped to another warehouse sees none of it
+    assert_problem(fw.mgr_a.get(f"{V1}/drivers/{db_['id']}/cash"), 404, "not_found")
+    assert payments(fw.mgr_a, driver_id=db_["id"])["total"] == 0
+    r = fw.mgr_a.ok("POST", V1 + "/payments/settle", json={"payment_ids": ids[:1]})
+    assert r["succeeded"] == [] and [x["code"] for x in r["failed"]] == ["not_found"], r
+    assert payments(fw.mgr, driver_id=db_["id"], status="settled")["total"] == 0
+    # more than 500 ids is refused
+    assert_problem(fw.mgr.post(V1 + "/payments/remit", json={"payment_ids": list(range(1, 502))}),
+                   422, "validation_failed")
