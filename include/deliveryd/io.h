@@ -1,7 +1,8 @@
 /* Input modules with no HTTP or database types: spreadsheet readers (.xlsx,
  * .xls, .csv) behind one row iterator, and a streaming multipart/form-data
- * parser. Everything here is pure (apart from the .xls reader's temporary
- * file) and unit-tested on files made by third-party tools. */
+ * parser. Everything here is pure (apart from the .xls reader, which runs
+ * freexl in a short-lived child process over a private temporary file) and
+ * unit-tested on files made by third-party tools. */
 #ifndef DELIVERYD_IO_H
 #define DELIVERYD_IO_H
 
@@ -22,7 +23,7 @@ enum sheet_status {
     SHEET_OK = 0,
     SHEET_ERR_FORMAT = -1,    /* not a readable file of that format: 415/422 */
     SHEET_ERR_TOO_LARGE = -2, /* a limit below was exceeded (zip bomb, rows, ...): 413 */
-    SHEET_ERR_INTERNAL = -3,  /* our side (temporary file for .xls): 500 */
+    SHEET_ERR_INTERNAL = -3,  /* our side (.xls: temporary file, fork): 500 */
 };
 
 /* What a cell held. The text is always there (UTF-8, NUL-terminated). */
@@ -45,7 +46,7 @@ struct sheet_cell {
 };
 
 struct sheet_limits {
-    size_t max_rows;           /* non-empty rows returned, header included */
+    size_t max_rows;           /* non-empty rows after the first one (the header) */
     size_t max_columns;        /* a non-empty cell beyond this column is refused */
     size_t max_cell_bytes;     /* UTF-8 bytes of one cell */
     uint64_t max_text_bytes;   /* all cell text returned (shared strings can repeat
@@ -59,8 +60,8 @@ struct sheet_limits {
     size_t max_shared_bytes;   /* .xlsx: text bytes held for shared strings */
 };
 
-/* The contract's limits: 50,000 data rows + 1 header row, 200 columns,
- * 32 KiB cells, 256 MiB of cell text in all, 20 s for an .xls, 100 MiB
+/* The contract's limits: 50,000 data rows after the header row, 200 columns,
+ * 32 KiB cells, 64 MiB of cell text in all, 20 s for an .xls, 100 MiB
  * inflated, 200:1, 10,000 entries, 1,000,000 shared strings holding at most
  * 64 MiB. */
 extern const struct sheet_limits SHEET_DEFAULT_LIMITS;

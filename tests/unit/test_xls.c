@@ -1,0 +1,196 @@
+/* .xls reader (src/io/xls.c, freexl in a child process) on workbooks written
+ * by python3-xlwt, and on files that crash or stall freexl. */
+#include "io_test_util.h"
+
+#include <dirent.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static const char ORDERS[] =
+    "1: t:Sales Order|t:Customer Name|t:Mobile|t:Amount|t:Delivery Date||t:Created\n"
+    "2: t:SO-1001|t:Ahmed Al-Sabah|n:50012345|n:12.5|d:2024-03-05||dt:2024-03-05T14:30:00\n"
+    "4: t:SO-1002|t:محمد العلي|n:96550012345|n:0.30000000000000004|d:2024-12-31";
+
+static void test_orders(void **state)
+{
+    (void)state;
+    size_t len;
+    unsigned char *d = fixture("orders.xls", &len);
+    assert_dump(SHEET_XLS, d, len, NULL, ORDERS);
+    free(d);
+}
+
+/* xlwt stores 1904-based serials; freexl applies the workbook's date mode. */
+static void test_orders_1904(void **state)
+{
+    (void)state;
+    size_t len;
+    unsigned char *d = fixture("orders_1904.xls", &len);
+    assert_dump(SHEET_XLS, d, len, NULL, ORDERS);
+    free(d);
+}
+
+static size_t count_entries(const char *dir)
+{
+    DIR *dp = opendir(dir);
+    assert_non_null(dp);
+    size_t n = 0;
+    struct dirent *e;
+    while ((e = readdir(dp)))
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) n++;
+    closedir(dp);
+    return n;
+}
+
+/* The temporary copy freexl reads is gone as soon as the reader is open. */
+static void test_temp_file_unlinked(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/deliveryd-test-xls-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    const char *old = getenv("TMPDIR");
+    char *saved = old ? strdup(old) : NULL;
+    setenv("TMPDIR", dir, 1);
+    size_t len;
+    unsigned char *d = fixture("orders.xls", &len);
+    struct sheet_reader *r;
+    char err[256];
+    assert_int_equal(sheet_open(SHEET_XLS, d, len, NULL, &r, err, sizeof err), 0);
+    assert_int_equal(count_entries(dir), 0);
+    long row;
+    const struct sheet_cell *c;
+    size_t n;
+    assert_int_equal(sheet_next_row(r, &row, &c, &n), 1);
+    sheet_close(r);
+    /* and after a refused file */
+    assert_int_equal(sheet_open(SHEET_XLS, d, 600, NULL, &r, err, sizeof err), SHEET_ERR_FORMAT);
+    assert_int_equal(count_entries(dir), 0);
+    if (saved) {
+        setenv("TMPDIR", saved, 1);
+        free(saved);
+    } else {
+        unsetenv("TMPDIR");
+    }
+    rmdir(dir);
+    free(d);
+}
+
+static void test_unwritable_tmpdir(void **state)
+{
+    (void)state;
+    setenv("TMPDIR", "/nonexistent/deliveryd", 1);
+    size_t len;
+    unsigned char *d = fixture("orders.xls", &len);
+    assert_refused(SHEET_XLS, d, len, NULL, SHEET_ERR_INTERNAL, "temporary file");
+    unsetenv("TMPDIR");
+    free(d);
+}
+
+static void test_limits(void **state)
+{
+    (void)state;
+    size_t len;
+    unsigned char *d = fixture("orders.xls", &len);
+    struct sheet_limits lim = SHEET_DEFAULT_LIMITS;
+    lim.max_rows = 1;
+    assert_refused(SHEET_XLS, d, len, &lim, SHEET_ERR_TOO_LARGE, "more than 1 data rows (row 4)");
+    lim.max_rows = 2;
+    assert_dump(SHEET_XLS, d, len, &lim, ORDERS);
+    lim = SHEET_DEFAULT_LIMITS;
+    lim.max_columns = 6;
+    assert_refused(SHEET_XLS, d, len, &lim, SHEET_ERR_TOO_LARGE, "cell G1 is beyond");
+    free(d);
+}
+
+static void test_garbage(void **state)
+{
+    (void)state;
+    size_t len;
+    unsigned char *d = fixture("garbage.bin", &len);
+    assert_refused(SHEET_XLS, d, len, NULL, SHEET_ERR_FORMAT, "not an .xls file");
+    free(d);
+    d = fixture("orders.xlsx", &len);
+    assert_refused(SHEET_XLS, d, len, NULL, SHEET_ERR_FORMAT, "this is an .xlsx file");
+    free(d);
+    d = fixture("orders_comma.csv", &len);
+    assert_refused(SHEET_XLS, d, len, NULL, SHEET_ERR_FORMAT, "not an .xls file");
+    free(d);
+    assert_refused(SHEET_XLS, "", 0, NULL, SHEET_ERR_FORMAT, "not an .xls file");
+    /* the right signature, then damage */
+    d = fixture("orders.xls", &len);
+    assert_refused(SHEET_XLS, d, 1024, NULL, SHEET_ERR_FORMAT, "not an .xls file");
+    for (size_t i = 512; i < len; i += 7)
+        d[i] ^= 0x5A;
+    buf_t out;
+    char err[256];
+    int rc = sheet_dump(SHEET_XLS, d, len, NULL, &out, err, sizeof err);
+    assert_true(rc == 0 || rc == SHEET_ERR_FORMAT); /* never a crash, never INTERNAL */
+    buf_free(&out);
+    free(d);
+}
+
+/* The input with which fuzz_xls found a stack buffer overflow inside
+ * freexl_open: the child dies, the caller gets an ordinary refusal. */
+static void test_freexl_crash_contained(void **state)
+{
+    (void)state;
+    size_t len;
+    unsigned char *d = fixture("freexl_crash.xls", &len);
+    assert_refused(SHEET_XLS, d, len, NULL, SHEET_ERR_FORMAT, "damaged");
+    free(d);
+}
+
+/* freexl spends seconds of CPU on each date cell with a huge serial: the
+ * child is killed at the time limit. */
+static void test_slow_file_killed(void **state)
+{
+    (void)state;
+    size_t len;
+    unsigned char *d = fixture("slow_dates.xls", &len);
+    struct sheet_limits lim = SHEET_DEFAULT_LIMITS;
+    lim.max_seconds = 1;
+    double t0 = now_mono();
+    assert_refused(SHEET_XLS, d, len, &lim, SHEET_ERR_TOO_LARGE, "takes more than 1 s");
+    double dt = now_mono() - t0;
+    if (dt > 3) fail_msg("took %.1f s", dt);
+    free(d);
+}
+
+/* Closing before the end stops the child (nothing left running). */
+static void test_close_early(void **state)
+{
+    (void)state;
+    size_t len;
+    unsigned char *d = fixture("orders.xls", &len);
+    for (int i = 0; i < 20; i++) {
+        struct sheet_reader *r;
+        char err[256];
+        assert_int_equal(sheet_open(SHEET_XLS, d, len, NULL, &r, err, sizeof err), 0);
+        if (i % 2) {
+            long row;
+            const struct sheet_cell *c;
+            size_t n;
+            assert_int_equal(sheet_next_row(r, &row, &c, &n), 1);
+        }
+        sheet_close(r);
+    }
+    /* every child was reaped */
+    assert_int_equal(waitpid(-1, NULL, WNOHANG), -1);
+    free(d);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_orders),
+        cmocka_unit_test(test_orders_1904),
+        cmocka_unit_test(test_temp_file_unlinked),
+        cmocka_unit_test(test_unwritable_tmpdir),
+        cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_garbage),
+        cmocka_unit_test(test_freexl_crash_contained),
+        cmocka_unit_test(test_slow_file_killed),
+        cmocka_unit_test(test_close_early),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
