@@ -12,6 +12,9 @@
     " 'ended_at', api_ts(" t ".ended_at), 'duration_seconds',"                             \
     " floor(extract(epoch FROM coalesce(" t ".ended_at, now()) - " t ".started_at))::bigint)"
 
+/* the point stored by "online" moves the position only if it is newer */
+#define NEWER "p.recorded_at > coalesce(dr.last_recorded_at, '-infinity')"
+
 void api_sessions_online(struct req *r)
 {
     static const struct fv_field f[] = {
@@ -36,12 +39,11 @@ void api_sessions_online(struct req *r)
         "  SELECT $1, $2::float8, $3::float8, now() WHERE $2::float8 IS NOT NULL"
         "  ON CONFLICT DO NOTHING RETURNING *),"
         " d AS (UPDATE drivers dr SET is_online = true, last_seen_at = now(),"
-        "  last_latitude = CASE WHEN newer THEN p.latitude ELSE dr.last_latitude END,"
-        "  last_longitude = CASE WHEN newer THEN p.longitude ELSE dr.last_longitude END,"
-        "  last_recorded_at = CASE WHEN newer THEN p.recorded_at ELSE dr.last_recorded_at END"
-        "  FROM (SELECT 1) one LEFT JOIN pt p ON true,"
-        "  LATERAL (SELECT p.recorded_at > coalesce(dr.last_recorded_at, '-infinity') AS newer) n"
-        "  WHERE dr.id = $1)"
+        "  last_latitude = CASE WHEN " NEWER " THEN p.latitude ELSE dr.last_latitude END,"
+        "  last_longitude = CASE WHEN " NEWER " THEN p.longitude ELSE dr.last_longitude END,"
+        "  last_recorded_at = CASE WHEN " NEWER " THEN p.recorded_at"
+        "   ELSE dr.last_recorded_at END"
+        "  FROM (SELECT 1) one LEFT JOIN pt p ON true WHERE dr.id = $1)"
         " SELECT " SESSION_JSON("ins") " FROM ins",
         3, p);
     if (!res) return;
