@@ -346,7 +346,7 @@ static const char *const upsert_sql =
     "   (SELECT coalesce(value #>> '{}', 'Asia/Kuwait') FROM settings WHERE key = 'business_timezone')"
     "   ELSE eta::timestamp AT TIME ZONE (SELECT coalesce(value #>> '{}', 'Asia/Kuwait')"
     "   FROM settings WHERE key = 'business_timezone') END,"
-    "  $2::bigint, $3::bigint FROM import_rows ORDER BY row_number"
+    "  $2::bigint, $3::bigint FROM import_rows ORDER BY order_number" /* one lock order */
     " ON CONFLICT (order_number) DO UPDATE SET warehouse_id = excluded.warehouse_id,"
     "  customer_name = excluded.customer_name, customer_phone = excluded.customer_phone,"
     "  delivery_address = excluded.delivery_address, area = excluded.area,"
@@ -431,6 +431,90 @@ static bool find_duplicate(const char *sha, struct import_outcome *out, struct d
     }
     db_res_free(res);
     return found;
+}
+
+struct write_args {
+    const struct import_request *in;
+    const char *sha;
+    const buf_t *copy;
+    json_t *errors;
+    long rows_total, valid;
+    size_t nerr_rows;
+};
+
+/* The transaction of an import: 0 with out filled, -1 with err filled. */
+static int write_import(const struct write_args *a, struct import_outcome *out,
+                        struct db_error *err)
+{
+    const struct import_request *in = a->in;
+    const char *sha = a->sha;
+    long created = 0, updated = 0;
+    char import_id[24] = "";
+    char uid[24], counts_errs[32];
+    snprintf(uid, sizeof uid, "%ld", (long)in->user_id);
+    snprintf(counts_errs, sizeof counts_errs, "%zu", a->nerr_rows);
+    if (exec_ok("BEGIN", 0, NULL, err, NULL) < 0) return -1;
+    if (!in->dry_run) {
+        const char *p[] = {in->file_name, sha, uid, in->default_warehouse};
+        db_res *res = NULL;
+        if (exec_ok("INSERT INTO imports (file_name, file_sha256, uploaded_by, warehouse_id)"
+                    " VALUES ($1, $2, $3, $4) RETURNING id",
+                    4, p, err, &res) < 0) {
+            bool dbfail = false;
+            if (strcmp(err->sqlstate, "23505") == 0) { /* the same file, just now */
+                db_rollback();
+                if (find_duplicate(sha, out, err, &dbfail)) return 0;
+            }
+            return -1;
+        }
+        snprintf(import_id, sizeof import_id, "%s", db_get(res, 0, 0));
+        db_res_free(res);
+    }
+    if (load(a->copy, "excel", in->dry_run ? NULL : import_id, in->user_id, in->scope_warehouse,
+             &created, &updated, err) < 0)
+        return -1;
+    long skipped = a->valid - created - updated;
+    json_t *body = json_object();
+    json_object_set_new(body, "import_id", in->dry_run ? json_null() : json_integer(atoll(import_id)));
+    json_object_set_new(body, "file_name", in->file_name ? json_string(in->file_name) : json_null());
+    json_object_set_new(body, "file_sha256", json_string(sha));
+    json_object_set_new(body, "rows_total", json_integer(a->rows_total));
+    json_object_set_new(body, "created", json_integer(created));
+    json_object_set_new(body, "updated", json_integer(updated));
+    json_object_set_new(body, "skipped", json_integer(skipped));
+    json_object_set_new(body, "failed", json_integer((json_int_t)a->nerr_rows));
+    json_object_set_new(body, "errors", json_incref(a->errors));
+    json_object_set_new(body, "dry_run", json_boolean(in->dry_run));
+    json_object_set_new(body, "duplicate_of", json_null());
+    if (in->dry_run) {
+        db_rollback(); /* a dry run records nothing */
+        out->status = 200;
+        out->body = body;
+        return 0;
+    }
+    char *errs_text = json_dumps(a->errors, JSON_COMPACT);
+    char n1[24], n2[24], n3[24], n4[24];
+    snprintf(n1, sizeof n1, "%ld", a->rows_total);
+    snprintf(n2, sizeof n2, "%ld", created);
+    snprintf(n3, sizeof n3, "%ld", updated);
+    snprintf(n4, sizeof n4, "%ld", skipped);
+    const char *p2[] = {import_id, n1, n2, n3, n4, counts_errs, errs_text, uid, in->file_name};
+    int urc = exec_ok("WITH u AS (UPDATE imports SET rows_total = $2, created = $3, updated = $4,"
+                      " skipped = $5, failed = $6, errors = $7::jsonb WHERE id = $1 RETURNING id)"
+                      " INSERT INTO notifications (user_id, type, title, body, data)"
+                      " SELECT $8::bigint, 'import_finished', 'Import finished: '"
+                      "  || coalesce($9, 'file'), $3 || ' created, ' || $4 || ' updated, '"
+                      "  || $5 || ' skipped, ' || $6 || ' failed',"
+                      "  jsonb_build_object('import_id', id) FROM u",
+                      9, p2, err, NULL);
+    free(errs_text);
+    if (urc < 0 || exec_ok("COMMIT", 0, NULL, err, NULL) < 0) {
+        json_decref(body);
+        return -1;
+    }
+    out->status = 201;
+    out->body = body;
+    return 0;
 }
 
 void import_run(const struct import_request *in, struct import_outcome *out)
@@ -564,74 +648,15 @@ void import_run(const struct import_request *in, struct import_outcome *out)
         return;
     }
 
-    /* one transaction: the imports row and every order, or nothing */
-    long created = 0, updated = 0;
-    char import_id[24] = "";
-    char uid[24], counts_errs[32];
-    snprintf(uid, sizeof uid, "%ld", (long)in->user_id);
-    snprintf(counts_errs, sizeof counts_errs, "%zu", nerr_rows);
-    if (exec_ok("BEGIN", 0, NULL, &err, NULL) < 0) goto dberr;
-    if (!in->dry_run) {
-        const char *p[] = {in->file_name, sha, uid, in->default_warehouse};
-        db_res *res = NULL;
-        if (exec_ok("INSERT INTO imports (file_name, file_sha256, uploaded_by, warehouse_id)"
-                    " VALUES ($1, $2, $3, $4) RETURNING id",
-                    4, p, &err, &res) < 0) {
-            if (strcmp(err.sqlstate, "23505") == 0) { /* the same file, just now */
-                db_rollback();
-                if (find_duplicate(sha, out, &err, &dbfail)) goto done;
-            }
-            goto dberr;
-        }
-        snprintf(import_id, sizeof import_id, "%s", db_get(res, 0, 0));
-        db_res_free(res);
+    /* one transaction: the imports row and every order, or nothing;
+     * retried when PostgreSQL picks it as a deadlock/serialization victim */
+    struct write_args wa = {in, sha, &copy, errors, rows_total, valid, nerr_rows};
+    for (int attempt = 0; attempt < 3; attempt++) {
+        int wrc = write_import(&wa, out, &err);
+        if (wrc == 0) goto done;
+        db_rollback();
+        if (strcmp(err.sqlstate, "40P01") != 0 && strcmp(err.sqlstate, "40001") != 0) break;
     }
-    if (load(&copy, "excel", in->dry_run ? NULL : import_id, in->user_id, in->scope_warehouse,
-             &created, &updated, &err) < 0)
-        goto dberr;
-    long skipped = valid - created - updated;
-    json_t *body = json_object();
-    json_object_set_new(body, "import_id", in->dry_run ? json_null() : json_integer(atoll(import_id)));
-    json_object_set_new(body, "file_name", in->file_name ? json_string(in->file_name) : json_null());
-    json_object_set_new(body, "file_sha256", json_string(sha));
-    json_object_set_new(body, "rows_total", json_integer(rows_total));
-    json_object_set_new(body, "created", json_integer(created));
-    json_object_set_new(body, "updated", json_integer(updated));
-    json_object_set_new(body, "skipped", json_integer(skipped));
-    json_object_set_new(body, "failed", json_integer((json_int_t)nerr_rows));
-    json_object_set_new(body, "errors", json_incref(errors));
-    json_object_set_new(body, "dry_run", json_boolean(in->dry_run));
-    json_object_set_new(body, "duplicate_of", json_null());
-    if (in->dry_run) {
-        db_rollback(); /* a dry run records nothing */
-        out->status = 200;
-        out->body = body;
-        goto done;
-    }
-    char *errs_text = json_dumps(errors, JSON_COMPACT);
-    char n1[24], n2[24], n3[24], n4[24];
-    snprintf(n1, sizeof n1, "%ld", rows_total);
-    snprintf(n2, sizeof n2, "%ld", created);
-    snprintf(n3, sizeof n3, "%ld", updated);
-    snprintf(n4, sizeof n4, "%ld", skipped);
-    const char *p2[] = {import_id, n1, n2, n3, n4, counts_errs, errs_text, uid, in->file_name};
-    int urc = exec_ok("WITH u AS (UPDATE imports SET rows_total = $2, created = $3, updated = $4,"
-                      " skipped = $5, failed = $6, errors = $7::jsonb WHERE id = $1 RETURNING id)"
-                      " INSERT INTO notifications (user_id, type, title, body, data)"
-                      " SELECT $8::bigint, 'import_finished', 'Import finished: '"
-                      "  || coalesce($9, 'file'), $3 || ' created, ' || $4 || ' updated, '"
-                      "  || $5 || ' skipped, ' || $6 || ' failed',"
-                      "  jsonb_build_object('import_id', id) FROM u",
-                      9, p2, &err, NULL);
-    free(errs_text);
-    if (urc < 0 || exec_ok("COMMIT", 0, NULL, &err, NULL) < 0) {
-        json_decref(body);
-        goto dberr;
-    }
-    out->status = 201;
-    out->body = body;
-    goto done;
-dberr:
     fail_db(out, &err);
 done:
     buf_free(&copy);
