@@ -453,7 +453,9 @@ static int write_import(const struct write_args *a, struct import_outcome *out,
     char uid[24], counts_errs[32];
     snprintf(uid, sizeof uid, "%ld", (long)in->user_id);
     snprintf(counts_errs, sizeof counts_errs, "%zu", a->nerr_rows);
-    if (exec_ok("BEGIN", 0, NULL, err, NULL) < 0) return -1;
+    if (exec_ok("BEGIN", 0, NULL, err, NULL) < 0 ||
+        exec_ok("SET LOCAL statement_timeout = '120s'", 0, NULL, err, NULL) < 0)
+        return -1;
     if (!in->dry_run) {
         const char *p[] = {in->file_name, sha, uid, in->default_warehouse};
         db_res *res = NULL;
@@ -524,7 +526,12 @@ void import_run(const struct import_request *in, struct import_outcome *out)
     char sha[65];
     sha256_hex(in->data, in->len, sha);
     bool dbfail = false;
-    if (!in->dry_run && find_duplicate(sha, out, &err, &dbfail)) return;
+    /* a dry run of an imported file says what the real upload would:
+     * it is a duplicate */
+    if (find_duplicate(sha, out, &err, &dbfail)) {
+        if (in->dry_run && out->body) json_object_set_new(out->body, "dry_run", json_true());
+        return;
+    }
     if (dbfail) {
         fail_db(out, &err);
         return;

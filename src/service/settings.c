@@ -138,20 +138,24 @@ static pthread_mutex_t reload_lock = PTHREAD_MUTEX_INITIALIZER;
 static json_t *cache; /* object key -> value */
 static double loaded_at;
 
+static bool fresh_now(void)
+{
+    pthread_rwlock_rdlock(&lock);
+    bool fresh = cache && now_mono() - loaded_at < SETTINGS_TTL;
+    pthread_rwlock_unlock(&lock);
+    return fresh;
+}
+
+/* A stale cache is reloaded before anyone reads it: every reader waits for
+ * the one reload (a single short query), so no request ever acts on values
+ * older than SETTINGS_TTL. */
 static void reload_if_stale(void)
 {
-    double now = now_mono();
-    pthread_rwlock_rdlock(&lock);
-    bool fresh = cache && now - loaded_at < SETTINGS_TTL;
-    pthread_rwlock_unlock(&lock);
-    if (fresh) return;
-    /* one thread reloads; the others keep using the previous values */
-    if (pthread_mutex_trylock(&reload_lock) != 0) {
-        pthread_rwlock_rdlock(&lock);
-        bool have = cache != NULL;
-        pthread_rwlock_unlock(&lock);
-        if (have) return;
-        pthread_mutex_lock(&reload_lock);
+    if (fresh_now()) return;
+    pthread_mutex_lock(&reload_lock);
+    if (fresh_now()) { /* another thread reloaded while we waited */
+        pthread_mutex_unlock(&reload_lock);
+        return;
     }
     struct db_error err;
     db_res *res = db_exec("SELECT json_object_agg(key, value)::text FROM settings", 0, NULL, &err);

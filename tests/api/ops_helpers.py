@@ -1,0 +1,364 @@
+"""Helpers and fixtures shared by the import/export, webhook, tracking, cron,
+analytics and notification tests (test_import.py, test_export.py,
+test_webhook_track.py, test_cron.py, test_analytics_notifications.py).
+
+Test modules import them with `from ops_helpers import *`.
+
+Everything is created through the API with unique names (warehouse codes,
+order numbers prefixed with a random tag), so re-runs and the other test
+modules sharing the session's database never collide. Spreadsheets are
+generated at test time with openpyxl (.xlsx), xlwt (.xls) and the csv
+module: tools nobody here wrote.
+"""
+
+import contextlib
+import csv
+import hashlib
+import hmac
+import io
+import re
+import secrets
+import threading
+import time
+from datetime import date, datetime, timedelta, timezone
+
+import pytest
+
+from helpers import Api, assert_problem, poll
+
+__all__ = [
+    "V1", "XLSX_MIME", "XLS_MIME", "CSV_MIME", "IMPORT_KEYS", "ERROR_KEYS", "TRACK_KEYS",
+    "NOTIFICATION_KEYS", "SUMMARY_KEYS", "KUWAIT", "TS_RE",
+    "uniq", "kw_phone", "strong_password", "parse_ts", "iso_z",
+    "xlsx_bytes", "xls_bytes", "csv_bytes", "sha256_hex",
+    "Client", "OpsWorld", "ops", "secrets_env", "assert_problem", "poll",
+    "d365_headers", "notifications_of", "rss_kib", "cron_http",
+]
+
+V1 = "/api/v1"
+XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+XLS_MIME = "application/vnd.ms-excel"
+CSV_MIME = "text/csv"
+
+IMPORT_KEYS = {"import_id", "file_name", "file_sha256", "rows_total", "created", "updated",
+               "skipped", "failed", "errors", "dry_run", "duplicate_of"}
+ERROR_KEYS = {"row", "column", "field", "message"}
+TRACK_KEYS = {"order_number", "status", "estimated_delivery_time", "driver_first_name", "events"}
+NOTIFICATION_KEYS = {"id", "type", "title", "body", "data", "read_at", "created_at"}
+SUMMARY_KEYS = {"from", "to", "orders_total", "by_status", "delivered", "failed", "cancelled",
+                "on_time_rate", "avg_delivery_seconds", "p50_delivery_seconds",
+                "p90_delivery_seconds", "avg_assign_to_pickup_seconds", "failure_reasons"}
+
+KUWAIT = timezone(timedelta(hours=3))  # Asia/Kuwait has no DST
+TS_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
+
+
+def uniq(prefix="x"):
+    return f"{prefix}_{secrets.token_hex(4)}"
+
+
+def kw_phone():
+    """A random local 8-digit Kuwaiti mobile number starting with 5."""
+    return "5" + "".join(secrets.choice("0123456789") for _ in range(7))
+
+
+def strong_password():
+    return "pw-" + secrets.token_urlsafe(12)
+
+
+def parse_ts(value):
+    assert isinstance(value, str) and TS_RE.match(value), f"not an RFC 3339 UTC time: {value!r}"
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def iso_z(dt):
+    """A timezone-aware datetime as the SQL literal text 'YYYY-MM-DD HH:MM:SS+00'."""
+    return dt.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S+00")
+
+
+def sha256_hex(data):
+    return hashlib.sha256(data).hexdigest()
+
+
+# --- spreadsheets ---------------------------------------------------------------
+
+def xlsx_bytes(rows, sheet_title="Sales Orders", extra_first_sheet=False):
+    """rows: lists of cell values (None = no cell), written from A1 down with
+    openpyxl; an empty list leaves an empty row. Returns the file's bytes."""
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = sheet_title
+    for r, row in enumerate(rows, start=1):
+        for c, v in enumerate(row, start=1):
+            if v is not None:
+                ws.cell(row=r, column=c, value=v)
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
+def xls_bytes(rows, sheet_title="Sales Orders"):
+    """The same with xlwt (BIFF8 .xls); datetime values get a date format."""
+    import xlwt
+
+    wb = xlwt.Workbook(encoding="utf-8")
+    ws = wb.add_sheet(sheet_title)
+    dt_style = xlwt.easyxf(num_format_str="yyyy-mm-dd hh:mm")
+    d_style = xlwt.easyxf(num_format_str="yyyy-mm-dd")
+    for r, row in enumerate(rows):
+        for c, v in enumerate(row):
+            if v is None:
+                continue
+            if isinstance(v, datetime):
+                ws.write(r, c, v, dt_style)
+            elif isinstance(v, date):
+                ws.write(r, c, v, d_style)
+            else:
+                ws.write(r, c, v)
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
+def csv_bytes(rows, delimiter=",", bom=False):
+    out = io.StringIO()
+    w = csv.writer(out, delimiter=delimiter, lineterminator="\r\n")
+    for row in rows:
+        w.writerow(["" if v is None else v for v in row])
+    data = out.getvalue().encode("utf-8")
+    return (b"\xef\xbb\xbf" + data) if bom else data
+
+
+# --- clients and the world -------------------------------------------------------
+
+class Client(Api):
+    """An Api logged in as one user (logs in again before the access token
+    runs out). `user` is the login's user JSON."""
+
+    def __init__(self, base, username, password):
+        super().__init__(base)
+        self.creds = (username, password)
+        self._login()
+
+    def _login(self):
+        anon = Api(self.base)
+        try:
+            body = anon.login(*self.creds)
+        finally:
+            anon.close()
+        self.session.headers["Authorization"] = "Bearer " + body["access_token"]
+        self.user = body["user"]
+        self._since = time.monotonic()
+
+    def request(self, method, path, **kw):
+        if time.monotonic() - self._since > 600:
+            self._login()
+        return super().request(method, path, **kw)
+
+    @property
+    def id(self):
+        return self.user["id"]
+
+    # --- import -------------------------------------------------------------
+    def import_file(self, data, filename="orders.xlsx", mime=XLSX_MIME, raw=False,
+                    headers=None, **params):
+        """POST /orders/import: multipart field `file` (default) or the raw body."""
+        params = {k: ("true" if v is True else v) for k, v in params.items() if v is not None}
+        if raw:
+            h = {"Content-Type": mime}
+            h.update(headers or {})
+            return self.post(V1 + "/orders/import", params=params, data=data, headers=h,
+                             timeout=60)
+        return self.post(V1 + "/orders/import", params=params,
+                         files={"file": (filename, data, mime)}, headers=headers, timeout=60)
+
+
+class OpsWorld:
+    """The actors of these tests: a dedicated admin, and factories for
+    warehouses, (scoped) managers, drivers and orders. `tag` prefixes every
+    order number this world makes."""
+
+    def __init__(self, base, admin_creds, pg, env):
+        self.base = base
+        self.pg = pg
+        self.env = env
+        self.tag = "OPS" + secrets.token_hex(3).upper()
+        self.admin = Client(base, *admin_creds)
+        self._clients = [self.admin]
+        self._n = 0
+        self._lock = threading.Lock()
+
+    def close(self):
+        for c in self._clients:
+            c.close()
+
+    def number(self, prefix=""):
+        with self._lock:
+            self._n += 1
+            return f"{self.tag}-{prefix}{self._n:05d}-{secrets.token_hex(2).upper()}"
+
+    # --- actors ---------------------------------------------------------------
+    def warehouse(self, lat=None, lng=None, name=None):
+        body = {"code": uniq("OPSWH").upper(), "name": name or ("Ops WH " + secrets.token_hex(4))}
+        if lat is not None:
+            body.update(latitude=lat, longitude=lng)
+        r = self.admin.post(V1 + "/warehouses", json=body)
+        assert r.status_code == 201, f"POST /warehouses: {r.status_code} {r.text}"
+        return r.json()
+
+    def manager(self, warehouse_id=None):
+        """A new manager (scoped when warehouse_id) -> Client (with .user)."""
+        body = {"username": uniq("opsmgr"), "password": strong_password(),
+                "full_name": "Ops Manager " + secrets.token_hex(3), "role": "manager"}
+        if warehouse_id is not None:
+            body["warehouse_id"] = warehouse_id
+        r = self.admin.post(V1 + "/users", json=body)
+        assert r.status_code == 201, f"POST /users: {r.status_code} {r.text}"
+        c = Client(self.base, body["username"], body["password"])
+        self._clients.append(c)
+        return c
+
+    def driver(self, warehouse_id, full_name=None, login=True):
+        """A new driver -> (driver JSON, Client or None)."""
+        body = {"username": uniq("opsdrv"), "password": strong_password(),
+                "full_name": full_name or ("Driver " + secrets.token_hex(3)), "phone": kw_phone(),
+                "code": uniq("OPSD").upper(), "vehicle_type": "motorcycle",
+                "warehouse_id": warehouse_id}
+        r = self.admin.post(V1 + "/drivers", json=body)
+        assert r.status_code == 201, f"POST /drivers: {r.status_code} {r.text}"
+        c = Client(self.base, body["username"], body["password"]) if login else None
+        if c:
+            self._clients.append(c)
+        return r.json(), c
+
+    # --- orders ---------------------------------------------------------------
+    def new_order(self, client, warehouse_id, **fields):
+        body = {"order_number": self.number(), "customer_name": "Customer " + secrets.token_hex(3),
+                "customer_phone": kw_phone(), "warehouse_id": warehouse_id,
+                "delivery_address": "Salmiya, Block 10, Street 5", "area": "Salmiya",
+                "amount": "12.500", "payment_method": "cash"}
+        body.update(fields)
+        body = {k: v for k, v in body.items() if v is not ...}
+        r = client.post(V1 + "/orders", json=body)
+        assert r.status_code == 201, f"POST /orders {body}: {r.status_code} {r.text}"
+        return r.json()
+
+    def must(self, client, oid, action, body=None):
+        r = client.post(f"{V1}/orders/{oid}/{action}", json=body or {})
+        assert r.status_code == 200, f"{action} order {oid}: {r.status_code} {r.text}"
+        return r.json()
+
+    def get(self, client, oid):
+        r = client.get(f"{V1}/orders/{oid}")
+        assert r.status_code == 200, f"GET order {oid}: {r.status_code} {r.text}"
+        return r.json()
+
+    def order_in(self, client, warehouse_id, status, driver, **fields):
+        """A new order brought to `status` through the API (driver: driver JSON)."""
+        o = self.new_order(client, warehouse_id, **fields)
+        steps = {
+            "pending": [],
+            "assigned": [("assign", {"driver_id": driver["id"]})],
+            "picked_up": [("assign", {"driver_id": driver["id"]}), ("pickup", {})],
+            "delivered": [("assign", {"driver_id": driver["id"]}), ("pickup", {}),
+                          ("deliver", {})],
+            "failed": [("assign", {"driver_id": driver["id"]}),
+                       ("fail", {"reason": "nobody home"})],
+            "cancelled": [("cancel", {"reason": "customer changed mind"})],
+            "returned": [("assign", {"driver_id": driver["id"]}),
+                         ("fail", {"reason": "nobody home"}), ("return", {})],
+        }[status]
+        for action, body in steps:
+            o = self.must(client, o["id"], action, body)
+        assert o["status"] == status, o
+        return o
+
+    # --- settings ---------------------------------------------------------------
+    @contextlib.contextmanager
+    def setting(self, key, value):
+        """PUT /settings/{key} as admin for the block; the old value is put
+        back afterwards. Waits out the documented 1 s propagation both ways."""
+        r = self.admin.get(V1 + "/settings")
+        assert r.status_code == 200, r.text
+        old = r.json()[key]
+        r = self.admin.put(f"{V1}/settings/{key}", json={"value": value})
+        assert r.status_code == 200, f"PUT /settings/{key}: {r.status_code} {r.text}"
+        time.sleep(1.1)
+        try:
+            yield old
+        finally:
+            r = self.admin.put(f"{V1}/settings/{key}", json={"value": old})
+            assert r.status_code == 200, f"restoring {key}: {r.status_code} {r.text}"
+            time.sleep(1.1)
+
+
+@pytest.fixture(scope="session")
+def secrets_env(deliveryd_env):
+    """(CRON_SECRET, D365_WEBHOOK_SECRET) of the session's daemons."""
+    return deliveryd_env["CRON_SECRET"], deliveryd_env["D365_WEBHOOK_SECRET"]
+
+
+@pytest.fixture(scope="session")
+def ops(daemon, create_user, pg, deliveryd_env):
+    """The session's ops world: its own admin through `deliveryd create-user`."""
+    creds = create_user(uniq("opsadmin"), "admin", full_name="Ops Admin")
+    w = OpsWorld(daemon.url(), creds, pg, deliveryd_env)
+    yield w
+    w.close()
+
+
+# --- webhook, cron, notifications, memory ----------------------------------------
+
+def d365_headers(secret, body_bytes, event_id=None, ts=None, signature=None):
+    """The three X-D365-* headers for body_bytes (signature computed unless given)."""
+    ts = str(int(time.time()) if ts is None else ts)
+    if signature is None:
+        mac = hmac.new(secret.encode(), ts.encode() + b"." + body_bytes, hashlib.sha256)
+        signature = "sha256=" + mac.hexdigest()
+    return {"X-D365-Timestamp": ts, "X-D365-Event-Id": event_id or uniq("evt"),
+            "X-D365-Signature": signature, "Content-Type": "application/json"}
+
+
+def cron_http(api, secret, job, token=...):
+    """POST /cron/{job} with Bearer secret (token=None: no Authorization)."""
+    headers = {}
+    tok = secret if token is ... else token
+    if tok is not None:
+        headers["Authorization"] = f"Bearer {tok}"
+    return api.post(f"{V1}/cron/{job}", headers=headers, timeout=60)
+
+
+def notifications_of(client, **params):
+    """Every notification of the client's user (all pages), newest first."""
+    items, page = [], 1
+    while page <= 50:
+        r = client.get(V1 + "/notifications", params={**params, "page": page, "page_size": 100})
+        assert r.status_code == 200, f"GET /notifications: {r.status_code} {r.text}"
+        body = r.json()
+        items += body["items"]
+        if len(body["items"]) < 100:
+            break
+        page += 1
+    return items
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError(f"no VmRSS for pid {pid}")
+
+
+def find_order(client, number):
+    """The order with exactly this order number (archived too), or None."""
+    r = client.get(V1 + "/orders", params={"q": number, "archived": "all", "page_size": 50})
+    assert r.status_code == 200, f"GET /orders?q={number}: {r.status_code} {r.text}"
+    hits = [o for o in r.json()["items"] if o["order_number"] == number]
+    assert len(hits) <= 1, hits
+    return hits[0] if hits else None
+
+
+__all__.append("find_order")
