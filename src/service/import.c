@@ -529,7 +529,10 @@ void import_run(const struct import_request *in, struct import_outcome *out)
     /* a dry run of an imported file says what the real upload would:
      * it is a duplicate */
     if (find_duplicate(sha, out, &err, &dbfail)) {
-        if (in->dry_run && out->body) json_object_set_new(out->body, "dry_run", json_true());
+        if (in->dry_run && out->body) { /* still records nothing: no import id */
+            json_object_set_new(out->body, "dry_run", json_true());
+            json_object_set_new(out->body, "import_id", json_null());
+        }
         return;
     }
     if (dbfail) {
