@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "deliveryd/api.h"
+#include "deliveryd/microcache.h"
 #include "deliveryd/orders.h"
 
 static const char *const payment_methods[] = {"cash", "knet", "card", "prepaid", NULL};
@@ -105,6 +106,7 @@ void api_orders_create(struct req *r)
     buf_free(&cols);
     buf_free(&vals);
     db_res *res = db_query_or_reply(r, sql, np, params);
+    if (res) microcache_clear("cnt:");
     if (res) reply_row_json(r, 201, res);
 }
 
@@ -147,6 +149,11 @@ void api_orders_history(struct req *r)
     if (res) reply_row_json(r, 200, res);
 }
 
+/* Counting every matching row is the expensive half of a list over a
+ * million orders; the count of the same filter is reused for
+ * LIST_COUNT_TTL seconds (and dropped by this process's order writes). */
+#define LIST_COUNT_TTL 2.0
+
 void api_orders_list(struct req *r)
 {
     struct paging pg;
@@ -156,20 +163,35 @@ void api_orders_list(struct req *r)
         order_filter_free(&f);
         return;
     }
+    buf_t key;
+    buf_init(&key);
+    buf_printf(&key, "cnt:%s", f.where.data);
+    for (int i = 0; i < f.np; i++) buf_printf(&key, "|%s", f.params[i] ? f.params[i] : "\\N");
+    size_t clen = 0;
+    char *cached = microcache_get(key.data, &clen);
+    if (cached) req_defer(r, free, cached);
     int n = f.np;
     f.params[f.np++] = pg.size_s;
     f.params[f.np++] = pg.offset_s;
     f.params[f.np++] = pg.page_s;
+    const char *count_sql = req_printf(r, "(SELECT count(*) FROM orders o WHERE %s)", f.where.data);
+    if (cached) {
+        f.params[f.np++] = cached;
+        count_sql = req_printf(r, "$%d::bigint", f.np);
+    }
     char *sql = req_printf(
         r,
         "SELECT json_build_object('items', coalesce((SELECT json_agg(x.body ORDER BY x.rn)"
         " FROM (SELECT order_body(o) AS body, row_number() OVER (ORDER BY %s) AS rn"
         "  FROM orders o WHERE %s ORDER BY %s LIMIT $%d OFFSET $%d) x), '[]'::json),"
-        " 'page', $%d::int, 'page_size', $%d::int,"
-        " 'total', (SELECT count(*) FROM orders o WHERE %s))",
-        f.order_by, f.where.data, f.order_by, n + 1, n + 2, n + 3, n + 1, f.where.data);
+        " 'page', $%d::int, 'page_size', $%d::int, 'total', c.total)::text, c.total"
+        " FROM (SELECT %s AS total) c",
+        f.order_by, f.where.data, f.order_by, n + 1, n + 2, n + 3, n + 1, count_sql);
     db_res *res = db_query_or_reply(r, sql, f.np, f.params);
     order_filter_free(&f);
+    if (res && !cached && db_ntuples(res) == 1)
+        microcache_put(key.data, db_get(res, 0, 1), db_getlen(res, 0, 1), LIST_COUNT_TTL);
+    buf_free(&key);
     if (res) reply_row_json(r, 200, res);
 }
 

@@ -11,6 +11,7 @@
 
 #include "deliveryd/db.h"
 #include "deliveryd/fields.h"
+#include "deliveryd/microcache.h"
 #include "deliveryd/settings.h"
 
 #define MAX_REPORTED_ERRORS 1000
@@ -401,6 +402,7 @@ static int load(const buf_t *copy, const char *source, const char *import_id, in
     *created = atol(db_get(res, 0, 0));
     *updated = atol(db_get(res, 0, 1));
     db_res_free(res);
+    microcache_clear("cnt:");
     return 0;
 }
 

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "deliveryd/db.h"
+#include "deliveryd/microcache.h"
 #include "deliveryd/orders.h"
 #include "deliveryd/settings.h"
 
@@ -139,7 +140,9 @@ struct db_res *order_action_run(struct req *r, enum order_action act,
                             in->notes,
                             in->pay_method,
                             in->pay_amount};
-    return db_query_or_reply(r, sql_text[act], 13, params);
+    struct db_res *res = db_query_or_reply(r, sql_text[act], 13, params);
+    if (res) microcache_clear("cnt:"); /* list totals by status change */
+    return res;
 }
 
 void order_action_explain(enum order_action act, const struct action_input *in,
