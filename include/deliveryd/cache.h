@@ -17,11 +17,11 @@ bool cache_enabled(void);
 const char *cache_state(void);
 
 /**
- * INCR key and set its expiry (on first increment) in one round trip.
+ * INCRBY key by, and set its expiry (on first increment), in one round trip.
  * Returns the new count and the key's remaining ttl in *ttl, or -1 when
  * Redis is unavailable.
  */
-long long cache_incr_window(const char *key, int window_seconds, long *ttl);
+long long cache_incr_window(const char *key, long by, int window_seconds, long *ttl);
 /** GET: a malloc'd copy (caller frees) or NULL when missing; *ok false on error. */
 char *cache_get(const char *key, size_t *len, bool *ok);
 int cache_setex(const char *key, const char *val, size_t len, int ttl_seconds);

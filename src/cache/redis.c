@@ -185,10 +185,10 @@ const char *cache_state(void)
 }
 
 /* One pipelined INCR / EXPIRE NX / TTL; -2 on a transport error. */
-static long long incr_window_once(redisContext *c, const char *key, int window_seconds,
-                                  long *ttl)
+static long long incr_window_once(redisContext *c, const char *key, long by,
+                                  int window_seconds, long *ttl)
 {
-    redisAppendCommand(c, "INCR %s", key);
+    redisAppendCommand(c, "INCRBY %s %ld", key, by);
     redisAppendCommand(c, "EXPIRE %s %d NX", key, window_seconds);
     redisAppendCommand(c, "TTL %s", key);
     redisReply *reps[3] = {NULL, NULL, NULL};
@@ -208,12 +208,12 @@ static long long incr_window_once(redisContext *c, const char *key, int window_s
     return count;
 }
 
-long long cache_incr_window(const char *key, int window_seconds, long *ttl)
+long long cache_incr_window(const char *key, long by, int window_seconds, long *ttl)
 {
     for (int attempt = 0; attempt < 2; attempt++) {
         redisContext *c = get_ctx();
         if (!c) return -1;
-        long long n = incr_window_once(c, key, window_seconds, ttl);
+        long long n = incr_window_once(c, key, by, window_seconds, ttl);
         if (n != -2) return n;
         if (attempt == 0) {
             redisFree(c); /* maybe a restart: one more try on a new connection */
