@@ -141,6 +141,7 @@ void api_auth_login(struct req *r)
                            " last_login_at = now() WHERE id = $1",
                            1, p3))
         return;
+    principal_invalidate(atoll(uid)); /* last_login_at changed */
     char refresh[48];
     if (new_refresh_token(r, uid, refresh) < 0) return;
     db_res *b = db_query_or_reply(r, "SELECT body::text FROM api_users WHERE id = $1", 1, p3);
@@ -212,6 +213,12 @@ void api_auth_logout(struct req *r)
 
 void api_auth_me(struct req *r)
 {
+    /* the auth gate has just loaded (or re-checked) this user: reuse it */
+    char body[2048];
+    if (principal_body(r->who.user_id, body, sizeof body)) {
+        reply_json_text(r, 200, body, strlen(body));
+        return;
+    }
     const char *p[] = {id_text(r, r->who.user_id)};
     db_res *b = db_query_or_reply(r, "SELECT body::text FROM api_users WHERE id = $1", 1, p);
     if (b) reply_row_json(r, 200, b);

@@ -9,11 +9,14 @@
 
 #define SLOTS 1024
 
+#define BODY_MAX 2048
+
 struct slot {
     int64_t user_id;
     struct principal p;
     bool active;
     double loaded_at;
+    char body[BODY_MAX]; /* the user JSON (GET /auth/me), "" when too long */
 };
 
 static struct slot slots[SLOTS];
@@ -52,8 +55,8 @@ enum principal_status principal_load(int64_t user_id, struct principal *out, boo
     const char *params[] = {id};
     struct db_error err;
     db_res *res = db_exec("SELECT u.role, u.is_active AND coalesce(d.is_active, true),"
-                          " coalesce(u.warehouse_id, 0), coalesce(d.id, 0)"
-                          " FROM users u LEFT JOIN drivers d ON d.user_id = u.id"
+                          " coalesce(u.warehouse_id, 0), coalesce(d.id, 0), u.body::text"
+                          " FROM api_users u LEFT JOIN drivers d ON d.user_id = u.id"
                           " WHERE u.id = $1",
                           1, params, &err);
     if (!res) return PRINCIPAL_DB_DOWN;
@@ -65,9 +68,12 @@ enum principal_status principal_load(int64_t user_id, struct principal *out, boo
     bool active = db_get(res, 0, 1)[0] == 't';
     p.warehouse_id = atoll(db_get(res, 0, 2));
     p.driver_id = atoll(db_get(res, 0, 3));
-    db_res_free(res);
+    bool body_fits = db_getlen(res, 0, 4) < BODY_MAX;
 
     pthread_mutex_lock(m);
+    if (body_fits) memcpy(slots[i].body, db_get(res, 0, 4), db_getlen(res, 0, 4) + 1);
+    else slots[i].body[0] = '\0';
+    db_res_free(res);
     slots[i].user_id = user_id;
     slots[i].p = p;
     slots[i].active = active;
@@ -76,6 +82,21 @@ enum principal_status principal_load(int64_t user_id, struct principal *out, boo
     *out = p;
     *is_active = active;
     return PRINCIPAL_OK;
+}
+
+bool principal_body(int64_t user_id, char *out, size_t outlen)
+{
+    size_t i = (size_t)user_id % SLOTS;
+    pthread_mutex_t *m = &locks[i % 16];
+    bool ok = false;
+    pthread_mutex_lock(m);
+    if (slots[i].user_id == user_id && now_mono() - slots[i].loaded_at < PRINCIPAL_TTL &&
+        slots[i].body[0] && strlen(slots[i].body) < outlen) {
+        strcpy(out, slots[i].body);
+        ok = true;
+    }
+    pthread_mutex_unlock(m);
+    return ok;
 }
 
 void principal_invalidate(int64_t user_id)
