@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# Orders at 1,000,000 rows (issue 4 "Measure"):
+#   GET /api/v1/orders?page_size=50, GET /api/v1/orders?q=<6 phone digits>,
+#   GET /api/v1/orders/{id}: wrk -t2 -c64 req/s and p99, each against pgbench
+#   (-M prepared, -c64 -j2) running the same SQL in the same round;
+#   EXPLAIN ANALYZE of each statement; POST /orders/batch-cancel of 500
+#   pending orders: wall time (curl time_total).
+#
+#   bench/orders.sh            (ORDERS_N=1000000 rows; seeds when the table has fewer)
+#
+# Also each GET with one client alone (wrk -t1 -c1): the latency a user sees
+# when the server is not saturated.
+#
+# Targets: daemon/pgbench >= 0.6; search p99 < 20 ms; batch-cancel < 100 ms.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+bench_attach
+SUITE=orders
+POOL=${THREADS:-8}
+N=${ORDERS_N:-1000000}
+
+ensure_seeded "$N"
+
+TOKEN=$(admin_token)
+export TOKEN
+read -r MIN_ID MAX_ID TOTAL <<<"$(psql_bench -tAF' ' -c "SELECT min(id), max(id), count(*) FROM orders")"
+# six digits from the middle of an existing customer's phone (+965 5xxxxxxx)
+DIGITS=$(psql_bench -tAc "SELECT substr(phone_digits, 6, 6) FROM orders WHERE id = $((MIN_ID + (MAX_ID - MIN_ID) / 2))")
+MATCHES=$(psql_bench -tAc "SELECT count(*) FROM orders o WHERE (o.search_text LIKE lower('%$DIGITS%') OR o.phone_digits LIKE '%$DIGITS%') AND NOT o.is_archived")
+blog "orders: $TOTAL rows (ids $MIN_ID..$MAX_ID); search q=$DIGITS matches $MATCHES orders"
+echo "q=$DIGITS matches=$MATCHES total=$TOTAL" >"$BENCH_RESULTS/orders-search-term.txt"
+
+# --- EXPLAIN ANALYZE of the three statements (the values the daemon binds) ---
+LIST_SQL=$(sed -n '/^SELECT/p' "$BENCH_SRC/sql/orders_list.sql" | sed 's/:size::int/50/; s/:size/50/; s/:off/0/; s/:page::int/1/')
+SEARCH_SQL=$(sed -n '/^SELECT/p' "$BENCH_SRC/sql/orders_search.sql" |
+  sed "s/:size::int/50/; s/:size/50/; s/:off/0/; s/:page::int/1/; s/:pat/'%$DIGITS%'/g; s/:dpat/'%$DIGITS%'/g")
+GET_SQL=$(sed -n '/^SELECT/p' "$BENCH_SRC/sql/orders_get.sql" | sed "s/:id/$((MAX_ID - 12345))/")
+{
+  # twice in one session: the second shows planning with warm catalog caches
+  for q in "$LIST_SQL" "$SEARCH_SQL" "$GET_SQL"; do
+    echo "=== ${q:0:160}..."
+    psql_bench -c "EXPLAIN (ANALYZE, BUFFERS) ${q%;}" -c "EXPLAIN (ANALYZE, BUFFERS) ${q%;}" 2>&1
+    echo
+  done
+  # pgbench -M prepared may switch to a generic plan after 5 executions:
+  # show the plan the prepared search really uses.
+  echo "=== prepared search statement, 6th execution (generic plan?)"
+  psql_bench <<SQL 2>&1
+PREPARE s(text, text, bigint, bigint, int) AS
+$(sed -n '/^SELECT/p' "$BENCH_SRC/sql/orders_search.sql" | sed 's/:pat/$1/g; s/:dpat/$2/g; s/:size::int/$3::int/; s/:size/$3/; s/:off/$4/; s/:page::int/$5::int/')
+EXECUTE s('%$DIGITS%', '%$DIGITS%', 50, 0, 1) \g /dev/null
+EXECUTE s('%$DIGITS%', '%$DIGITS%', 50, 0, 1) \g /dev/null
+EXECUTE s('%$DIGITS%', '%$DIGITS%', 50, 0, 1) \g /dev/null
+EXECUTE s('%$DIGITS%', '%$DIGITS%', 50, 0, 1) \g /dev/null
+EXECUTE s('%$DIGITS%', '%$DIGITS%', 50, 0, 1) \g /dev/null
+EXPLAIN (ANALYZE) EXECUTE s('%$DIGITS%', '%$DIGITS%', 50, 0, 1);
+SQL
+} >"$BENCH_RESULTS/explain-orders.txt"
+grep -E '^===|Planning Time|Execution Time' "$BENCH_RESULTS/explain-orders.txt" | sed 's/^=== \(.\{70\}\).*/=== \1.../' >&2
+
+# --- wrk vs pgbench, BENCH_ROUNDS rounds -------------------------------------
+export ORDER_MIN_ID=$MIN_ID ORDER_MAX_ID=$MAX_ID
+for round in $(seq 1 "$BENCH_ROUNDS"); do
+  for name in list search get; do
+    case $name in
+      list) url="$BASE/api/v1/orders?page_size=50"; lua=get.lua; sql=orders_list.sql; args=() ;;
+      search) url="$BASE/api/v1/orders?q=$DIGITS"; lua=get.lua; sql=orders_search.sql
+              args=(-D "pat=%$DIGITS%" -D "dpat=%$DIGITS%") ;;
+      get) url="$BASE/api/v1/orders/1"; lua=orders_get.lua; sql=orders_get.sql
+           args=(-D "n=$MAX_ID") ;;
+    esac
+    read -r w_rps w_p50 w_p99 w_err <<<"$(wrk_run "orders-$name-r$round" 64 "$lua" "$url")"
+    record $SUITE "$name (deliveryd)" "$round" "$w_rps" "$w_p50" "$w_p99" "$w_err"
+    read -r p_tps p_p50 p_p99 p_err <<<"$(pgbench_run "orders-$name-r$round" 64 "$BENCH_SRC/sql/$sql" "${args[@]}")"
+    record $SUITE "$name (pgbench)" "$round" "$p_tps" "$p_p50" "$p_p99" "$p_err"
+    ratio=$(record_ratio $SUITE "$name deliveryd/pgbench" "$round" "$w_rps" "$p_tps" ">= 0.6")
+    # the daemon itself runs at most THREADS statements at once (one
+    # connection per worker): pgbench at that concurrency is the other ceiling
+    read -r q_tps q_p50 q_p99 q_err <<<"$(pgbench_run "orders-$name-c$POOL-r$round" "$POOL" "$BENCH_SRC/sql/$sql" "${args[@]}")"
+    record $SUITE "$name (pgbench c$POOL)" "$round" "$q_tps" "$q_p50" "$q_p99" "$q_err"
+    ratio2=$(record_ratio $SUITE "$name deliveryd/pgbench c$POOL" "$round" "$w_rps" "$q_tps" "-")
+    if [ "$name" = get ]; then
+      # -M extended plans every execution, as the daemon's PQexecParams does
+      read -r e_tps e_p50 e_p99 e_err <<<"$(PGBENCH_MODE=extended pgbench_run "orders-$name-c$POOL-extended-r$round" "$POOL" "$BENCH_SRC/sql/$sql" "${args[@]}")"
+      record $SUITE "$name (pgbench c$POOL -M extended)" "$round" "$e_tps" "$e_p50" "$e_p99" "$e_err"
+      record_ratio $SUITE "$name deliveryd/pgbench c$POOL -M extended" "$round" "$w_rps" "$e_tps" "-" >/dev/null
+    fi
+    blog "round $round $name: deliveryd $(fmt0 "$w_rps") req/s p99 ${w_p99} ms | pgbench $(fmt0 "$p_tps") tps p99 ${p_p99} ms | ratio $ratio | pgbench c$POOL $(fmt0 "$q_tps") tps, ratio $ratio2"
+  done
+done
+
+# --- latency of one client alone (what a user waits for on an idle server) -------
+for round in $(seq 1 "$BENCH_ROUNDS"); do
+  for name in list search get; do
+    case $name in
+      list) url="$BASE/api/v1/orders?page_size=50"; lua=get.lua ;;
+      search) url="$BASE/api/v1/orders?q=$DIGITS"; lua=get.lua ;;
+      get) url="$BASE/api/v1/orders/1"; lua=orders_get.lua ;;
+    esac
+    read -r w_rps w_p50 w_p99 w_err <<<"$(wrk_run "orders-$name-c1-r$round" 1 "$lua" "$url")"
+    record $SUITE "$name c1 (deliveryd)" "$round" "$w_rps" "$w_p50" "$w_p99" "$w_err"
+    blog "round $round $name, one client: $(fmt0 "$w_rps") req/s, p50 $w_p50 ms, p99 $w_p99 ms"
+  done
+done
+
+# --- batch-cancel of 500 pending orders -----------------------------------------
+for round in $(seq 1 "$BENCH_ROUNDS"); do
+  ids=$(psql_bench -tAc "SELECT coalesce(json_agg(id), '[]') FROM (SELECT id FROM orders WHERE status = 'pending' ORDER BY random() LIMIT 500) t")
+  count=$(jq length <<<"$ids")
+  [ "$count" -gt 0 ] || { blog "no pending orders left for batch-cancel"; break; }
+  body=$(jq -cn --argjson ids "$ids" '{order_ids: $ids, reason: "bench: batch cancel"}')
+  out=$(curl -sS -o "$BENCH_RESULTS/batch-cancel-r$round.json" -w '%{http_code} %{time_total}' \
+    -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
+    --data-binary "$body" "$BASE/api/v1/orders/batch-cancel")
+  read -r code secs <<<"$out"
+  ok=$(jq '.succeeded | length' "$BENCH_RESULTS/batch-cancel-r$round.json" 2>/dev/null || echo 0)
+  ms=$(awk -v s="$secs" 'BEGIN { printf "%.1f", s * 1000 }')
+  errs=$((count - ok))
+  [ "$code" = 200 ] || errs=$count
+  record $SUITE "batch-cancel $count (wall ms)" "$round" "-" "-" "$ms" "$errs"
+  blog "round $round batch-cancel of $count pending orders: HTTP $code, $ok cancelled, ${ms} ms"
+done
+
+echo
+print_table <(awk -F'\t' -v s=$SUITE 'NR == 1 || $1 == s' "$BENCH_RESULTS/results.tsv")
+echo
+print_table <(awk -F'\t' -v s=$SUITE 'NR == 1 || $1 == s' "$BENCH_RESULTS/ratios.tsv")

@@ -1,0 +1,8 @@
+-- pgbench reference for GET /api/v1/orders?q=<6 digits> (an admin): a q of
+-- 4+ digits (and only phone characters) searches both the haystack and the
+-- phone digits. Run with -D pat=%123456% -D dpat=%123456% (what
+-- like_pattern() in src/api/order_filters.c passes for q=123456).
+\set size 50
+\set off 0
+\set page 1
+SELECT json_build_object('items', coalesce((SELECT json_agg(x.body ORDER BY x.rn) FROM (SELECT order_body(o) AS body, row_number() OVER (ORDER BY o.created_at DESC, o.id DESC) AS rn  FROM orders o WHERE TRUE AND (o.search_text LIKE lower(:pat) OR o.phone_digits LIKE :dpat) AND NOT o.is_archived ORDER BY o.created_at DESC, o.id DESC LIMIT :size OFFSET :off) x), '[]'::json), 'page', :page::int, 'page_size', :size::int, 'total', (SELECT count(*) FROM orders o WHERE TRUE AND (o.search_text LIKE lower(:pat) OR o.phone_digits LIKE :dpat) AND NOT o.is_archived));
