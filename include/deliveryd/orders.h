@@ -39,13 +39,15 @@ struct action_input {
     const char *reason, *reason_code;
     const char *recipient, *notes; /* deliver */
     const char *pay_method, *pay_amount;
+    bool batch; /* no order bodies are rendered for batches */
 };
 
 struct db_res;
 /**
  * Runs `act` on every id in one statement. Returns a result with one row
  * per distinct id: (id, current status or NULL when invisible, version,
- * has_proof, body of the updated order or NULL), or NULL after replying.
+ * has_proof, body of the updated order (single actions only) or NULL,
+ * changed "t"/"f"), or NULL after replying.
  */
 struct db_res *order_action_run(struct req *r, enum order_action act,
                                 const struct action_input *in);

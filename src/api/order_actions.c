@@ -37,6 +37,7 @@ static int action_input_or_reply(struct req *r, enum order_action act, struct ac
     in->recipient = v.text[A_RECIPIENT];
     in->notes = v.text[A_NOTES];
     in->ids = batch ? v.text[A_IDS] : req_printf(r, "{%ld}", (long)r->ids[0]);
+    in->batch = batch;
     if (batch && !in->ids) return reply_field_error(r, "order_ids", "is required");
     if (act == ACT_ASSIGN) {
         if (!in->new_driver) return reply_field_error(r, "driver_id", "is required");
@@ -105,7 +106,7 @@ static void batch(struct req *r, enum order_action act)
     json_t *ok = json_array(), *failed = json_array();
     for (int i = 0; i < db_ntuples(res); i++) {
         json_int_t id = (json_int_t)atoll(db_get(res, i, 0));
-        if (!db_isnull(res, i, 4)) {
+        if (db_get(res, i, 5)[0] == 't') {
             json_array_append_new(ok, json_integer(id));
             continue;
         }

@@ -60,7 +60,7 @@ static void build_sql(void)
             "  $4::bigint AS scope, $5::bigint AS own, $6::bigint AS new_driver,"
             "  $7::text AS reason, $8::text AS reason_code, $9::bool AS need_proof,"
             "  $10::text AS recipient, $11::text AS notes, $12::text AS pay_method,"
-            "  $13::numeric AS pay_amount),"
+            "  $13::numeric AS pay_amount, $14::bool AS want_body),"
             " ids AS (SELECT DISTINCT unnest(p.ids) AS id FROM p),"
             " cur AS (SELECT o.id, o.status, o.driver_id, o.version,"
             "   EXISTS (SELECT 1 FROM proofs pr WHERE pr.order_id = o.id) AS has_proof"
@@ -73,7 +73,7 @@ static void build_sql(void)
             "   AND (p.ver IS NULL OR cur.version = p.ver)%s"
             "  RETURNING o.id, cur.status AS from_status, o.status AS to_status,"
             "   cur.driver_id AS prev_driver, o.driver_id, o.amount, o.warehouse_id, o.order_number,"
-            "   order_body(o) AS body),"
+            "   CASE WHEN p.want_body THEN order_body(o) END AS body),"
             " h AS (INSERT INTO order_status_history (order_id, from_status, to_status,"
             "   changed_by, driver_id, previous_driver_id, reason, reason_code)"
             "  SELECT upd.id, upd.from_status, upd.to_status, p.actor, upd.driver_id,"
@@ -108,7 +108,8 @@ static void build_sql(void)
                          "  FROM upd, p, users u WHERE u.role = 'manager' AND u.is_active"
                          "  AND (u.warehouse_id IS NULL OR u.warehouse_id = upd.warehouse_id))");
         }
-        buf_puts(&b, " SELECT ids.id, cur.status, cur.version, cur.has_proof, upd.body"
+        buf_puts(&b, " SELECT ids.id, cur.status, cur.version, cur.has_proof, upd.body,"
+                     " upd.id IS NOT NULL"
                      " FROM ids LEFT JOIN cur ON cur.id = ids.id LEFT JOIN upd ON upd.id = ids.id"
                      " ORDER BY ids.id");
         sql_text[a] = buf_steal(&b, NULL);
@@ -139,8 +140,9 @@ struct db_res *order_action_run(struct req *r, enum order_action act,
                             in->recipient,
                             in->notes,
                             in->pay_method,
-                            in->pay_amount};
-    struct db_res *res = db_query_or_reply(r, sql_text[act], 13, params);
+                            in->pay_amount,
+                            in->batch ? "false" : "true"};
+    struct db_res *res = db_query_or_reply(r, sql_text[act], 14, params);
     if (res) microcache_clear("cnt:"); /* list totals by status change */
     return res;
 }
