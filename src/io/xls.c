@@ -298,13 +298,17 @@ struct xls {
     unsigned char buf[65536];
 };
 
-static void reap(struct xls *x, bool kill_it)
+/* Waits for the child; returns the signal that ended it, or 0. */
+static int reap(struct xls *x, bool kill_it)
 {
-    if (x->pid <= 0) return;
+    if (x->pid <= 0) return 0;
     if (kill_it) kill(x->pid, SIGKILL);
-    while (waitpid(x->pid, NULL, 0) < 0 && errno == EINTR) {
+    int status = 0;
+    pid_t got;
+    while ((got = waitpid(x->pid, &status, 0)) < 0 && errno == EINTR) {
     }
     x->pid = 0; /* ECHILD too: SIGCHLD ignored, the kernel reaped it */
+    return got > 0 && WIFSIGNALED(status) ? WTERMSIG(status) : 0;
 }
 
 /* Exactly n bytes from the child, within the deadline. */
@@ -337,7 +341,13 @@ static int rd(struct sheet_reader *r, struct xls *x, void *out, size_t n)
             /* the child died without finishing: freexl crashed or ran out of
              * its CPU or memory allowance on this file */
             x->ended = true;
-            reap(x, false);
+            int sig = reap(x, false);
+            /* out of its CPU allowance (SIGXCPU, then SIGKILL at the hard
+             * limit): as slow as a file past the deadline */
+            if (sig == SIGXCPU || (sig == SIGKILL && now_mono() >= x->deadline - 1.0))
+                return sheet_fail(r, SHEET_ERR_TOO_LARGE,
+                                  "refused: the .xls file takes more than %u s to read",
+                                  x->seconds);
             return sheet_fail(r, SHEET_ERR_FORMAT,
                               "not an .xls file (damaged: the reader could not finish it)");
         }
