@@ -10,10 +10,6 @@ manager, a manager scoped to the first warehouse, and drivers made on demand
 (`fw.driver()`), so no test depends on ids or totals of the shared database.
 """
 
-import base64
-import hashlib
-import hmac
-import json
 import re
 import secrets
 import struct
@@ -23,7 +19,9 @@ from datetime import datetime, timezone
 
 import pytest
 
-from helpers import Api, assert_problem, poll
+from helpers import (TS_RE, V1, Api, Client, assert_problem, bring_to, is_ts, kw_phone,
+                     mint_access_token, new_driver, new_manager, order_body, parse_ts, poll,
+                     post_order, post_warehouse, set_setting, strong_password, uniq)
 
 __all__ = [
     "V1", "TS_RE", "MONEY_RE", "SESSION_KEYS", "MAP_KEYS", "PROOF_KEYS", "PAYMENT_KEYS",
@@ -33,8 +31,6 @@ __all__ = [
     "set_setting",
 ]
 
-V1 = "/api/v1"
-TS_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
 MONEY_RE = re.compile(r"^\d+\.\d{3}$")
 
 # API.md shapes.
@@ -46,28 +42,6 @@ PROOF_KEYS = {"id", "order_id", "photo_url", "signature_url", "recipient_name", 
 PAYMENT_KEYS = {"id", "order_id", "driver_id", "method", "amount", "status", "discrepancy",
                 "collected_at", "remitted_at", "settled_at"}
 CASH_KEYS = {"unpaid_total", "unpaid_count", "remitted_total", "remitted_count"}
-
-
-def uniq(prefix="f"):
-    return f"{prefix}_{secrets.token_hex(4)}"
-
-
-def kw_phone():
-    """A random local 8-digit Kuwaiti mobile number starting with 5."""
-    return "5" + "".join(secrets.choice("0123456789") for _ in range(7))
-
-
-def strong_password():
-    return "pw-" + secrets.token_urlsafe(12)
-
-
-def is_ts(value):
-    return isinstance(value, str) and bool(TS_RE.match(value))
-
-
-def parse_ts(value):
-    assert is_ts(value), f"not an RFC 3339 UTC time with Z: {value!r}"
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
 def utcnow():
@@ -110,54 +84,6 @@ def tiny_jpeg(size=None):
 
 
 # --- clients and actors ----------------------------------------------------------
-
-class Client(Api):
-    """An Api logged in as one user; logs in again before the 900 s access
-    token runs out. `user` is the login's user JSON."""
-
-    def __init__(self, base, username, password):
-        super().__init__(base)
-        self.creds = (username, password)
-        self.user = None
-        self._since = None
-        self._login()
-
-    def _login(self):
-        anon = Api(self.base)
-        try:
-            body = anon.login(*self.creds)
-        finally:
-            anon.close()
-        self.session.headers["Authorization"] = "Bearer " + body["access_token"]
-        self.user = body["user"]
-        self._since = time.monotonic()
-
-    def request(self, method, path, **kw):
-        if time.monotonic() - self._since > 600:
-            self._login()
-        return super().request(method, path, **kw)
-
-    def ok(self, method, path, status=200, **kw):
-        """Asserts the status and returns the JSON body (None for 204)."""
-        r = self.request(method, path, **kw)
-        assert r.status_code == status, f"{method} {path}: expected {status}, got {r.status_code} {r.text[:500]}"
-        return r.json() if r.content else None
-
-
-def _b64url(data):
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def mint_access_token(secret, user_id, role, ttl=3600):
-    """An access token in the format API.md fixes (JWT HS256 signed with
-    JWT_SECRET; claims sub (the user id as a string), role, typ, iat, exp)."""
-    now = int(time.time())
-    head = _b64url(json.dumps({"alg": "HS256", "typ": "JWT"}, separators=(",", ":")).encode())
-    claims = {"sub": str(user_id), "role": role, "typ": "access", "iat": now, "exp": now + ttl}
-    payload = _b64url(json.dumps(claims, separators=(",", ":")).encode())
-    sig = hmac.new(secret.encode(), f"{head}.{payload}".encode(), hashlib.sha256).digest()
-    return f"{head}.{payload}.{_b64url(sig)}"
-
 
 class TokenClient(Client):
     """A Client carrying a given access token (no login)."""
@@ -208,38 +134,30 @@ class FieldWorld:
             c.close()
 
     def warehouse(self):
-        body = {"code": uniq("FWH").upper(), "name": "Field WH " + secrets.token_hex(3)}
-        return self.admin.ok("POST", V1 + "/warehouses", 201, json=body)
+        return post_warehouse(self.admin, "FWH", "Field WH " + secrets.token_hex(3))
 
     def manager(self, warehouse_id=None):
-        body = {"username": uniq("fmgr"), "password": strong_password(),
-                "full_name": "Field Manager " + secrets.token_hex(3), "role": "manager"}
-        if warehouse_id is not None:
-            body["warehouse_id"] = warehouse_id
-        self.admin.ok("POST", V1 + "/users", 201, json=body)
-        return self._client(body["username"], body["password"])
+        _, c = new_manager(self.admin, "fmgr", "Field Manager " + secrets.token_hex(3),
+                           warehouse_id)
+        self.clients.append(c)
+        return c
 
     def driver(self, warehouse_id=None, login=False):
         """A new driver of wh_a (or warehouse_id) -> (driver JSON, its Client)."""
-        body = {"username": uniq("fdrv"), "password": strong_password(),
-                "full_name": "Field Driver " + secrets.token_hex(3), "phone": kw_phone(),
-                "code": uniq("FD").upper(), "vehicle_type": "car",
-                "warehouse_id": warehouse_id or self.wh_a["id"]}
-        d = self.admin.ok("POST", V1 + "/drivers", 201, json=body)
-        if login:
-            return d, self._client(body["username"], body["password"])
-        c = TokenClient(self.base, mint_access_token(self.jwt_secret, d["user_id"], "driver"))
+        d, c = new_driver(self.admin, warehouse_id or self.wh_a["id"], login, prefix="fdrv",
+                          code_prefix="FD", full_name="Field Driver " + secrets.token_hex(3),
+                          vehicle_type="car")
+        if c is None:
+            c = TokenClient(self.base, mint_access_token(self.jwt_secret, d["user_id"], "driver"))
         self.clients.append(c)
         return d, c
 
     # --- orders ---------------------------------------------------------------
     def order(self, amount="12.500", warehouse_id=None, **extra):
-        body = {"customer_name": "Customer " + secrets.token_hex(3),
-                "customer_phone": kw_phone(),
-                "warehouse_id": warehouse_id or self.wh_a["id"],
-                "area": "Salmiya", "amount": amount}
-        body.update(extra)
-        return self.mgr.ok("POST", V1 + "/orders", 201, json=body)
+        body = order_body(warehouse_id or self.wh_a["id"],
+                          **{"delivery_address": ..., "payment_method": ..., "amount": amount,
+                             **extra})
+        return post_order(self.mgr, body)
 
     def act(self, oid, action, body=None, client=None, status=200):
         return (client or self.mgr).ok("POST", f"{V1}/orders/{oid}/{action}", status,
@@ -249,20 +167,7 @@ class FieldWorld:
         """A new order brought to `status` (pending, assigned, picked_up,
         delivered, failed, cancelled) with `driver` (driver JSON) assigned."""
         o = self.order(amount, warehouse_id)
-        steps = {
-            "pending": [],
-            "assigned": [("assign", {"driver_id": driver["id"]})],
-            "picked_up": [("assign", {"driver_id": driver["id"]}), ("pickup", {})],
-            "delivered": [("assign", {"driver_id": driver["id"]}), ("pickup", {}),
-                          ("deliver", {})],
-            "failed": [("assign", {"driver_id": driver["id"]}),
-                       ("fail", {"reason": "nobody home"})],
-            "cancelled": [("cancel", {"reason": "customer changed mind"})],
-        }[status]
-        for action, body in steps:
-            o = self.act(o["id"], action, body)
-        assert o["status"] == status, o
-        return o
+        return bring_to(o, status, driver, self.act)
 
     def driver_row(self, driver_id, client=None):
         return (client or self.mgr).ok("GET", f"{V1}/drivers/{driver_id}")
@@ -294,13 +199,6 @@ class FieldWorld:
             return poll(check, timeout, interval=0.15, what=what)
         except AssertionError as e:
             raise AssertionError(f"{e}; last row: {last.get('row')}") from None
-
-
-def set_setting(world, key, value):
-    """PUT /settings/{key} as the admin (asserts 200)."""
-    r = world.admin.put(f"{V1}/settings/{key}", json={"value": value})
-    assert r.status_code == 200, f"PUT /settings/{key}: {r.status_code} {r.text}"
-    return r.json()
 
 
 _WORLD = {"world": None, "users": 0}

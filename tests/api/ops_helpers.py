@@ -16,7 +16,6 @@ import csv
 import hashlib
 import hmac
 import io
-import re
 import secrets
 import threading
 import time
@@ -24,7 +23,9 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
-from helpers import Api, assert_problem, poll
+from helpers import (TS_RE, V1, Client, assert_problem, bring_to, get_order, get_settings,
+                     kw_phone, must_act, new_driver, new_manager, order_body, parse_ts, poll,
+                     post_order, post_warehouse, set_setting, strong_password, uniq)
 
 __all__ = [
     "V1", "XLSX_MIME", "XLS_MIME", "CSV_MIME", "IMPORT_KEYS", "ERROR_KEYS", "TRACK_KEYS",
@@ -35,7 +36,6 @@ __all__ = [
     "d365_headers", "notifications_of", "rss_kib", "cron_http",
 ]
 
-V1 = "/api/v1"
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 XLS_MIME = "application/vnd.ms-excel"
 CSV_MIME = "text/csv"
@@ -50,25 +50,6 @@ SUMMARY_KEYS = {"from", "to", "orders_total", "by_status", "delivered", "failed"
                 "p90_delivery_seconds", "avg_assign_to_pickup_seconds", "failure_reasons"}
 
 KUWAIT = timezone(timedelta(hours=3))  # Asia/Kuwait has no DST
-TS_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
-
-
-def uniq(prefix="x"):
-    return f"{prefix}_{secrets.token_hex(4)}"
-
-
-def kw_phone():
-    """A random local 8-digit Kuwaiti mobile number starting with 5."""
-    return "5" + "".join(secrets.choice("0123456789") for _ in range(7))
-
-
-def strong_password():
-    return "pw-" + secrets.token_urlsafe(12)
-
-
-def parse_ts(value):
-    assert isinstance(value, str) and TS_RE.match(value), f"not an RFC 3339 UTC time: {value!r}"
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
 def iso_z(dt):
@@ -133,33 +114,8 @@ def csv_bytes(rows, delimiter=",", bom=False):
 
 # --- clients and the world -------------------------------------------------------
 
-class Client(Api):
-    """An Api logged in as one user (logs in again before the access token
-    runs out). `user` is the login's user JSON."""
-
-    def __init__(self, base, username, password):
-        super().__init__(base)
-        self.creds = (username, password)
-        self._login()
-
-    def _login(self):
-        anon = Api(self.base)
-        try:
-            body = anon.login(*self.creds)
-        finally:
-            anon.close()
-        self.session.headers["Authorization"] = "Bearer " + body["access_token"]
-        self.user = body["user"]
-        self._since = time.monotonic()
-
-    def request(self, method, path, **kw):
-        if time.monotonic() - self._since > 600:
-            self._login()
-        return super().request(method, path, **kw)
-
-    @property
-    def id(self):
-        return self.user["id"]
+class ImportClient(Client):
+    """A Client that can also upload files to POST /orders/import."""
 
     # --- import -------------------------------------------------------------
     def import_file(self, data, filename="orders.xlsx", mime=XLSX_MIME, raw=False,
@@ -185,7 +141,7 @@ class OpsWorld:
         self.pg = pg
         self.env = env
         self.tag = "OPS" + secrets.token_hex(3).upper()
-        self.admin = Client(base, *admin_creds)
+        self.admin = ImportClient(base, *admin_creds)
         self._clients = [self.admin]
         self._n = 0
         self._lock = threading.Lock()
@@ -201,90 +157,52 @@ class OpsWorld:
 
     # --- actors ---------------------------------------------------------------
     def warehouse(self, lat=None, lng=None, name=None):
-        body = {"code": uniq("OPSWH").upper(), "name": name or ("Ops WH " + secrets.token_hex(4))}
-        if lat is not None:
-            body.update(latitude=lat, longitude=lng)
-        r = self.admin.post(V1 + "/warehouses", json=body)
-        assert r.status_code == 201, f"POST /warehouses: {r.status_code} {r.text}"
-        return r.json()
+        fields = {} if lat is None else {"latitude": lat, "longitude": lng}
+        return post_warehouse(self.admin, "OPSWH", name or ("Ops WH " + secrets.token_hex(4)),
+                              **fields)
+
+    def _track(self, client):
+        """Closes client (if any) with the world."""
+        if client is not None:
+            self._clients.append(client)
+        return client
 
     def manager(self, warehouse_id=None):
         """A new manager (scoped when warehouse_id) -> Client (with .user)."""
-        body = {"username": uniq("opsmgr"), "password": strong_password(),
-                "full_name": "Ops Manager " + secrets.token_hex(3), "role": "manager"}
-        if warehouse_id is not None:
-            body["warehouse_id"] = warehouse_id
-        r = self.admin.post(V1 + "/users", json=body)
-        assert r.status_code == 201, f"POST /users: {r.status_code} {r.text}"
-        c = Client(self.base, body["username"], body["password"])
-        self._clients.append(c)
-        return c
+        _, c = new_manager(self.admin, "opsmgr", "Ops Manager " + secrets.token_hex(3),
+                           warehouse_id, client_class=ImportClient)
+        return self._track(c)
 
     def driver(self, warehouse_id, full_name=None, login=True):
         """A new driver -> (driver JSON, Client or None)."""
-        body = {"username": uniq("opsdrv"), "password": strong_password(),
-                "full_name": full_name or ("Driver " + secrets.token_hex(3)), "phone": kw_phone(),
-                "code": uniq("OPSD").upper(), "vehicle_type": "motorcycle",
-                "warehouse_id": warehouse_id}
-        r = self.admin.post(V1 + "/drivers", json=body)
-        assert r.status_code == 201, f"POST /drivers: {r.status_code} {r.text}"
-        c = Client(self.base, body["username"], body["password"]) if login else None
-        if c:
-            self._clients.append(c)
-        return r.json(), c
+        d, c = new_driver(self.admin, warehouse_id, login, client_class=ImportClient,
+                          prefix="opsdrv", code_prefix="OPSD", full_name=full_name)
+        return d, self._track(c)
 
     # --- orders ---------------------------------------------------------------
     def new_order(self, client, warehouse_id, **fields):
-        body = {"order_number": self.number(), "customer_name": "Customer " + secrets.token_hex(3),
-                "customer_phone": kw_phone(), "warehouse_id": warehouse_id,
-                "delivery_address": "Salmiya, Block 10, Street 5", "area": "Salmiya",
-                "amount": "12.500", "payment_method": "cash"}
-        body.update(fields)
-        body = {k: v for k, v in body.items() if v is not ...}
-        r = client.post(V1 + "/orders", json=body)
-        assert r.status_code == 201, f"POST /orders {body}: {r.status_code} {r.text}"
-        return r.json()
+        return post_order(client, order_body(warehouse_id,
+                                             **{"order_number": self.number(), **fields}))
 
     def must(self, client, oid, action, body=None):
-        r = client.post(f"{V1}/orders/{oid}/{action}", json=body or {})
-        assert r.status_code == 200, f"{action} order {oid}: {r.status_code} {r.text}"
-        return r.json()
+        return must_act(client, oid, action, body)
 
     def get(self, client, oid):
-        r = client.get(f"{V1}/orders/{oid}")
-        assert r.status_code == 200, f"GET order {oid}: {r.status_code} {r.text}"
-        return r.json()
+        return get_order(client, oid)
 
     def order_in(self, client, warehouse_id, status, driver, **fields):
         """A new order brought to `status` through the API (driver: driver JSON)."""
         o = self.new_order(client, warehouse_id, **fields)
-        steps = {
-            "pending": [],
-            "assigned": [("assign", {"driver_id": driver["id"]})],
-            "picked_up": [("assign", {"driver_id": driver["id"]}), ("pickup", {})],
-            "delivered": [("assign", {"driver_id": driver["id"]}), ("pickup", {}),
-                          ("deliver", {})],
-            "failed": [("assign", {"driver_id": driver["id"]}),
-                       ("fail", {"reason": "nobody home"})],
-            "cancelled": [("cancel", {"reason": "customer changed mind"})],
-            "returned": [("assign", {"driver_id": driver["id"]}),
-                         ("fail", {"reason": "nobody home"}), ("return", {})],
-        }[status]
-        for action, body in steps:
-            o = self.must(client, o["id"], action, body)
-        assert o["status"] == status, o
-        return o
+        return bring_to(o, status, driver,
+                        lambda oid, action, body: self.must(client, oid, action, body))
 
     # --- settings ---------------------------------------------------------------
     @contextlib.contextmanager
     def setting(self, key, value):
         """PUT /settings/{key} as admin for the block; the old value is put
         back afterwards. Waits out the documented 1 s propagation both ways."""
-        r = self.admin.get(V1 + "/settings")
-        assert r.status_code == 200, r.text
-        old = r.json()[key]
-        r = self.admin.put(f"{V1}/settings/{key}", json={"value": value})
-        assert r.status_code == 200, f"PUT /settings/{key}: {r.status_code} {r.text}"
+        old = get_settings(self.admin)[key]
+        set_setting(self, key, value)
         time.sleep(1.1)
         try:
             yield old

@@ -11,12 +11,13 @@ filtered by the test's own warehouse.
 import re
 import secrets
 import threading
-import time
-from datetime import datetime
 
 import pytest
 
-from helpers import Api, assert_problem, metric_sum, poll
+from helpers import (TS_RE, V1, Client, assert_problem, bring_to, field_names, get_order, is_ts,
+                     kw_phone, metric_sum, must_act, new_driver, new_manager, order_body,
+                     parse_ts, poll, post_order, post_warehouse, set_setting, strong_password,
+                     uniq)
 
 __all__ = [
     "V1", "ORDER_KEYS", "HISTORY_KEYS", "STATUSES", "ACTIONS", "LEGAL", "STAMP",
@@ -25,8 +26,6 @@ __all__ = [
     "Client", "OrdersWorld", "ow", "assert_problem", "poll", "metric_sum",
     "assert_order_shape", "set_setting",
 ]
-
-V1 = "/api/v1"
 
 # API.md "Orders": the Order JSON.
 ORDER_KEYS = {
@@ -69,38 +68,6 @@ STAMP = {"assign": "assigned_at", "pickup": "picked_up_at", "deliver": "delivere
 FAILURE_CODES = ["customer_unreachable", "customer_not_home", "wrong_address",
                  "customer_refused", "payment_issue", "prescription_issue", "damaged", "other"]
 
-TS_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
-
-
-def uniq(prefix="o"):
-    return f"{prefix}_{secrets.token_hex(4)}"
-
-
-def kw_phone():
-    """A random local 8-digit Kuwaiti mobile number starting with 5."""
-    return "5" + "".join(secrets.choice("0123456789") for _ in range(7))
-
-
-def strong_password():
-    return "pw-" + secrets.token_urlsafe(12)
-
-
-def is_ts(value):
-    return isinstance(value, str) and bool(TS_RE.match(value))
-
-
-def parse_ts(value):
-    assert is_ts(value), f"not an RFC 3339 UTC time with Z: {value!r}"
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
-
-
-def field_names(resp):
-    """The set of `field` names of a 422 validation_failed problem."""
-    body = assert_problem(resp, 422, "validation_failed")
-    errors = body.get("errors")
-    assert isinstance(errors, list) and errors, body
-    return {e.get("field") for e in errors}
-
 
 def assert_order_shape(o):
     """Every key of the contract's Order JSON, with the documented types."""
@@ -123,38 +90,6 @@ def assert_order_shape(o):
               "failed_at", "cancelled_at", "returned_at", "archived_at"):
         assert o[k] is None or is_ts(o[k]), (k, o[k])
     return o
-
-
-class Client(Api):
-    """An Api logged in as one user; logs in again before the 900 s access
-    token runs out, so a long session keeps working. `user` is the login's
-    user JSON."""
-
-    def __init__(self, base, username, password):
-        super().__init__(base)
-        self.creds = (username, password)
-        self._since = None
-        self.user = None
-        self._login()
-
-    def _login(self):
-        anon = Api(self.base)
-        try:
-            body = anon.login(*self.creds)
-        finally:
-            anon.close()
-        self.session.headers["Authorization"] = "Bearer " + body["access_token"]
-        self.user = body["user"]
-        self._since = time.monotonic()
-
-    def request(self, method, path, **kw):
-        if time.monotonic() - self._since > 600:
-            self._login()
-        return super().request(method, path, **kw)
-
-    @property
-    def id(self):
-        return self.user["id"]
 
 
 class OrdersWorld:
@@ -184,48 +119,23 @@ class OrdersWorld:
 
     # --- actors -------------------------------------------------------------
     def warehouse(self):
-        body = {"code": uniq("OWH").upper(), "name": "Orders WH " + secrets.token_hex(3)}
-        r = self.admin.post(V1 + "/warehouses", json=body)
-        assert r.status_code == 201, f"POST /warehouses: {r.status_code} {r.text}"
-        return r.json()
+        return post_warehouse(self.admin, "OWH", "Orders WH " + secrets.token_hex(3))
 
     def manager(self, warehouse_id=None):
         """A new manager (scoped when warehouse_id) -> (user JSON, Client)."""
-        body = {"username": uniq("omgr"), "password": strong_password(),
-                "full_name": "Manager " + secrets.token_hex(3), "role": "manager"}
-        if warehouse_id is not None:
-            body["warehouse_id"] = warehouse_id
-        r = self.admin.post(V1 + "/users", json=body)
-        assert r.status_code == 201, f"POST /users: {r.status_code} {r.text}"
-        return r.json(), Client(self.base, body["username"], body["password"])
+        return new_manager(self.admin, "omgr", warehouse_id=warehouse_id)
 
     def driver(self, warehouse_id, login=True):
         """A new driver -> (driver JSON, Client or None)."""
-        body = {"username": uniq("odrv"), "password": strong_password(),
-                "full_name": "Driver " + secrets.token_hex(3), "phone": kw_phone(),
-                "code": uniq("OD").upper(), "vehicle_type": "motorcycle",
-                "warehouse_id": warehouse_id}
-        r = self.admin.post(V1 + "/drivers", json=body)
-        assert r.status_code == 201, f"POST /drivers: {r.status_code} {r.text}"
-        client = Client(self.base, body["username"], body["password"]) if login else None
-        return r.json(), client
+        return new_driver(self.admin, warehouse_id, login, prefix="odrv", code_prefix="OD")
 
     # --- orders -------------------------------------------------------------
     def order_body(self, warehouse_id=None, **fields):
-        body = {"customer_name": "Customer " + secrets.token_hex(3),
-                "customer_phone": kw_phone(),
-                "warehouse_id": warehouse_id or self.wh_a["id"],
-                "delivery_address": "Salmiya, Block 10, Street 5",
-                "area": "Salmiya", "amount": "12.500", "payment_method": "cash"}
-        body.update(fields)
-        return {k: v for k, v in body.items() if v is not ...}
+        return order_body(warehouse_id or self.wh_a["id"], **fields)
 
     def new_order(self, client=None, warehouse_id=None, **fields):
         """POST /orders (asserts 201) -> the order JSON."""
-        body = self.order_body(warehouse_id, **fields)
-        r = (client or self.mgr).post(V1 + "/orders", json=body)
-        assert r.status_code == 201, f"POST /orders {body}: {r.status_code} {r.text}"
-        return r.json()
+        return post_order(client or self.mgr, self.order_body(warehouse_id, **fields))
 
     def act(self, oid, action, body=None, client=None):
         """POST /orders/{id}/{action} -> the response."""
@@ -234,14 +144,12 @@ class OrdersWorld:
         return (client or self.mgr).post(f"{V1}/orders/{oid}/{action}", json=body)
 
     def must(self, oid, action, body=None, client=None):
-        r = self.act(oid, action, body, client)
-        assert r.status_code == 200, f"{action} order {oid}: {r.status_code} {r.text}"
-        return r.json()
+        if body is None:
+            body = default_body(action, self)
+        return must_act(client or self.mgr, oid, action, body)
 
     def get(self, oid, client=None):
-        r = (client or self.mgr).get(f"{V1}/orders/{oid}")
-        assert r.status_code == 200, f"GET order {oid}: {r.status_code} {r.text}"
-        return r.json()
+        return get_order(client or self.mgr, oid)
 
     def history(self, oid, client=None):
         r = (client or self.mgr).get(f"{V1}/orders/{oid}/history")
@@ -253,24 +161,9 @@ class OrdersWorld:
     def order_in(self, status, driver=None, warehouse_id=None, client=None, **fields):
         """A new order brought to `status` through the API (driver: the driver
         JSON to assign, d1 by default) -> the order JSON."""
-        driver = driver or self.d1
         o = self.new_order(client, warehouse_id, **fields)
-        steps = {
-            "pending": [],
-            "assigned": [("assign", {"driver_id": driver["id"]})],
-            "picked_up": [("assign", {"driver_id": driver["id"]}), ("pickup", {})],
-            "delivered": [("assign", {"driver_id": driver["id"]}), ("pickup", {}),
-                          ("deliver", {})],
-            "failed": [("assign", {"driver_id": driver["id"]}),
-                       ("fail", {"reason": "nobody home"})],
-            "cancelled": [("cancel", {"reason": "customer changed mind"})],
-            "returned": [("assign", {"driver_id": driver["id"]}),
-                         ("fail", {"reason": "nobody home"}), ("return", {})],
-        }[status]
-        for action, body in steps:
-            o = self.must(o["id"], action, body, client)
-        assert o["status"] == status, o
-        return o
+        return bring_to(o, status, driver or self.d1,
+                        lambda oid, action, body: self.must(oid, action, body, client))
 
     def insert_orders(self, n, warehouse_id=None, prefix=None):
         """n pending orders straight into the table (no history) -> their ids."""
@@ -293,13 +186,6 @@ def default_body(action, world):
         "fail": {"reason": "customer not reachable"},
         "cancel": {"reason": "duplicate order"},
     }.get(action, {})
-
-
-def set_setting(world, key, value):
-    """PUT /settings/{key} as the admin (asserts 200)."""
-    r = world.admin.put(f"{V1}/settings/{key}", json={"value": value})
-    assert r.status_code == 200, f"PUT /settings/{key}: {r.status_code} {r.text}"
-    return r.json()
 
 
 @pytest.fixture(scope="session")
