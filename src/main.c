@@ -77,6 +77,9 @@ static int run_cron(int argc, char **argv)
         fprintf(stderr, "usage: deliveryd cron archive|backfill|sla-check|purge-locations\n");
         return 2;
     }
+    char cerr[256];
+    if (cache_global_init(cerr, sizeof cerr) < 0) /* only to refresh the analytics cache */
+        fprintf(stderr, "deliveryd: %s (the analytics cache is not refreshed)\n", cerr);
     char *out = NULL;
     struct db_error err;
     int rc = cron_run(argv[2], &out, &err);
@@ -90,6 +93,8 @@ static int run_cron(int argc, char **argv)
     }
     printf("%s\n", out);
     free(out);
+    cache_thread_close();
+    cache_global_free();
     return 0;
 }
 

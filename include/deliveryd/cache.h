@@ -22,6 +22,10 @@ const char *cache_state(void);
  * Redis is unavailable.
  */
 long long cache_incr_window(const char *key, long by, int window_seconds, long *ttl);
+#define CACHE_MGET_MAX 8
+/** MGET of n keys in one round trip: vals[i] a malloc'd copy (caller frees)
+ * or NULL when missing. -1 when Redis is unavailable (all vals NULL). */
+int cache_mget(int n, const char *const *keys, char **vals, size_t *lens);
 /** GET: a malloc'd copy (caller frees) or NULL when missing; *ok false on error. */
 char *cache_get(const char *key, size_t *len, bool *ok);
 int cache_setex(const char *key, const char *val, size_t len, int ttl_seconds);

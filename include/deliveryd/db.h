@@ -28,6 +28,15 @@ struct db_error {
  */
 db_res *db_exec(const char *sql, int nparams, const char *const *params, struct db_error *err)
     MUSTCHECK;
+/**
+ * db_exec through a statement prepared once per connection (keyed by the
+ * SQL text): parse and planning are paid once, and after five runs
+ * PostgreSQL may keep one generic plan. Only for hot statements whose text
+ * is fixed and whose best plan does not depend on the parameter values
+ * (lookups by key); filters of the `$n IS NULL OR ...` kind stay on db_exec.
+ */
+db_res *db_exec_prepared(const char *sql, int nparams, const char *const *params,
+                         struct db_error *err) MUSTCHECK;
 /** Runs a script of several statements (simple protocol, no params). */
 int db_exec_script(const char *sql, struct db_error *err) MUSTCHECK;
 void db_res_free(db_res *res);
@@ -42,6 +51,9 @@ int db_copy_in(const char *copy_sql, const char *data, size_t len, struct db_err
  */
 db_res *db_query_or_reply(struct req *r, const char *sql, int nparams, const char *const *params)
     MUSTCHECK;
+/** db_query_or_reply through db_exec_prepared. */
+db_res *db_query_prepared_or_reply(struct req *r, const char *sql, int nparams,
+                                   const char *const *params) MUSTCHECK;
 /** Sends the problem reply for err. Returns -1. */
 int db_reply_error(struct req *r, const struct db_error *err);
 

@@ -1,12 +1,18 @@
 /* Analytics (one SQL query each, days cut in business_timezone, scoped
- * managers see their warehouse) and driver suggestions for an order. The
- * figures are computed on every call, so they are never older than the
- * writes that change them; measured cost is in docs/performance.md. */
+ * managers see their warehouse) and driver suggestions for an order.
+ * Analytics answers are shared by every instance through Redis for
+ * ANALYTICS_TTL seconds under the stats generation, which every write that
+ * changes the figures bumps after its commit (ROUTE_STATS routes and the
+ * cron jobs): an answer is at most that old and never misses a write. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "deliveryd/api.h"
 #include "deliveryd/settings.h"
+#include "deliveryd/sharedcache.h"
+
+#define ANALYTICS_TTL 5
 
 /* Common prologue: $1 from, $2 to (dates or NULL = today), $3 scope. */
 #define RANGE_CTE                                                                          \
@@ -34,13 +40,33 @@ static int dates_or_reply(struct req *r, const char **from, const char **to)
     return 0;
 }
 
+/* One analytics answer: `sql` takes $1 from, $2 to, $3 scope. */
+static void reply_analytics(struct req *r, const char *name, const char *sql)
+{
+    const char *from = NULL, *to = NULL;
+    if (dates_or_reply(r, &from, &to) < 0) return;
+    const char *scope = scope_text(r);
+    char key[96], gen[SHAREDCACHE_GEN_MAX];
+    snprintf(key, sizeof key, "an:%s:%s:%s:%s", name, from ? from : "", to ? to : "",
+             scope ? scope : "all");
+    size_t len;
+    char *hit = sharedcache_get(STATS_GENERATION_KEY, key, gen, &len);
+    if (hit) {
+        reply_json_text(r, 200, hit, len);
+        free(hit);
+        return;
+    }
+    const char *p[] = {from, to, scope};
+    db_res *res = db_query_or_reply(r, sql, 3, p);
+    if (!res) return;
+    sharedcache_put(key, gen, db_get(res, 0, 0), db_getlen(res, 0, 0), ANALYTICS_TTL);
+    reply_row_json(r, 200, res);
+}
+
 void api_analytics_summary(struct req *r)
 {
-    const char *from, *to;
-    if (dates_or_reply(r, &from, &to) < 0) return;
-    const char *p[] = {from, to, scope_text(r)};
-    db_res *res = db_query_or_reply(
-        r,
+    reply_analytics(
+        r, "summary",
         RANGE_CTE ","
         " o AS (SELECT o.*, extract(epoch FROM o.delivered_at - o.picked_up_at) AS secs,"
         "  o.delivered_at <= coalesce(o.estimated_delivery_time,"
@@ -65,18 +91,13 @@ void api_analytics_summary(struct req *r)
         "  FILTER (WHERE picked_up_at IS NOT NULL AND assigned_at IS NOT NULL)),"
         " 'failure_reasons', (SELECT coalesce(json_agg(json_build_object('code', c, 'count', n)"
         "  ORDER BY n DESC, c), '[]'::json) FROM (SELECT coalesce(failure_reason_code, 'unspecified')"
-        "  AS c, count(*) AS n FROM o WHERE status = 'failed' GROUP BY 1) x)) FROM o",
-        3, p);
-    if (res) reply_row_json(r, 200, res);
+        "  AS c, count(*) AS n FROM o WHERE status = 'failed' GROUP BY 1) x)) FROM o");
 }
 
 void api_analytics_drivers(struct req *r)
 {
-    const char *from, *to;
-    if (dates_or_reply(r, &from, &to) < 0) return;
-    const char *p[] = {from, to, scope_text(r)};
-    db_res *res = db_query_or_reply(
-        r,
+    reply_analytics(
+        r, "drivers",
         RANGE_CTE ","
         " o AS (SELECT o.driver_id, o.status, extract(epoch FROM o.delivered_at - o.picked_up_at)"
         "  AS secs, o.delivered_at <= coalesce(o.estimated_delivery_time,"
@@ -100,18 +121,13 @@ void api_analytics_drivers(struct req *r)
         "  'cash_unpaid', coalesce(c.unpaid, 0)::numeric(12,3)::text) ORDER BY d.code), '[]'::json)"
         " FROM drivers d JOIN users u ON u.id = d.user_id LEFT JOIN w ON w.driver_id = d.id"
         " LEFT JOIN c ON c.driver_id = d.id"
-        " WHERE d.is_active AND ($3::bigint IS NULL OR d.warehouse_id = $3)",
-        3, p);
-    if (res) reply_row_json(r, 200, res);
+        " WHERE d.is_active AND ($3::bigint IS NULL OR d.warehouse_id = $3)");
 }
 
 void api_analytics_suggestions(struct req *r)
 {
-    const char *from, *to;
-    if (dates_or_reply(r, &from, &to) < 0) return;
-    const char *p[] = {from, to, scope_text(r)};
-    db_res *res = db_query_or_reply(
-        r,
+    reply_analytics(
+        r, "suggestions",
         RANGE_CTE
         " SELECT json_build_object('decisions', count(*),"
         " 'accepted_top', count(*) FILTER (WHERE sd.chosen_rank = 1),"
@@ -120,9 +136,7 @@ void api_analytics_suggestions(struct req *r)
         "  / nullif(count(*), 0), 4))"
         " FROM suggestion_decisions sd JOIN orders o ON o.id = sd.order_id, rng"
         " WHERE sd.created_at >= rng.a AND sd.created_at < rng.b"
-        " AND ($3::bigint IS NULL OR o.warehouse_id = $3)",
-        3, p);
-    if (res) reply_row_json(r, 200, res);
+        " AND ($3::bigint IS NULL OR o.warehouse_id = $3)");
 }
 
 /* Every active driver is a candidate; online drivers with a fresh position

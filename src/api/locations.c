@@ -52,7 +52,7 @@ static db_res *store_points(struct req *r, const char *driver, struct point_arra
                        setting_text(r, "location_retention_days", 90)};
     /* one statement: check times, drop repeats, insert, move the driver's
      * newest point forward only if a newer one arrived */
-    db_res *res = db_query_or_reply(
+    db_res *res = db_query_prepared_or_reply(
         r,
         "WITH pts AS (SELECT t.idx, t.lat, t.lng, t.acc, t.spd, t.hdg,"
         "   coalesce(t.rec::timestamptz, now()) AS rec"
@@ -158,7 +158,7 @@ void api_locations_map(struct req *r)
     }
     const char *p[] = {scope, setting_text(r, "location_stale_seconds", 300),
                        setting_text(r, "driver_offline_after_seconds", 600)};
-    db_res *res = db_query_or_reply(
+    db_res *res = db_query_prepared_or_reply(
         r,
         "SELECT coalesce(json_agg(json_build_object('driver_id', d.id, 'code', d.code,"
         "  'full_name', u.full_name, 'latitude', d.last_latitude, 'longitude', d.last_longitude,"

@@ -118,10 +118,13 @@ int order_filter_or_reply(struct req *r, struct order_filter *f)
         if (phoneish && digits >= 4) {
             f->params[f->np++] = pat;
             f->params[f->np++] = like_pattern(r, v, true);
-            buf_printf(&f->where, " AND (o.search_text LIKE lower($%d) OR o.phone_digits LIKE $%d)",
+            buf_printf(&f->where,
+                       " AND o.id IN (SELECT s.order_id FROM order_search s"
+                       " WHERE s.search_text LIKE lower($%d) OR s.phone_digits LIKE $%d)",
                        f->np - 1, f->np);
         } else {
-            add(f, "o.search_text LIKE lower(", pat, ")");
+            add(f, "o.id IN (SELECT s.order_id FROM order_search s WHERE s.search_text LIKE lower(",
+                pat, "))");
         }
     }
     const char *tz = "Asia/Kuwait";

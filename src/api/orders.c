@@ -125,7 +125,7 @@ void api_orders_get(struct req *r)
     const char *p[3];
     visibility_params(r, p);
     db_res *res =
-        db_query_or_reply(r, "SELECT body FROM api_orders o WHERE o.id = $1" VISIBLE, 3, p);
+        db_query_prepared_or_reply(r, "SELECT body FROM api_orders o WHERE o.id = $1" VISIBLE, 3, p);
     if (res) reply_row_json(r, 200, res);
 }
 
@@ -133,7 +133,7 @@ void api_orders_history(struct req *r)
 {
     const char *p[3];
     visibility_params(r, p);
-    db_res *res = db_query_or_reply(
+    db_res *res = db_query_prepared_or_reply(
         r,
         "SELECT (SELECT coalesce(json_agg(json_build_object("
         "  'from_status', h.from_status, 'to_status', h.to_status,"

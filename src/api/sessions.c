@@ -7,11 +7,6 @@
 #include "deliveryd/api.h"
 #include "deliveryd/microcache.h"
 
-#define SESSION_JSON(t)                                                                    \
-    "json_build_object('id', " t ".id, 'started_at', api_ts(" t ".started_at),"            \
-    " 'ended_at', api_ts(" t ".ended_at), 'duration_seconds',"                             \
-    " floor(extract(epoch FROM coalesce(" t ".ended_at, now()) - " t ".started_at))::bigint)"
-
 /* the point stored by "online" moves the position only if it is newer */
 #define NEWER "p.recorded_at > coalesce(dr.last_recorded_at, '-infinity')"
 
@@ -33,8 +28,9 @@ void api_sessions_online(struct req *r)
      * second "online" inserts nothing and reads the open one */
     db_res *res = db_query_or_reply(
         r,
-        "WITH ins AS (INSERT INTO work_sessions (driver_id) VALUES ($1)"
-        "  ON CONFLICT (driver_id) WHERE ended_at IS NULL DO NOTHING RETURNING *),"
+        "WITH ins AS (INSERT INTO work_sessions AS s (driver_id) VALUES ($1)"
+        "  ON CONFLICT (driver_id) WHERE ended_at IS NULL DO NOTHING"
+        "  RETURNING work_session_body(s) AS body),"
         " pt AS (INSERT INTO driver_locations (driver_id, latitude, longitude, recorded_at)"
         "  SELECT $1, $2::float8, $3::float8, now() WHERE $2::float8 IS NOT NULL"
         "  ON CONFLICT DO NOTHING RETURNING *),"
@@ -44,7 +40,7 @@ void api_sessions_online(struct req *r)
         "  last_recorded_at = CASE WHEN " NEWER " THEN p.recorded_at"
         "   ELSE dr.last_recorded_at END"
         "  FROM (SELECT 1) one LEFT JOIN pt p ON true WHERE dr.id = $1)"
-        " SELECT " SESSION_JSON("ins") " FROM ins",
+        " SELECT body FROM ins",
         3, p);
     if (!res) return;
     microcache_clear("map:");
@@ -53,7 +49,7 @@ void api_sessions_online(struct req *r)
         return;
     }
     res = db_query_or_reply(r,
-                            "SELECT " SESSION_JSON("s") " FROM work_sessions s"
+                            "SELECT body FROM api_work_sessions"
                             " WHERE driver_id = $1 AND ended_at IS NULL",
                             1, p);
     if (res) reply_row_json(r, 200, res);
@@ -64,10 +60,10 @@ void api_sessions_offline(struct req *r)
     const char *p[] = {id_text(r, r->who.driver_id)};
     db_res *res = db_query_or_reply(
         r,
-        "WITH c AS (UPDATE work_sessions SET ended_at = now(), end_reason = 'offline'"
-        "  WHERE driver_id = $1 AND ended_at IS NULL RETURNING *),"
+        "WITH c AS (UPDATE work_sessions s SET ended_at = now(), end_reason = 'offline'"
+        "  WHERE driver_id = $1 AND ended_at IS NULL RETURNING work_session_body(s) AS body),"
         " d AS (UPDATE drivers SET is_online = false WHERE id = $1)"
-        " SELECT " SESSION_JSON("c") " FROM c",
+        " SELECT body FROM c",
         1, p);
     if (!res) return;
     microcache_clear("map:");
@@ -77,8 +73,8 @@ void api_sessions_offline(struct req *r)
     }
     /* already offline: the last closed session, or nothing at all */
     res = db_query_or_reply(r,
-                            "SELECT " SESSION_JSON("s") " FROM work_sessions s"
-                            " WHERE driver_id = $1 ORDER BY started_at DESC LIMIT 1",
+                            "SELECT body FROM api_work_sessions"
+                            " WHERE driver_id = $1 ORDER BY started_at DESC, id DESC LIMIT 1",
                             1, p);
     if (!res) return;
     if (db_ntuples(res) == 0) reply_no_content(r);

@@ -153,26 +153,59 @@ static redisContext *get_ctx(void)
     return c;
 }
 
-/* Runs one command; on a transport error the context is dropped and the
- * command tried once more on a new connection (Redis may have restarted
- * while this thread's connection sat idle). */
-static redisReply *command(const char *fmt, ...)
+/* Runs one command (sent by `send`); on a transport error the context is
+ * dropped and the command tried once more on a new connection (Redis may
+ * have restarted while this thread's connection sat idle). */
+typedef redisReply *(*send_fn)(redisContext *c, void *arg);
+
+static redisReply *with_retry(send_fn send, void *arg)
 {
     for (int attempt = 0; attempt < 2; attempt++) {
         redisContext *c = get_ctx();
         if (!c) return NULL;
-        va_list ap;
-        va_start(ap, fmt);
-        redisReply *rep = redisvCommand(c, fmt, ap);
-        va_end(ap);
+        redisReply *rep = send(c, arg);
         if (rep && !c->err) return rep;
         if (rep) freeReplyObject(rep);
         redisFree(c);
         pthread_setspecific(ctx_key, NULL);
     }
-    metrics_redis_error();
-    __atomic_store_n(&down_until_ms, (long long)(now_mono() * 1000) + 1000, __ATOMIC_RELAXED);
+    mark_down(NULL);
     return NULL;
+}
+
+struct fmt_call {
+    const char *fmt;
+    va_list ap;
+};
+
+static redisReply *send_fmt(redisContext *c, void *arg)
+{
+    struct fmt_call *f = arg;
+    va_list ap;
+    va_copy(ap, f->ap);
+    redisReply *rep = redisvCommand(c, f->fmt, ap);
+    va_end(ap);
+    return rep;
+}
+
+static redisReply *command(const char *fmt, ...)
+{
+    struct fmt_call f = {.fmt = fmt};
+    va_start(f.ap, fmt);
+    redisReply *rep = with_retry(send_fmt, &f);
+    va_end(f.ap);
+    return rep;
+}
+
+struct argv_call {
+    int argc;
+    const char **argv;
+};
+
+static redisReply *send_argv(redisContext *c, void *arg)
+{
+    struct argv_call *a = arg;
+    return redisCommandArgv(c, a->argc, a->argv, NULL);
 }
 
 const char *cache_state(void)
@@ -223,6 +256,29 @@ long long cache_incr_window(const char *key, long by, int window_seconds, long *
         }
     }
     return -1;
+}
+
+int cache_mget(int n, const char *const *keys, char **vals, size_t *lens)
+{
+    const char *argv[1 + CACHE_MGET_MAX];
+    if (n < 1 || n > CACHE_MGET_MAX) return -1;
+    argv[0] = "MGET";
+    for (int i = 0; i < n; i++) argv[1 + i] = keys[i];
+    struct argv_call call = {n + 1, argv};
+    redisReply *rep = with_retry(send_argv, &call);
+    if (!rep) return -1;
+    int rc = rep->type == REDIS_REPLY_ARRAY && rep->elements == (size_t)n ? 0 : -1;
+    for (int i = 0; i < n; i++) {
+        vals[i] = NULL;
+        lens[i] = 0;
+        redisReply *e = rc == 0 ? rep->element[i] : NULL;
+        if (e && e->type == REDIS_REPLY_STRING) {
+            vals[i] = xstrndup(e->str, e->len);
+            lens[i] = e->len;
+        }
+    }
+    freeReplyObject(rep);
+    return rc;
 }
 
 char *cache_get(const char *key, size_t *len, bool *ok)

@@ -2,6 +2,7 @@
 
 #include <libpq-fe.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,23 @@
 
 struct db_res {
     PGresult *pg;
+};
+
+/* Statements prepared on one connection, keyed by their text. Server-side
+ * prepared statements live as long as the connection, so the cache does
+ * too: a reconnect starts with an empty one. */
+#define PREPARED_MAX 64
+struct prepared {
+    uint64_t hash;
+    char *sql;
+    char name[16];
+};
+
+struct conn {
+    PGconn *pg;
+    struct prepared prepared[PREPARED_MAX];
+    int nprepared;
+    unsigned next_name;
 };
 
 static pthread_key_t conn_key;
@@ -30,9 +48,17 @@ unsigned long db_statements_count(void)
 }
 static pthread_once_t key_once = PTHREAD_ONCE_INIT;
 
+static void conn_free(struct conn *c)
+{
+    if (!c) return;
+    PQfinish(c->pg);
+    for (int i = 0; i < c->nprepared; i++) free(c->prepared[i].sql);
+    free(c);
+}
+
 static void conn_destroy(void *p)
 {
-    if (p) PQfinish((PGconn *)p);
+    conn_free(p);
 }
 
 static void make_key(void)
@@ -48,14 +74,13 @@ void db_global_init(void)
 void db_thread_close(void)
 {
     db_global_init();
-    PGconn *c = pthread_getspecific(conn_key);
-    if (c) PQfinish(c);
+    conn_free(pthread_getspecific(conn_key));
     pthread_setspecific(conn_key, NULL);
 }
 
-static void drop_conn(PGconn *c)
+static void drop_conn(struct conn *c)
 {
-    PQfinish(c);
+    conn_free(c);
     pthread_setspecific(conn_key, NULL);
     metrics_db_reconnect();
 }
@@ -67,12 +92,12 @@ static void quiet_notices(void *arg, const char *message)
     (void)message;
 }
 
-static PGconn *get_conn(struct db_error *err)
+static struct conn *get_conn(struct db_error *err)
 {
     db_global_init();
-    PGconn *c = pthread_getspecific(conn_key);
-    if (c && PQstatus(c) == CONNECTION_OK) return c;
-    if (c) drop_conn(c);
+    struct conn *cur = pthread_getspecific(conn_key);
+    if (cur && PQstatus(cur->pg) == CONNECTION_OK) return cur;
+    if (cur) drop_conn(cur);
     char options[256];
     snprintf(options, sizeof options,
              "-c statement_timeout=%ld -c lock_timeout=5000 "
@@ -82,7 +107,7 @@ static PGconn *get_conn(struct db_error *err)
     const char *keys[] = {"dbname", "connect_timeout", "options", "application_name",
                           "keepalives", "keepalives_idle", NULL};
     const char *vals[] = {g_cfg.database_url, "3", options, "deliveryd", "1", "30", NULL};
-    c = PQconnectdbParams(keys, vals, 1);
+    PGconn *c = PQconnectdbParams(keys, vals, 1);
     if (!c || PQstatus(c) != CONNECTION_OK) {
         if (err) {
             memset(err, 0, sizeof *err);
@@ -95,8 +120,10 @@ static PGconn *get_conn(struct db_error *err)
         return NULL;
     }
     PQsetNoticeProcessor(c, quiet_notices, NULL);
-    pthread_setspecific(conn_key, c);
-    return c;
+    cur = xcalloc(1, sizeof *cur);
+    cur->pg = c;
+    pthread_setspecific(conn_key, cur);
+    return cur;
 }
 
 static void fill_error(PGconn *c, PGresult *res, struct db_error *err)
@@ -117,25 +144,84 @@ static bool result_ok(PGresult *res)
     return s == PGRES_TUPLES_OK || s == PGRES_COMMAND_OK;
 }
 
-db_res *db_exec(const char *sql, int nparams, const char *const *params, struct db_error *err)
+static uint64_t sql_hash(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
+}
+
+static struct prepared *prepared_find(struct conn *c, const char *sql, uint64_t h)
+{
+    for (int i = 0; i < c->nprepared; i++)
+        if (c->prepared[i].hash == h && strcmp(c->prepared[i].sql, sql) == 0)
+            return &c->prepared[i];
+    return NULL;
+}
+
+static void prepared_forget(struct conn *c, struct prepared *p)
+{
+    free(p->sql);
+    *p = c->prepared[--c->nprepared];
+}
+
+/* Sends one statement: through the connection's prepared statement for this
+ * text when `prepare` asks for it (preparing it on first use), otherwise as
+ * an unnamed statement planned for these parameter values. *used is the
+ * cache entry the result came from, if any. */
+static PGresult *send_statement(struct conn *c, const char *sql, int nparams,
+                                const char *const *params, bool prepare, struct prepared **used)
+{
+    *used = NULL;
+    if (!prepare) return PQexecParams(c->pg, sql, nparams, NULL, params, NULL, NULL, 0);
+    uint64_t h = sql_hash(sql);
+    struct prepared *p = prepared_find(c, sql, h);
+    if (!p) {
+        if (c->nprepared == PREPARED_MAX)
+            return PQexecParams(c->pg, sql, nparams, NULL, params, NULL, NULL, 0);
+        char name[16];
+        snprintf(name, sizeof name, "s%u", c->next_name++);
+        PGresult *res = PQprepare(c->pg, name, sql, nparams, NULL);
+        if (!res || PQresultStatus(res) != PGRES_COMMAND_OK) return res;
+        PQclear(res);
+        p = &c->prepared[c->nprepared++];
+        p->hash = h;
+        p->sql = xstrdup(sql);
+        snprintf(p->name, sizeof p->name, "%s", name);
+    }
+    *used = p;
+    return PQexecPrepared(c->pg, p->name, nparams, params, NULL, NULL, 0);
+}
+
+static db_res *exec_statement(const char *sql, int nparams, const char *const *params,
+                              bool prepare, struct db_error *err)
 {
     /* A connection that died while idle (a PostgreSQL restart) is only
      * noticed when used: outside a transaction, reconnect and retry once. */
     for (int attempt = 0; attempt < 2; attempt++) {
-        PGconn *c = get_conn(err);
+        struct conn *c = get_conn(err);
         if (!c) return NULL;
-        bool idle = PQtransactionStatus(c) == PQTRANS_IDLE;
+        bool idle = PQtransactionStatus(c->pg) == PQTRANS_IDLE;
         metrics_db_statement();
         tl_statements++;
-        PGresult *res = PQexecParams(c, sql, nparams, NULL, params, NULL, NULL, 0);
+        struct prepared *used;
+        PGresult *res = send_statement(c, sql, nparams, params, prepare, &used);
         if (res && result_ok(res)) {
             db_res *r = xmalloc(sizeof *r);
             r->pg = res;
             return r;
         }
-        fill_error(c, res, err);
+        fill_error(c->pg, res, err);
         if (res) PQclear(res);
-        bool broken = PQstatus(c) != CONNECTION_OK || strncmp(err->sqlstate, "08", 2) == 0 ||
+        /* "cached plan must not change result type": a migration replaced
+         * a view under a running daemon. Prepare it afresh next time (the
+         * old server-side statement is left; names are never reused). */
+        if (used && strcmp(err->sqlstate, "0A000") == 0) {
+            prepared_forget(c, used);
+            if (idle) continue;
+            return NULL;
+        }
+        bool broken = PQstatus(c->pg) != CONNECTION_OK || strncmp(err->sqlstate, "08", 2) == 0 ||
                       strcmp(err->sqlstate, "57P01") == 0;
         if (!broken) return NULL;
         drop_conn(c);
@@ -144,10 +230,22 @@ db_res *db_exec(const char *sql, int nparams, const char *const *params, struct 
     return NULL;
 }
 
+db_res *db_exec(const char *sql, int nparams, const char *const *params, struct db_error *err)
+{
+    return exec_statement(sql, nparams, params, false, err);
+}
+
+db_res *db_exec_prepared(const char *sql, int nparams, const char *const *params,
+                         struct db_error *err)
+{
+    return exec_statement(sql, nparams, params, true, err);
+}
+
 int db_exec_script(const char *sql, struct db_error *err)
 {
-    PGconn *c = get_conn(err);
-    if (!c) return -1;
+    struct conn *cs = get_conn(err);
+    if (!cs) return -1;
+    PGconn *c = cs->pg;
     metrics_db_statement();
     tl_statements++;
     PGresult *res = PQexec(c, sql);
@@ -157,14 +255,15 @@ int db_exec_script(const char *sql, struct db_error *err)
     }
     fill_error(c, res, err);
     if (res) PQclear(res);
-    if (PQstatus(c) != CONNECTION_OK) drop_conn(c);
+    if (PQstatus(c) != CONNECTION_OK) drop_conn(cs);
     return -1;
 }
 
 int db_copy_in(const char *copy_sql, const char *data, size_t len, struct db_error *err)
 {
-    PGconn *c = get_conn(err);
-    if (!c) return -1;
+    struct conn *cs = get_conn(err);
+    if (!cs) return -1;
+    PGconn *c = cs->pg;
     metrics_db_statement();
     tl_statements++;
     PGresult *res = PQexec(c, copy_sql);
@@ -184,7 +283,7 @@ int db_copy_in(const char *copy_sql, const char *data, size_t len, struct db_err
     }
     if (PQputCopyEnd(c, ok == 1 ? NULL : "client failed to send") != 1) {
         fill_error(c, NULL, err);
-        drop_conn(c);
+        drop_conn(cs);
         return -1;
     }
     int rc = 0;
@@ -221,16 +320,28 @@ int db_reply_error(struct req *r, const struct db_error *err)
     return reply_problem(r, err->http_status, err->code, "%s", err->message);
 }
 
-db_res *db_query_or_reply(struct req *r, const char *sql, int nparams, const char *const *params)
+static db_res *query_or_reply(struct req *r, const char *sql, int nparams,
+                              const char *const *params, bool prepare)
 {
     struct db_error err;
-    db_res *res = db_exec(sql, nparams, params, &err);
+    db_res *res = exec_statement(sql, nparams, params, prepare, &err);
     if (!res) {
         db_reply_error(r, &err);
         return NULL;
     }
     req_defer(r, res_free_cb, res);
     return res;
+}
+
+db_res *db_query_or_reply(struct req *r, const char *sql, int nparams, const char *const *params)
+{
+    return query_or_reply(r, sql, nparams, params, false);
+}
+
+db_res *db_query_prepared_or_reply(struct req *r, const char *sql, int nparams,
+                                   const char *const *params)
+{
+    return query_or_reply(r, sql, nparams, params, true);
 }
 
 int db_begin_or_reply(struct req *r)
@@ -246,8 +357,9 @@ int db_commit_or_reply(struct req *r)
 void db_rollback(void)
 {
     db_global_init();
-    PGconn *c = pthread_getspecific(conn_key);
-    if (!c || PQstatus(c) != CONNECTION_OK) return;
+    struct conn *cs = pthread_getspecific(conn_key);
+    if (!cs || PQstatus(cs->pg) != CONNECTION_OK) return;
+    PGconn *c = cs->pg;
     if (PQtransactionStatus(c) == PQTRANS_IDLE) return;
     PGresult *res = PQexec(c, "ROLLBACK");
     if (res) PQclear(res);

@@ -122,7 +122,11 @@ int migrate_run(const char *dir)
             continue;
         }
         db_res_free(res);
-        if (db_exec_script("BEGIN", &err) < 0 || db_exec_script(sql, &err) < 0) {
+        /* A migration may rewrite a big table: no statement timeout (the
+         * pool's applies to requests). lock_timeout stays, so a migration
+         * that cannot get its locks fails instead of stalling traffic. */
+        if (db_exec_script("BEGIN; SET LOCAL statement_timeout = 0", &err) < 0 ||
+            db_exec_script(sql, &err) < 0) {
             fprintf(stderr, "migrate: %s failed: %s (SQLSTATE %s)\n", names[i], err.message,
                     err.sqlstate);
             db_rollback();

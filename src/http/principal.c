@@ -54,7 +54,7 @@ enum principal_status principal_load(int64_t user_id, struct principal *out, boo
     snprintf(id, sizeof id, "%ld", (long)user_id);
     const char *params[] = {id};
     struct db_error err;
-    db_res *res = db_exec("SELECT u.role, u.is_active AND coalesce(d.is_active, true),"
+    db_res *res = db_exec_prepared("SELECT u.role, u.is_active AND coalesce(d.is_active, true),"
                           " coalesce(u.warehouse_id, 0), coalesce(d.id, 0), u.body::text"
                           " FROM api_users u LEFT JOIN drivers d ON d.user_id = u.id"
                           " WHERE u.id = $1",

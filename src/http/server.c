@@ -11,6 +11,7 @@
 #include <sodium.h>
 #include <unistd.h>
 
+#include "deliveryd/sharedcache.h"
 #include "deliveryd/config.h"
 #include "deliveryd/db.h"
 #include "deliveryd/http.h"
@@ -246,6 +247,9 @@ static void dispatch(struct conn_state *st)
     db_statements_reset(); /* count the handler's own statements */
     rt->fn(r);
     if (!r->responded) reply_problem(r, 500, "internal", "the handler sent no response");
+    /* after the commit, before the client can see the answer */
+    if ((rt->flags & ROUTE_STATS) && r->status >= 200 && r->status < 300)
+        sharedcache_bump(STATS_GENERATION_KEY);
 }
 
 static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const char *url,

@@ -1,3 +1,4 @@
+#include "deliveryd/sharedcache.h"
 #include "deliveryd/cron.h"
 
 #include <stdio.h>
@@ -295,9 +296,12 @@ static int job_purge(char **out, struct db_error *err)
 int cron_run(const char *job, char **out, struct db_error *err)
 {
     *out = NULL;
-    if (strcmp(job, "archive") == 0) return job_archive(out, err);
-    if (strcmp(job, "backfill") == 0) return job_backfill(out, err);
-    if (strcmp(job, "sla-check") == 0) return job_sla(out, err);
-    if (strcmp(job, "purge-locations") == 0) return job_purge(out, err);
-    return -2;
+    int rc = -2;
+    if (strcmp(job, "archive") == 0) rc = job_archive(out, err);
+    else if (strcmp(job, "backfill") == 0) rc = job_backfill(out, err);
+    else if (strcmp(job, "sla-check") == 0) rc = job_sla(out, err);
+    else if (strcmp(job, "purge-locations") == 0) rc = job_purge(out, err);
+    /* backfilled timestamps and closed sessions change the analytics */
+    if (rc == 0) sharedcache_bump(STATS_GENERATION_KEY);
+    return rc;
 }

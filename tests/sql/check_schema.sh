@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Applies migrations/0001_init.sql to a throwaway PostgreSQL 15 cluster and
-# runs sanity checks on it. Needs only the PostgreSQL server binaries.
+# Applies every migration (migrations/*.sql in order) to a throwaway
+# PostgreSQL 15 cluster and runs sanity checks on it. Needs only the PostgreSQL server binaries.
 #   tests/sql/check_schema.sh            (from anywhere; finds the repo itself)
 #   PG_BIN=/path/to/bin tests/sql/check_schema.sh
 set -euo pipefail
@@ -61,9 +61,11 @@ PSQL=("$PG_BIN/psql" -X -q -h 127.0.0.1 -p "$PORT" -U postgres -v ON_ERROR_STOP=
 
 "${PSQL[@]}" -d postgres -c 'CREATE DATABASE deliveryd_a' -c 'CREATE DATABASE deliveryd_b'
 
-echo "check_schema: applying $MIGRATION"
-"${PSQL[@]}" -d deliveryd_a --single-transaction -f "$MIGRATION"
-"${PSQL[@]}" -d deliveryd_b --single-transaction -f "$MIGRATION"
+for m in "$ROOT"/migrations/*.sql; do
+  echo "check_schema: applying $m"
+  "${PSQL[@]}" -d deliveryd_a --single-transaction -f "$m"
+  "${PSQL[@]}" -d deliveryd_b --single-transaction -f "$m"
+done
 
 # Deterministic: two applications give the same schema and seed data.
 "$PG_BIN/pg_dump" -h 127.0.0.1 -p "$PORT" -U postgres --no-owner deliveryd_a \
@@ -206,6 +208,14 @@ BEGIN
 
   ASSERT (SELECT phone_digits FROM orders WHERE id = ord) = '96550012345', 'phone_digits';
   ASSERT EXISTS (SELECT 1 FROM orders WHERE search_text LIKE '%salmiya%' AND id = ord), 'search_text';
+  -- the search side table follows inserts and edits of the searched fields
+  ASSERT (SELECT (s.search_text, s.phone_digits) = (o.search_text, o.phone_digits)
+            FROM order_search s JOIN orders o ON o.id = s.order_id WHERE o.id = ord),
+         'order_search row of a new order';
+  UPDATE orders SET customer_name = 'Renamed Customer', customer_phone = '+96560001111'
+   WHERE id = ord;
+  ASSERT (SELECT search_text LIKE '%renamed customer%' AND phone_digits = '96560001111'
+            FROM order_search WHERE order_id = ord), 'order_search after an edit';
 
   INSERT INTO order_status_history (order_id, from_status, to_status, changed_by)
   VALUES (ord, NULL, 'pending', mgr);
@@ -288,10 +298,10 @@ DO $$
 DECLARE plan text := '';
         r record;
 BEGIN
-  FOR r IN EXPLAIN (COSTS OFF) SELECT id FROM orders WHERE search_text LIKE '%salmiya%' LOOP
+  FOR r IN EXPLAIN (COSTS OFF) SELECT order_id FROM order_search WHERE search_text LIKE '%salmiya%' LOOP
     plan := plan || r."QUERY PLAN" || E'\n';
   END LOOP;
-  ASSERT plan LIKE '%orders_search_text_trgm_idx%', format('trigram index unused: %s', plan);
+  ASSERT plan LIKE '%order_search_text_trgm_idx%', format('trigram index unused: %s', plan);
 END
 $$;
 SQL

@@ -1,0 +1,30 @@
+/* Rendered responses shared by every instance through Redis, for reads
+ * that are expensive and may be a few seconds old but must never miss a
+ * write: an entry is served only while the generation it was computed
+ * under is still current, and writers bump the generation after they
+ * commit. When Redis is down nothing is cached. */
+#ifndef DELIVERYD_SHAREDCACHE_H
+#define DELIVERYD_SHAREDCACHE_H
+
+#include <stddef.h>
+
+#define SHAREDCACHE_GEN_MAX 24
+/* The generation of the analytics figures (orders, payments, sessions,
+ * drivers, settings). */
+#define STATS_GENERATION_KEY "gen:stats"
+
+/**
+ * The entry for `key` if it was stored under the current generation of
+ * `gen_key` (a malloc'd copy the caller frees, *len its length), else NULL.
+ * `gen` receives the current generation to hand to sharedcache_put once the
+ * value is computed ("" when Redis is unavailable).
+ */
+char *sharedcache_get(const char *gen_key, const char *key, char gen[SHAREDCACHE_GEN_MAX],
+                      size_t *len);
+/** Stores a value computed under generation `gen` for ttl_seconds. */
+void sharedcache_put(const char *key, const char *gen, const char *val, size_t len,
+                     int ttl_seconds);
+/** Makes every entry of `gen_key` stale (call after the write committed). */
+void sharedcache_bump(const char *gen_key);
+
+#endif
