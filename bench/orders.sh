@@ -12,6 +12,11 @@
 # when the server is not saturated.
 #
 # Targets: daemon/pgbench >= 0.6; search p99 < 20 ms; batch-cancel < 100 ms.
+#
+# ORDERS_PARTS="reads alone cancel" (the default: all three) picks parts:
+# reads = EXPLAIN + wrk vs pgbench, alone = one client, cancel = batch-cancel
+# (CANCEL_ROUNDS times, default BENCH_ROUNDS; it waits 5 s first so the
+# load of the reads is gone).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 bench_attach
@@ -30,6 +35,10 @@ MATCHES=$(psql_bench -tAc "SELECT count(*) FROM orders o WHERE o.id IN (SELECT s
 blog "orders: $TOTAL rows (ids $MIN_ID..$MAX_ID); search q=$DIGITS matches $MATCHES orders"
 echo "q=$DIGITS matches=$MATCHES total=$TOTAL" >"$BENCH_RESULTS/orders-search-term.txt"
 
+PARTS=" ${ORDERS_PARTS:-reads alone cancel} "
+part() { [[ $PARTS == *" $1 "* ]]; }
+
+if part reads; then
 # --- EXPLAIN ANALYZE of the three statements (the values the daemon binds) ---
 LIST_SQL=$(sed -n '/^SELECT/p' "$BENCH_SRC/sql/orders_list.sql" | sed 's/:size::int/50/; s/:size/50/; s/:off/0/; s/:page::int/1/')
 SEARCH_SQL=$(sed -n '/^SELECT/p' "$BENCH_SRC/sql/orders_search.sql" |
@@ -89,6 +98,9 @@ for round in $(seq 1 "$BENCH_ROUNDS"); do
   done
 done
 
+fi
+
+if part alone; then
 # --- latency of one client alone (what a user waits for on an idle server) -------
 for round in $(seq 1 "$BENCH_ROUNDS"); do
   for name in list search get; do
@@ -103,8 +115,12 @@ for round in $(seq 1 "$BENCH_ROUNDS"); do
   done
 done
 
+fi
+
+if part cancel; then
 # --- batch-cancel of 500 pending orders -----------------------------------------
-for round in $(seq 1 "$BENCH_ROUNDS"); do
+sleep 5
+for round in $(seq 1 "${CANCEL_ROUNDS:-$BENCH_ROUNDS}"); do
   ids=$(psql_bench -tAc "SELECT coalesce(json_agg(id), '[]') FROM (SELECT id FROM orders WHERE status = 'pending' ORDER BY random() LIMIT 500) t")
   count=$(jq length <<<"$ids")
   [ "$count" -gt 0 ] || { blog "no pending orders left for batch-cancel"; break; }
@@ -118,8 +134,9 @@ for round in $(seq 1 "$BENCH_ROUNDS"); do
   errs=$((count - ok))
   [ "$code" = 200 ] || errs=$count
   record $SUITE "batch-cancel $count (wall ms)" "$round" "-" "-" "$ms" "$errs"
-  blog "round $round batch-cancel of $count pending orders: HTTP $code, $ok cancelled, ${ms} ms"
+  blog "round $round batch-cancel of $count pending orders: HTTP $code, $ok cancelled, ${ms} ms (load1 $(cut -d' ' -f1 /proc/loadavg))"
 done
+fi
 
 echo
 print_table <(awk -F'\t' -v s=$SUITE 'NR == 1 || $1 == s' "$BENCH_RESULTS/results.tsv")
