@@ -151,7 +151,9 @@ void api_orders_history(struct req *r)
 
 /* Counting every matching row is the expensive half of a list over a
  * million orders; the count of the same filter is reused for
- * LIST_COUNT_TTL seconds (and dropped by this process's order writes). */
+ * LIST_COUNT_TTL seconds (and dropped by this process's order writes).
+ * When it expires, one request recounts while the others keep the old
+ * total for that long, instead of every request in flight counting. */
 #define LIST_COUNT_TTL 2.0
 
 void api_orders_list(struct req *r)
@@ -168,7 +170,7 @@ void api_orders_list(struct req *r)
     buf_printf(&key, "cnt:%s", f.where.data);
     for (int i = 0; i < f.np; i++) buf_printf(&key, "|%s", f.params[i] ? f.params[i] : "\\N");
     size_t clen = 0;
-    char *cached = microcache_get(key.data, &clen);
+    char *cached = microcache_get_or_refresh(key.data, &clen);
     if (cached) req_defer(r, free, cached);
     int n = f.np;
     f.params[f.np++] = pg.size_s;

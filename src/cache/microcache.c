@@ -13,7 +13,11 @@ struct entry {
     char *val;
     size_t len;
     double expires;
+    double refreshing_until; /* one caller recomputes an expired entry */
 };
+
+/* how long the others wait on one refresh before one of them tries again */
+#define REFRESH_MAX 10.0
 
 static struct entry slots[SLOTS];
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -36,6 +40,24 @@ char *microcache_get(const char *key, size_t *len)
     return out;
 }
 
+char *microcache_get_or_refresh(const char *key, size_t *len)
+{
+    struct entry *e = &slots[slot_of(key)];
+    char *out = NULL;
+    double now = now_mono();
+    pthread_mutex_lock(&lock);
+    if (e->key && strcmp(e->key, key) == 0) {
+        if (now < e->expires || now < e->refreshing_until) {
+            out = xstrndup(e->val, e->len);
+            *len = e->len;
+        } else {
+            e->refreshing_until = now + REFRESH_MAX; /* this caller refreshes */
+        }
+    }
+    pthread_mutex_unlock(&lock);
+    return out;
+}
+
 void microcache_put(const char *key, const char *val, size_t len, double ttl_seconds)
 {
     struct entry *e = &slots[slot_of(key)];
@@ -46,6 +68,7 @@ void microcache_put(const char *key, const char *val, size_t len, double ttl_sec
     e->val = v;
     e->len = len;
     e->expires = now_mono() + ttl_seconds;
+    e->refreshing_until = 0;
     pthread_mutex_unlock(&lock);
     free(oldk);
     free(oldv);
@@ -56,7 +79,8 @@ void microcache_clear(const char *prefix)
     size_t n = strlen(prefix);
     pthread_mutex_lock(&lock);
     for (size_t i = 0; i < SLOTS; i++)
-        if (slots[i].key && strncmp(slots[i].key, prefix, n) == 0) slots[i].expires = 0;
+        if (slots[i].key && strncmp(slots[i].key, prefix, n) == 0)
+            slots[i].expires = slots[i].refreshing_until = 0;
     pthread_mutex_unlock(&lock);
 }
 
