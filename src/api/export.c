@@ -178,6 +178,7 @@ void api_orders_export(struct req *r)
         if (w.csv) fputs("\xEF\xBB\xBF", w.csv); /* BOM: Excel then reads UTF-8 (Arabic) */
     }
     bool ok = (xlsx ? w.ws != NULL : w.csv != NULL);
+    char day[16] = "";
     if (ok) write_header(&w);
     if (ok && db_begin_or_reply(r) == 0 && db_query_or_reply(r, sql.data, f.np, f.params)) {
         for (;;) {
@@ -189,6 +190,15 @@ void api_orders_export(struct req *r)
             for (int i = 0; i < db_ntuples(res); i++) write_row(&w, res, i);
             if (db_ntuples(res) == 0) break;
         }
+        /* the file is named after the business day, like the dates in it */
+        db_res *d = ok ? db_query_or_reply(r,
+                                           "SELECT to_char(now() AT TIME ZONE coalesce((SELECT"
+                                           " value #>> '{}' FROM settings WHERE key ="
+                                           " 'business_timezone'), 'Asia/Kuwait'), 'YYYY-MM-DD')",
+                                           0, NULL)
+                       : NULL;
+        if (d) snprintf(day, sizeof day, "%s", db_get(d, 0, 0));
+        else ok = false;
         db_rollback(); /* read-only: closes the cursor */
     } else {
         ok = false;
@@ -210,11 +220,6 @@ void api_orders_export(struct req *r)
         reply_problem(r, 500, "internal", "the export could not be written");
         return;
     }
-    char day[16];
-    time_t now = time(NULL);
-    struct tm tm;
-    gmtime_r(&now, &tm);
-    strftime(day, sizeof day, "%Y-%m-%d", &tm);
     char disp[96];
     snprintf(disp, sizeof disp, "attachment; filename=\"orders-%s.%s\"", day, xlsx ? "xlsx" : "csv");
     reply_header(r, "Content-Disposition", disp);

@@ -76,9 +76,20 @@ static const char *like_pattern(struct req *r, const char *q, bool digits_only)
     buf_t b;
     buf_init(&b);
     buf_puts(&b, "%");
+    /* "00965 5xxx xxxx" is how "+965 5xxx xxxx" is dialled: a number that
+     * long starting with 00 loses the 00 (a short "0012" stays as it is) */
+    size_t ndigits = 0;
+    for (const char *p = q; *p; p++) ndigits += isdigit((unsigned char)*p) != 0;
+    bool strip_00 = digits_only && ndigits >= 9;
     for (const unsigned char *p = (const unsigned char *)q; *p; p++) {
         if (digits_only) {
-            if (isdigit(*p)) buf_append(&b, p, 1);
+            if (!isdigit(*p)) continue;
+            if (strip_00 && b.len == 1 && p[0] == '0' && p[1] == '0') {
+                strip_00 = false;
+                p++;
+                continue;
+            }
+            buf_append(&b, p, 1);
             continue;
         }
         if (*p == '%' || *p == '_' || *p == '\\') buf_puts(&b, "\\");

@@ -9,7 +9,7 @@ nothing."""
 import csv
 import io
 import re
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
@@ -79,8 +79,10 @@ def kuwait_naive(ts):
 
 
 def today_dates():
+    """The business day (business_timezone, Asia/Kuwait here) now and a
+    minute ago, in case the request crossed midnight there."""
     now = datetime.now(timezone.utc)
-    return {now.date().isoformat(), now.astimezone(KUWAIT).date().isoformat()}
+    return {(now - timedelta(minutes=m)).astimezone(KUWAIT).date().isoformat() for m in (0, 1)}
 
 
 def assert_disposition(r, ext):
@@ -181,6 +183,22 @@ def test_export_access_and_bad_format(ex):
     numbers = {row["Order Number"] for row in rows}
     assert ex.other["order_number"] in numbers
     assert not numbers & {o["order_number"] for o in ex.mine}
+
+
+def test_file_is_named_after_the_business_day(ex, ops):
+    """UTC-12 and UTC+14 are 26 hours apart, so at any time of day at least
+    one of them is on another date than UTC: a name taken from the UTC date
+    fails one of the two."""
+    for zone, hours in (("Etc/GMT+12", -12), ("Pacific/Kiritimati", 14)):
+        with ops.setting("business_timezone", zone):
+            before = datetime.now(timezone.utc)
+            r = export(ex.mgr2, "csv")
+            after = datetime.now(timezone.utc)
+        assert r.status_code == 200, r.text
+        m = DISPOSITION.match(r.headers.get("Content-Disposition", ""))
+        assert m, r.headers.get("Content-Disposition")
+        local = {(t + timedelta(hours=hours)).date().isoformat() for t in (before, after)}
+        assert m.group(1) in local, (zone, m.group(1), local)
 
 
 # --- csv -----------------------------------------------------------------------------

@@ -186,6 +186,17 @@ def test_q_phone_digits_anywhere(ow, lw):
             assert wanted in digits, (q, oid)
 
 
+def test_q_phone_dialled_with_00_matches_the_plus_form(ow, lw):
+    """Customers give their number as 00965 ...; it is stored as +965 ..."""
+    p = lw["phone1"]
+    for q in ("00965" + p, "00965 " + p[:4] + " " + p[4:], "(00965) " + p):
+        ids = mine(ow, lw, q=q)
+        assert lw["ids"]["alpha"] in ids, q
+        for oid in ids:
+            digits = "".join(ch for ch in ow.get(oid)["customer_phone"] if ch.isdigit())
+            assert "965" + p in digits, (q, oid)
+
+
 def test_q_is_combined_with_other_filters(ow, lw):
     assert set(mine(ow, lw, q=f"Sale 50", status="delivered")) == keys(lw, "pct", "nopct")
     assert set(mine(ow, lw, q=f"Sale 50", driver_id=lw["dl2"]["id"])) == keys(lw, "nopct")
