@@ -19,6 +19,7 @@ import io
 import secrets
 import threading
 import time
+import types
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
@@ -33,7 +34,7 @@ __all__ = [
     "uniq", "kw_phone", "strong_password", "parse_ts", "iso_z",
     "xlsx_bytes", "xls_bytes", "csv_bytes", "sha256_hex",
     "Client", "OpsWorld", "ops", "secrets_env", "assert_problem", "poll",
-    "d365_headers", "notifications_of", "rss_kib", "cron_http",
+    "d365_headers", "notifications_of", "rss_kib", "cron_http", "at_once",
 ]
 
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -179,6 +180,20 @@ class OpsWorld:
                           prefix="opsdrv", code_prefix="OPSD", full_name=full_name)
         return d, self._track(c)
 
+    def two_warehouses(self, boss=True, driver_name=None):
+        """Two warehouses (wh, wh2), a manager scoped to each (mgr, mgr2), an
+        unscoped manager (boss; unless boss=False) and a driver of wh (drv,
+        drv_client), as the attributes of one object."""
+        w = types.SimpleNamespace()
+        w.wh = self.warehouse()
+        w.wh2 = self.warehouse()
+        w.mgr = self.manager(w.wh["id"])
+        w.mgr2 = self.manager(w.wh2["id"])
+        if boss:
+            w.boss = self.manager()
+        w.drv, w.drv_client = self.driver(w.wh["id"], full_name=driver_name)
+        return w
+
     # --- orders ---------------------------------------------------------------
     def new_order(self, client, warehouse_id, **fields):
         return post_order(client, order_body(warehouse_id,
@@ -260,6 +275,28 @@ def notifications_of(client, **params):
             break
         page += 1
     return items
+
+
+def at_once(*calls):
+    """Runs the calls in threads released together by a barrier; returns
+    their results in the order of the calls. Fails with whatever any of them
+    raised."""
+    out, errors = [None] * len(calls), []
+    barrier = threading.Barrier(len(calls))
+
+    def run(i, fn):
+        try:
+            barrier.wait(timeout=10)
+            out[i] = fn()
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+    threads = [threading.Thread(target=run, args=(i, fn)) for i, fn in enumerate(calls)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not errors, errors
+    return out
 
 
 def rss_kib(pid):

@@ -351,16 +351,7 @@ def test_assignments_after_suggestions_are_recorded_as_decisions(ops, sg):
 
 @pytest.fixture(scope="module")
 def nt(ops):
-    class W:
-        pass
-    w = W()
-    w.wh = ops.warehouse()
-    w.wh2 = ops.warehouse()
-    w.mgr = ops.manager(w.wh["id"])
-    w.mgr2 = ops.manager(w.wh2["id"])
-    w.boss = ops.manager()
-    w.drv, w.cdrv = ops.driver(w.wh["id"])
-    return w
+    return ops.two_warehouses()
 
 
 def failed_notes(client, oid):
@@ -370,8 +361,9 @@ def failed_notes(client, oid):
 
 def test_failing_an_order_notifies_the_managers_who_can_see_it(ops, nt):
     o = ops.order_in(nt.mgr, nt.wh["id"], "assigned", nt.drv)
-    r = nt.cdrv.post(f"{V1}/orders/{o['id']}/fail",
-                     json={"reason": "nobody at the door", "reason_code": "customer_not_home"})
+    r = nt.drv_client.post(f"{V1}/orders/{o['id']}/fail",
+                           json={"reason": "nobody at the door",
+                                 "reason_code": "customer_not_home"})
     assert r.status_code == 200, r.text
     for who in (nt.mgr, nt.boss):
         notes = failed_notes(who, o["id"])
@@ -381,14 +373,15 @@ def test_failing_an_order_notifies_the_managers_who_can_see_it(ops, nt):
         assert n["read_at"] is None and isinstance(n["title"], str) and n["title"]
         parse_ts(n["created_at"])
     assert failed_notes(nt.mgr2, o["id"]) == []
-    assert [n for n in notifications_of(nt.cdrv) if n["data"].get("order_id") == o["id"]] == []
+    assert [n for n in notifications_of(nt.drv_client)
+            if n["data"].get("order_id") == o["id"]] == []
 
 
 def test_unread_read_one_and_read_all(ops, nt):
     m = ops.manager(nt.wh["id"])  # a fresh manager: only the notifications below
     orders = [ops.order_in(nt.mgr, nt.wh["id"], "assigned", nt.drv) for _ in range(3)]
     for o in orders:
-        ops.must(nt.cdrv, o["id"], "fail", {"reason": "closed shop"})
+        ops.must(nt.drv_client, o["id"], "fail", {"reason": "closed shop"})
     r = m.get(V1 + "/notifications", params={"unread": "true", "page": 1, "page_size": 2})
     assert r.status_code == 200, r.text
     env = r.json()

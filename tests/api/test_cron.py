@@ -9,7 +9,6 @@ right before. A run with archive_buffer_hours at 0 would archive the other
 modules' finished orders too: those are put back as they were."""
 
 import json
-import threading
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -178,30 +177,14 @@ def test_two_archive_runs_at_once_archive_each_order_once(ops, cw, pg, cli):
     with ops.setting("archive_buffer_hours", 24):
         expected = due_count(pg, 24)
         assert expected >= len(orders)
-        results, errors = [], []
-        barrier = threading.Barrier(3)
 
         def http_run():
-            try:
-                barrier.wait(timeout=10)
-                results.append(run_cron(cw, "archive")["archived"])
-            except Exception as e:  # noqa: BLE001 - reported below
-                errors.append(e)
+            return run_cron(cw, "archive")["archived"]
 
         def cli_run():
-            try:
-                barrier.wait(timeout=10)
-                results.append(run_cli(cli, "archive")["archived"])
-            except Exception as e:  # noqa: BLE001
-                errors.append(e)
+            return run_cli(cli, "archive")["archived"]
 
-        threads = [threading.Thread(target=http_run), threading.Thread(target=http_run),
-                   threading.Thread(target=cli_run)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(timeout=60)
-        assert not errors, errors
+        results = at_once(http_run, http_run, cli_run)
         assert len(results) == 3, results
         assert sum(results) == expected, f"runs archived {results}, {expected} were due"
         st = archived_state(pg, ids)
@@ -327,21 +310,9 @@ def test_sla_check_notifies_each_manager_once_and_closes_silent_sessions(ops, cw
     quiet_ids = [eta_future["id"], delivered_old["id"], recent["id"]]
 
     # two schedulers at once
-    results, errors = [], []
-    barrier = threading.Barrier(2)
-
-    def go():
-        try:
-            barrier.wait(timeout=10)
-            results.append(run_cron(cw, "sla-check"))
-        except Exception as e:  # noqa: BLE001
-            errors.append(e)
-    threads = [threading.Thread(target=go) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    assert not errors, errors
+    def sla_check():
+        return run_cron(cw, "sla-check")
+    results = at_once(sla_check, sla_check)
     for res in results:
         assert set(res) >= {"late", "notified", "sessions_closed"}, res
         assert res["late"] >= 2, res
@@ -399,21 +370,9 @@ def test_purge_locations_with_tiny_retention(ops, cw, pg, cli):
                          " WHERE recorded_at < now() - interval '1 day'"))
         assert due >= 3
         # two schedulers at once: the points are deleted once between them
-        results, errors = [], []
-        barrier = threading.Barrier(2)
-
-        def go():
-            try:
-                barrier.wait(timeout=10)
-                results.append(run_cron(cw, "purge-locations"))
-            except Exception as e:  # noqa: BLE001
-                errors.append(e)
-        threads = [threading.Thread(target=go) for _ in range(2)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(timeout=60)
-        assert not errors, errors
+        def purge():
+            return run_cron(cw, "purge-locations")
+        results = at_once(purge, purge)
         for res in results:
             assert set(res) == {"deleted"}, res
         assert sum(res["deleted"] for res in results) == due, (results, due)

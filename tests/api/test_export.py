@@ -25,14 +25,7 @@ def ex(ops, pg):
     1 h 05 min, one with an Arabic name and an ETA, one created at 21:30Z so
     its local date is the next day), its scoped manager, and a second
     warehouse with one order."""
-    class W:
-        pass
-    w = W()
-    w.wh = ops.warehouse()
-    w.wh2 = ops.warehouse()
-    w.mgr = ops.manager(w.wh["id"])
-    w.mgr2 = ops.manager(w.wh2["id"])
-    w.drv, w.drv_client = ops.driver(w.wh["id"], full_name="Khalid Al-Enezi")
+    w = ops.two_warehouses(boss=False, driver_name="Khalid Al-Enezi")
     w.pending = ops.new_order(w.mgr, w.wh["id"], customer_name="Ahmad Export",
                               delivery_address="Block 1, Street 2, House 3", area="Salmiya",
                               block="1", street="2", avenue="4", building="3", floor="2",

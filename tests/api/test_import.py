@@ -29,16 +29,7 @@ from ops_helpers import *  # noqa: F401,F403
 def imp(ops):
     """A warehouse of this module, a manager scoped to it, an unscoped
     manager, a second warehouse with its own scoped manager, and a driver."""
-    class W:
-        pass
-    w = W()
-    w.wh = ops.warehouse()
-    w.wh2 = ops.warehouse()
-    w.mgr = ops.manager(w.wh["id"])
-    w.mgr2 = ops.manager(w.wh2["id"])
-    w.boss = ops.manager()
-    w.drv, w.drv_client = ops.driver(w.wh["id"])
-    return w
+    return ops.two_warehouses()
 
 
 def assert_report(body, *, rows_total=None, created=None, updated=None, skipped=None,
@@ -95,6 +86,16 @@ def standard_rows(ops, wh, numeric_phone=True):
          None, None, None, None],
     ]
     return rows, n
+
+
+def upload_standard_xlsx(ops, imp, filename):
+    """The standard rows as an .xlsx file, uploaded by imp.mgr (201).
+    Returns (the report, numbers by sheet row, the file's bytes)."""
+    rows, n = standard_rows(ops, imp.wh)
+    data = xlsx_bytes(rows)
+    r = imp.mgr.import_file(data, filename=filename)
+    assert r.status_code == 201, r.text
+    return r.json(), n, data
 
 
 FORMATS = {
@@ -160,11 +161,7 @@ def test_each_format_imports_good_rows_and_reports_bad(ops, imp, fmt, transport)
 
 
 def test_import_report_is_stored_and_listed(ops, imp, pg):
-    rows, n = standard_rows(ops, imp.wh)
-    data = xlsx_bytes(rows)
-    r = imp.mgr.import_file(data, filename="d365-export.xlsx")
-    assert r.status_code == 201, r.text
-    rep = r.json()
+    rep, _, _ = upload_standard_xlsx(ops, imp, "d365-export.xlsx")
     g = imp.mgr.get(f"{V1}/imports/{rep['import_id']}")
     assert g.status_code == 200, g.text
     stored = g.json()
@@ -191,10 +188,7 @@ def test_import_report_is_stored_and_listed(ops, imp, pg):
 
 
 def test_import_finished_notification_goes_to_the_uploader(ops, imp):
-    rows, n = standard_rows(ops, imp.wh)
-    r = imp.mgr.import_file(xlsx_bytes(rows), filename="notify-me.xlsx")
-    assert r.status_code == 201, r.text
-    iid = r.json()["import_id"]
+    iid = upload_standard_xlsx(ops, imp, "notify-me.xlsx")[0]["import_id"]
     mine = [x for x in notifications_of(imp.mgr, unread="true")
             if x["type"] == "import_finished" and x["data"].get("import_id") == iid]
     assert len(mine) == 1, mine
@@ -386,11 +380,7 @@ def test_dry_run_records_nothing_and_does_not_make_a_duplicate(ops, imp, pg):
 
 
 def test_byte_identical_reupload_is_a_duplicate(ops, imp, pg):
-    rows, n = standard_rows(ops, imp.wh)
-    data = xlsx_bytes(rows)
-    r1 = imp.mgr.import_file(data, filename="first.xlsx")
-    assert r1.status_code == 201, r1.text
-    first = r1.json()
+    first, n, data = upload_standard_xlsx(ops, imp, "first.xlsx")
     o_before = find_order(imp.mgr, n[2])
     # change the order in between: a duplicate must not touch it
     p = imp.mgr.patch(f"{V1}/orders/{o_before['id']}", json={"notes": "edited after import"})
@@ -741,27 +731,6 @@ def test_raw_csv_with_charset_parameter(ops, imp):
 
 # --- concurrent uploads ---------------------------------------------------------------------
 
-def _at_once(*calls):
-    """Runs the calls in threads released together; returns their results in order."""
-    import threading
-    out, errors = [None] * len(calls), []
-    barrier = threading.Barrier(len(calls))
-
-    def run(i, fn):
-        try:
-            barrier.wait(timeout=10)
-            out[i] = fn()
-        except Exception as e:  # noqa: BLE001 - reported below
-            errors.append(e)
-    threads = [threading.Thread(target=run, args=(i, fn)) for i, fn in enumerate(calls)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    assert not errors, errors
-    return out
-
-
 def _count_prefix(pg, prefix):
     return int(pg.sql(f"SELECT count(*) FROM orders WHERE order_number LIKE '{prefix}%'"))
 
@@ -771,7 +740,7 @@ def test_same_file_uploaded_twice_at_once_is_imported_once(ops, imp, pg):
     head = ["Sales Order", "Customer", "Mobile", "Area"]
     data = csv_bytes([head] + [[f"{prefix}{i:04d}", "Same", "55550000", "Salmiya"] for i in range(200)])
     other = ops.manager(imp.wh["id"])
-    r1, r2 = _at_once(lambda: imp.mgr.import_file(data, filename="s.csv", mime=CSV_MIME),
+    r1, r2 = at_once(lambda: imp.mgr.import_file(data, filename="s.csv", mime=CSV_MIME),
                       lambda: other.import_file(data, filename="s.csv", mime=CSV_MIME))
     assert sorted((r1.status_code, r2.status_code)) == [200, 201], (r1.text[:300], r2.text[:300])
     first, dup = (r1, r2) if r1.status_code == 201 else (r2, r1)
@@ -793,7 +762,7 @@ def test_overlapping_files_imported_at_once_both_succeed(ops, imp, pg):
         nums = [f"{prefix}{i:04d}" for i in range(400)]
         a = csv_bytes([head] + [[n, "From A", "55550000", "Salmiya"] for n in nums])
         b = csv_bytes([head] + [[n, "From B", "55550000", "Salmiya"] for n in reversed(nums)])
-        ra, rb = _at_once(lambda: imp.mgr.import_file(a, filename="a.csv", mime=CSV_MIME),
+        ra, rb = at_once(lambda: imp.mgr.import_file(a, filename="a.csv", mime=CSV_MIME),
                           lambda: other.import_file(b, filename="b.csv", mime=CSV_MIME))
         assert (ra.status_code, rb.status_code) == (201, 201), \
             f"round {rnd}: A: {ra.status_code} {ra.text[:300]}\nB: {rb.status_code} {rb.text[:300]}"

@@ -1,5 +1,6 @@
 /* Helpers shared by test_xlsx.c, test_xls.c, test_csv.c and test_multipart.c:
- * fixture loading and a one-line-per-row rendering of what a reader returns. */
+ * fixture loading, a one-line-per-row rendering of what a reader returns,
+ * and checks of a reader on a whole fixture file. */
 #ifndef DELIVERYD_IO_TEST_UTIL_H
 #define DELIVERYD_IO_TEST_UTIL_H
 
@@ -120,5 +121,41 @@ static inline int sheet_dump(enum sheet_format fmt, const void *data, size_t len
         if (!strstr(err_, (needle_))) fail_msg("message \"%s\" lacks \"%s\"", err_, (needle_));    \
         buf_free(&out_);                                                                           \
     } while (0)
+
+/* assert_dump on the whole of the named fixture file. */
+#define assert_fixture_dump(fmt_, name_, lim_, want_)                                              \
+    do {                                                                                           \
+        size_t flen_;                                                                              \
+        unsigned char *fdata_ = fixture((name_), &flen_);                                          \
+        assert_dump((fmt_), fdata_, flen_, (lim_), (want_));                                       \
+        free(fdata_);                                                                              \
+    } while (0)
+
+/* assert_refused on the whole of the named fixture file. */
+#define assert_fixture_refused(fmt_, name_, lim_, code_, needle_)                                  \
+    do {                                                                                           \
+        size_t flen_;                                                                              \
+        unsigned char *fdata_ = fixture((name_), &flen_);                                          \
+        assert_refused((fmt_), fdata_, flen_, (lim_), (code_), (needle_));                         \
+        free(fdata_);                                                                              \
+    } while (0)
+
+/* sheet_open with the default limits, which must succeed. */
+static inline struct sheet_reader *open_ok(enum sheet_format fmt, const void *data, size_t len)
+{
+    struct sheet_reader *r = NULL;
+    char err[256] = "";
+    assert_int_equal(sheet_open(fmt, data, len, NULL, &r, err, sizeof err), 0);
+    return r;
+}
+
+/* sheet_next_row's code, the row number into *row (when row is not NULL). */
+static inline int next_row(struct sheet_reader *r, long *row)
+{
+    long row_;
+    const struct sheet_cell *cells;
+    size_t n;
+    return sheet_next_row(r, row ? row : &row_, &cells, &n);
+}
 
 #endif

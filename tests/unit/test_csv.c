@@ -12,26 +12,21 @@
 static void test_semicolon_bom(void **state)
 {
     (void)state;
-    size_t len;
-    unsigned char *d = fixture("orders_semicolon_bom.csv", &len);
-    assert_dump(SHEET_CSV, d, len, NULL,
-                "1: t:Sales Order|t:Customer Name|t:Mobile|t:Amount|t:Notes\n"
-                "2: t:SO-1|t:Ahmed \"The Boss\" Al-Sabah|t:50012345|t:12,5|t:line one\r\nline two\n"
-                "5: t:SO-2|t:محمد العلي|t:+965 5001 2345|t:7.250|t:plain");
-    free(d);
+    assert_fixture_dump(
+        SHEET_CSV, "orders_semicolon_bom.csv", NULL,
+        "1: t:Sales Order|t:Customer Name|t:Mobile|t:Amount|t:Notes\n"
+        "2: t:SO-1|t:Ahmed \"The Boss\" Al-Sabah|t:50012345|t:12,5|t:line one\r\nline two\n"
+        "5: t:SO-2|t:محمد العلي|t:+965 5001 2345|t:7.250|t:plain");
 }
 
 static void test_comma_no_bom(void **state)
 {
     (void)state;
-    size_t len;
-    unsigned char *d = fixture("orders_comma.csv", &len);
-    assert_dump(SHEET_CSV, d, len, NULL,
-                "1: t:Sales Order|t:Customer Name|t:Mobile|t:Amount|t:Delivery Date\n"
-                "2: t:SO-10|t:Sara|t:50012345|t:12.5|t:2024-03-05\n"
-                "4: t:SO-11|t:Doe, John|t:96550012345|t:3|t:2024-03-06 10:30\n"
-                "5: t:SO-12|t:سارة|t:50012346|t:0.5");
-    free(d);
+    assert_fixture_dump(SHEET_CSV, "orders_comma.csv", NULL,
+                        "1: t:Sales Order|t:Customer Name|t:Mobile|t:Amount|t:Delivery Date\n"
+                        "2: t:SO-10|t:Sara|t:50012345|t:12.5|t:2024-03-05\n"
+                        "4: t:SO-11|t:Doe, John|t:96550012345|t:3|t:2024-03-06 10:30\n"
+                        "5: t:SO-12|t:سارة|t:50012346|t:0.5");
 }
 
 static void test_sniffing(void **state)
@@ -97,19 +92,12 @@ static void test_bad_quoting(void **state)
 static void test_encodings(void **state)
 {
     (void)state;
-    size_t len;
-    unsigned char *d = fixture("latin1.csv", &len);
-    assert_refused(SHEET_CSV, d, len, NULL, SHEET_ERR_FORMAT, "not UTF-8 (line 2)");
-    free(d);
+    assert_fixture_refused(SHEET_CSV, "latin1.csv", NULL, SHEET_ERR_FORMAT, "not UTF-8 (line 2)");
     csv_bad("\xFF\xFEh\0i\0", SHEET_ERR_FORMAT, "UTF-16");
     csv_bad("a,b\n\xED\xA0\x80,x\n", SHEET_ERR_FORMAT, "not UTF-8"); /* surrogate */
     csv_bad("a,b\n\xC0\xAF,x\n", SHEET_ERR_FORMAT, "not UTF-8");     /* overlong */
-    d = fixture("garbage.bin", &len);
-    assert_refused(SHEET_CSV, d, len, NULL, SHEET_ERR_FORMAT, "not");
-    free(d);
-    d = fixture("orders.xlsx", &len);
-    assert_refused(SHEET_CSV, d, len, NULL, SHEET_ERR_FORMAT, "not");
-    free(d);
+    assert_fixture_refused(SHEET_CSV, "garbage.bin", NULL, SHEET_ERR_FORMAT, "not");
+    assert_fixture_refused(SHEET_CSV, "orders.xlsx", NULL, SHEET_ERR_FORMAT, "not");
 }
 
 static void test_limits(void **state)

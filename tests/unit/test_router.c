@@ -54,6 +54,19 @@ static int match(const char *method, const char *path, struct route_match *m)
     return router_match(table, NTABLE, method, path, m);
 }
 
+/* Asserts that method path matches route index with nparams parameters, the
+ * first of them the id id0 (0: not an id) at offset off0 of length len0. */
+static void assert_match_first_param(const char *method, const char *path, int index, int nparams,
+                                     long long id0, size_t off0, size_t len0, struct route_match *m)
+{
+    assert_int_equal(match(method, path, m), MATCH_OK);
+    assert_int_equal(m->index, index);
+    assert_int_equal(m->nparams, nparams);
+    assert_int_equal(m->ids[0], id0);
+    assert_int_equal(m->params[0].off, off0);
+    assert_int_equal(m->params[0].len, len0);
+}
+
 static void test_table_size(void **state)
 {
     (void)state;
@@ -79,12 +92,7 @@ static void test_id_captures_positive_integer(void **state)
     (void)state;
     struct route_match m;
     const char *path = V1 "/orders/12345";
-    assert_int_equal(match("GET", path, &m), MATCH_OK);
-    assert_int_equal(m.index, R_ORDER_GET);
-    assert_int_equal(m.nparams, 1);
-    assert_int_equal(m.ids[0], 12345);
-    assert_int_equal(m.params[0].off, strlen(V1 "/orders/"));
-    assert_int_equal(m.params[0].len, 5);
+    assert_match_first_param("GET", path, R_ORDER_GET, 1, 12345, strlen(V1 "/orders/"), 5, &m);
 
     /* 18 digits is the longest accepted id */
     assert_int_equal(match("PATCH", V1 "/orders/123456789012345678", &m), MATCH_OK);
@@ -130,12 +138,8 @@ static void test_string_param(void **state)
     (void)state;
     struct route_match m;
     const char *path = V1 "/settings/max_page_size";
-    assert_int_equal(match("GET", path, &m), MATCH_OK);
-    assert_int_equal(m.index, R_SETTING_GET);
-    assert_int_equal(m.nparams, 1);
-    assert_int_equal(m.ids[0], 0);
-    assert_int_equal(m.params[0].off, strlen(V1 "/settings/"));
-    assert_int_equal(m.params[0].len, strlen("max_page_size"));
+    assert_match_first_param("GET", path, R_SETTING_GET, 1, 0, strlen(V1 "/settings/"),
+                             strlen("max_page_size"), &m);
     assert_memory_equal(path + m.params[0].off, "max_page_size", m.params[0].len);
 
     /* a non-id param takes digits too, but not an empty segment */
@@ -151,12 +155,7 @@ static void test_two_params(void **state)
     (void)state;
     struct route_match m;
     const char *path = V1 "/orders/77/items/sku-9";
-    assert_int_equal(match("POST", path, &m), MATCH_OK);
-    assert_int_equal(m.index, R_ORDER_ITEM);
-    assert_int_equal(m.nparams, 2);
-    assert_int_equal(m.ids[0], 77);
-    assert_int_equal(m.params[0].off, strlen(V1 "/orders/"));
-    assert_int_equal(m.params[0].len, 2);
+    assert_match_first_param("POST", path, R_ORDER_ITEM, 2, 77, strlen(V1 "/orders/"), 2, &m);
     assert_int_equal(m.params[1].off, strlen(V1 "/orders/77/items/"));
     assert_int_equal(m.params[1].len, 5);
     assert_memory_equal(path + m.params[1].off, "sku-9", 5);

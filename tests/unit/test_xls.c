@@ -14,20 +14,14 @@ static const char ORDERS[] =
 static void test_orders(void **state)
 {
     (void)state;
-    size_t len;
-    unsigned char *d = fixture("orders.xls", &len);
-    assert_dump(SHEET_XLS, d, len, NULL, ORDERS);
-    free(d);
+    assert_fixture_dump(SHEET_XLS, "orders.xls", NULL, ORDERS);
 }
 
 /* xlwt stores 1904-based serials; freexl applies the workbook's date mode. */
 static void test_orders_1904(void **state)
 {
     (void)state;
-    size_t len;
-    unsigned char *d = fixture("orders_1904.xls", &len);
-    assert_dump(SHEET_XLS, d, len, NULL, ORDERS);
-    free(d);
+    assert_fixture_dump(SHEET_XLS, "orders_1904.xls", NULL, ORDERS);
 }
 
 static size_t count_entries(const char *dir)
@@ -53,15 +47,11 @@ static void test_temp_file_unlinked(void **state)
     setenv("TMPDIR", dir, 1);
     size_t len;
     unsigned char *d = fixture("orders.xls", &len);
-    struct sheet_reader *r;
-    char err[256];
-    assert_int_equal(sheet_open(SHEET_XLS, d, len, NULL, &r, err, sizeof err), 0);
+    struct sheet_reader *r = open_ok(SHEET_XLS, d, len);
     assert_int_equal(count_entries(dir), 0);
-    long row;
-    const struct sheet_cell *c;
-    size_t n;
-    assert_int_equal(sheet_next_row(r, &row, &c, &n), 1);
+    assert_int_equal(next_row(r, NULL), 1);
     sheet_close(r);
+    char err[256];
     /* and after a refused file */
     assert_int_equal(sheet_open(SHEET_XLS, d, 600, NULL, &r, err, sizeof err), SHEET_ERR_FORMAT);
     assert_int_equal(count_entries(dir), 0);
@@ -79,11 +69,8 @@ static void test_unwritable_tmpdir(void **state)
 {
     (void)state;
     setenv("TMPDIR", "/nonexistent/deliveryd", 1);
-    size_t len;
-    unsigned char *d = fixture("orders.xls", &len);
-    assert_refused(SHEET_XLS, d, len, NULL, SHEET_ERR_INTERNAL, "temporary file");
+    assert_fixture_refused(SHEET_XLS, "orders.xls", NULL, SHEET_ERR_INTERNAL, "temporary file");
     unsetenv("TMPDIR");
-    free(d);
 }
 
 static void test_limits(void **state)
@@ -105,19 +92,15 @@ static void test_limits(void **state)
 static void test_garbage(void **state)
 {
     (void)state;
-    size_t len;
-    unsigned char *d = fixture("garbage.bin", &len);
-    assert_refused(SHEET_XLS, d, len, NULL, SHEET_ERR_FORMAT, "not an .xls file");
-    free(d);
-    d = fixture("orders.xlsx", &len);
-    assert_refused(SHEET_XLS, d, len, NULL, SHEET_ERR_FORMAT, "this is an .xlsx file");
-    free(d);
-    d = fixture("orders_comma.csv", &len);
-    assert_refused(SHEET_XLS, d, len, NULL, SHEET_ERR_FORMAT, "not an .xls file");
-    free(d);
+    assert_fixture_refused(SHEET_XLS, "garbage.bin", NULL, SHEET_ERR_FORMAT, "not an .xls file");
+    assert_fixture_refused(SHEET_XLS, "orders.xlsx", NULL, SHEET_ERR_FORMAT,
+                           "this is an .xlsx file");
+    assert_fixture_refused(SHEET_XLS, "orders_comma.csv", NULL, SHEET_ERR_FORMAT,
+                           "not an .xls file");
     assert_refused(SHEET_XLS, "", 0, NULL, SHEET_ERR_FORMAT, "not an .xls file");
     /* the right signature, then damage */
-    d = fixture("orders.xls", &len);
+    size_t len;
+    unsigned char *d = fixture("orders.xls", &len);
     assert_refused(SHEET_XLS, d, 1024, NULL, SHEET_ERR_FORMAT, "not an .xls file");
     for (size_t i = 512; i < len; i += 7)
         d[i] ^= 0x5A;
@@ -134,10 +117,7 @@ static void test_garbage(void **state)
 static void test_freexl_crash_contained(void **state)
 {
     (void)state;
-    size_t len;
-    unsigned char *d = fixture("freexl_crash.xls", &len);
-    assert_refused(SHEET_XLS, d, len, NULL, SHEET_ERR_FORMAT, "damaged");
-    free(d);
+    assert_fixture_refused(SHEET_XLS, "freexl_crash.xls", NULL, SHEET_ERR_FORMAT, "damaged");
 }
 
 /* freexl spends seconds of CPU on each date cell with a huge serial: the
@@ -145,15 +125,13 @@ static void test_freexl_crash_contained(void **state)
 static void test_slow_file_killed(void **state)
 {
     (void)state;
-    size_t len;
-    unsigned char *d = fixture("slow_dates.xls", &len);
     struct sheet_limits lim = SHEET_DEFAULT_LIMITS;
     lim.max_seconds = 1;
     double t0 = now_mono();
-    assert_refused(SHEET_XLS, d, len, &lim, SHEET_ERR_TOO_LARGE, "takes more than 1 s");
+    assert_fixture_refused(SHEET_XLS, "slow_dates.xls", &lim, SHEET_ERR_TOO_LARGE,
+                           "takes more than 1 s");
     double dt = now_mono() - t0;
     if (dt > 3) fail_msg("took %.1f s", dt);
-    free(d);
 }
 
 /* Closing before the end stops the child (nothing left running). */
@@ -163,15 +141,8 @@ static void test_close_early(void **state)
     size_t len;
     unsigned char *d = fixture("orders.xls", &len);
     for (int i = 0; i < 20; i++) {
-        struct sheet_reader *r;
-        char err[256];
-        assert_int_equal(sheet_open(SHEET_XLS, d, len, NULL, &r, err, sizeof err), 0);
-        if (i % 2) {
-            long row;
-            const struct sheet_cell *c;
-            size_t n;
-            assert_int_equal(sheet_next_row(r, &row, &c, &n), 1);
-        }
+        struct sheet_reader *r = open_ok(SHEET_XLS, d, len);
+        if (i % 2) assert_int_equal(next_row(r, NULL), 1);
         sheet_close(r);
     }
     /* every child was reaped */

@@ -146,21 +146,15 @@ static const char ORDERS_XLSX[] =
 static void test_openpyxl_orders(void **state)
 {
     (void)state;
-    size_t len;
-    unsigned char *d = fixture("orders.xlsx", &len);
-    assert_dump(SHEET_XLSX, d, len, NULL, ORDERS_XLSX);
-    free(d);
+    assert_fixture_dump(SHEET_XLSX, "orders.xlsx", NULL, ORDERS_XLSX);
 }
 
 static void test_openpyxl_1904(void **state)
 {
     (void)state;
-    size_t len;
-    unsigned char *d = fixture("orders_1904.xlsx", &len);
-    assert_dump(SHEET_XLSX, d, len, NULL,
-                "1: t:Order No|t:Delivery Date|t:When\n"
-                "2: t:SO-2001|d:2024-03-05|dt:2024-03-05T08:00:00");
-    free(d);
+    assert_fixture_dump(SHEET_XLSX, "orders_1904.xlsx", NULL,
+                        "1: t:Order No|t:Delivery Date|t:When\n"
+                        "2: t:SO-2001|d:2024-03-05|dt:2024-03-05T08:00:00");
 }
 
 /* Shared strings with rich text and phonetic runs, inline strings, cached
@@ -171,18 +165,16 @@ static void test_openpyxl_1904(void **state)
 static void test_handmade(void **state)
 {
     (void)state;
-    size_t len;
-    unsigned char *d = fixture("handmade.xlsx", &len);
-    assert_dump(SHEET_XLSX, d, len, NULL,
-                "1: t:Sales Order|t:Customer|t:Mobile|t:Amount|t:Date||t:Paid|t:Formula|"
-                "t:Status\n"
-                "2: t:SO-1|t:Ahmed Al-Sabah|n:50012345|n:12.5|d:2024-03-05||b:TRUE|n:25|t:ok\n"
-                "5: t:SO-2|t:محمد|n:50012345|n:0.1|dt:2024-03-05T18:00:00||b:FALSE|e:#DIV/0!|"
-                "dt:2024-03-06T10:00:00\n"
-                "6: t:Line1\r\nLine2 _x0041_||d:1900-02-29|d:1900-02-28|tm:12:00:00|n:1|"
-                "dt:1900-03-01T00:00:00|d:1900-01-01\n"
-                "7: t:Rich inline||||||||||||||||||||||||||t:far");
-    free(d);
+    assert_fixture_dump(
+        SHEET_XLSX, "handmade.xlsx", NULL,
+        "1: t:Sales Order|t:Customer|t:Mobile|t:Amount|t:Date||t:Paid|t:Formula|"
+        "t:Status\n"
+        "2: t:SO-1|t:Ahmed Al-Sabah|n:50012345|n:12.5|d:2024-03-05||b:TRUE|n:25|t:ok\n"
+        "5: t:SO-2|t:محمد|n:50012345|n:0.1|dt:2024-03-05T18:00:00||b:FALSE|e:#DIV/0!|"
+        "dt:2024-03-06T10:00:00\n"
+        "6: t:Line1\r\nLine2 _x0041_||d:1900-02-29|d:1900-02-28|tm:12:00:00|n:1|"
+        "dt:1900-03-01T00:00:00|d:1900-01-01\n"
+        "7: t:Rich inline||||||||||||||||||||||||||t:far");
 }
 
 static void test_no_package_rels_no_styles(void **state)
@@ -234,15 +226,11 @@ static void test_malformed_xml(void **state)
     const char sheet[] = SHEET_HEAD "<row r=\"1\"><c r=\"A1\"><v>1</v></c></row><row r=\"2\"><c";
     size_t len;
     unsigned char *d = simple_xlsx(sheet, 0, &len);
-    struct sheet_reader *r;
-    char err[256];
-    assert_int_equal(sheet_open(SHEET_XLSX, d, len, NULL, &r, err, sizeof err), 0);
+    struct sheet_reader *r = open_ok(SHEET_XLSX, d, len);
     long row;
-    const struct sheet_cell *c;
-    size_t n;
-    assert_int_equal(sheet_next_row(r, &row, &c, &n), 1); /* rows before the damage come out */
+    assert_int_equal(next_row(r, &row), 1); /* rows before the damage come out */
     assert_int_equal(row, 1);
-    assert_int_equal(sheet_next_row(r, &row, &c, &n), SHEET_ERR_FORMAT);
+    assert_int_equal(next_row(r, &row), SHEET_ERR_FORMAT);
     assert_non_null(strstr(sheet_error(r), "line"));
     sheet_close(r);
     free(d);
@@ -253,10 +241,7 @@ static void test_malformed_xml(void **state)
 static void test_doctype_refused(void **state)
 {
     (void)state;
-    size_t len;
-    unsigned char *d = fixture("doctype.xlsx", &len);
-    assert_refused(SHEET_XLSX, d, len, NULL, SHEET_ERR_FORMAT, "DOCTYPE");
-    free(d);
+    assert_fixture_refused(SHEET_XLSX, "doctype.xlsx", NULL, SHEET_ERR_FORMAT, "DOCTYPE");
 }
 
 /* 200 MB of zeros deflate to ~200 KB; the declared size gives it away before
@@ -311,10 +296,8 @@ static void test_zip_ratio_refused(void **state)
 static void test_lying_declared_size(void **state)
 {
     (void)state;
-    size_t len;
-    unsigned char *d = fixture("lying_size.xlsx", &len);
-    assert_refused(SHEET_XLSX, d, len, NULL, SHEET_ERR_TOO_LARGE, "beyond its declared size");
-    free(d);
+    assert_fixture_refused(SHEET_XLSX, "lying_size.xlsx", NULL, SHEET_ERR_TOO_LARGE,
+                           "beyond its declared size");
 }
 
 static void test_entry_and_total_limits(void **state)
@@ -380,19 +363,14 @@ static void test_row_column_cell_limits(void **state)
 static void test_garbage(void **state)
 {
     (void)state;
-    size_t len;
-    unsigned char *d = fixture("garbage.bin", &len);
-    assert_refused(SHEET_XLSX, d, len, NULL, SHEET_ERR_FORMAT, "not an .xlsx file");
-    free(d);
-    d = fixture("orders_comma.csv", &len);
-    assert_refused(SHEET_XLSX, d, len, NULL, SHEET_ERR_FORMAT, "not a zip archive");
-    free(d);
-    d = fixture("orders.xls", &len);
-    assert_refused(SHEET_XLSX, d, len, NULL, SHEET_ERR_FORMAT, ".xls file");
-    free(d);
+    assert_fixture_refused(SHEET_XLSX, "garbage.bin", NULL, SHEET_ERR_FORMAT, "not an .xlsx file");
+    assert_fixture_refused(SHEET_XLSX, "orders_comma.csv", NULL, SHEET_ERR_FORMAT,
+                           "not a zip archive");
+    assert_fixture_refused(SHEET_XLSX, "orders.xls", NULL, SHEET_ERR_FORMAT, ".xls file");
     assert_refused(SHEET_XLSX, "", 0, NULL, SHEET_ERR_FORMAT, "not an .xlsx file");
     /* a truncated upload: the central directory is missing */
-    d = fixture("orders.xlsx", &len);
+    size_t len;
+    unsigned char *d = fixture("orders.xlsx", &len);
     assert_refused(SHEET_XLSX, d, len / 2, NULL, SHEET_ERR_FORMAT, "not an .xlsx file");
     /* a zip that is not a workbook */
     struct zpart parts[] = {{"hello.txt", "hello", 0}};
