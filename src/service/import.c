@@ -393,7 +393,11 @@ static int load(const buf_t *copy, const char *source, const char *import_id, in
     snprintf(uid, sizeof uid, "%ld", (long)user);
     snprintf(sc, sizeof sc, "%ld", (long)scope);
     const char *uidp = user > 0 ? uid : NULL; /* NULL: the system (webhook) */
-    if (exec_ok(tmp_table_sql, 0, NULL, err, NULL) < 0) return -1;
+    /* The new orders' transition table (for order_search) holds whole rows:
+     * 20,000 of them spill to disk with the default 4 MB. */
+    if (exec_ok("SET LOCAL work_mem = '64MB'", 0, NULL, err, NULL) < 0 ||
+        exec_ok(tmp_table_sql, 0, NULL, err, NULL) < 0)
+        return -1;
     if (copy->len && db_copy_in("COPY import_rows FROM STDIN", copy->data, copy->len, err) < 0)
         return -1;
     const char *p[] = {source, import_id, uidp, scope ? sc : NULL};
