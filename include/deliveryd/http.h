@@ -24,7 +24,8 @@ enum route_flags {
     ROUTE_JSON = 1u << 0,     /* body must be a JSON object (parsed into r->json) */
     ROUTE_NO_LIMIT = 1u << 1, /* not rate limited (/health, /ready, /metrics) */
     ROUTE_RAW = 1u << 2,      /* body kept as bytes (uploads, webhooks) */
-    ROUTE_STATS = 1u << 3,    /* a 2xx answer changed what analytics report */
+    ROUTE_STATS = 1u << 3,    /* a 2xx answer changed data the caches derive from
+                                 (caches_data_changed: analytics, list totals) */
 };
 
 struct req;

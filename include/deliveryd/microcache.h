@@ -6,6 +6,9 @@
 
 #include <stddef.h>
 
+/* Keys of the totals of GET /orders filters (see caches_data_changed). */
+#define LIST_TOTALS_PREFIX "cnt:"
+
 /** A malloc'd copy of the entry (caller frees) or NULL when absent/expired. */
 char *microcache_get(const char *key, size_t *len);
 /**

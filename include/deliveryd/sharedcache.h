@@ -24,7 +24,14 @@ char *sharedcache_get(const char *gen_key, const char *key, char gen[SHAREDCACHE
 /** Stores a value computed under generation `gen` for ttl_seconds. */
 void sharedcache_put(const char *key, const char *gen, const char *val, size_t len,
                      int ttl_seconds);
-/** Makes every entry of `gen_key` stale (call after the write committed). */
-void sharedcache_bump(const char *gen_key);
+/**
+ * A write changed orders, payments, work sessions, drivers, users or
+ * settings, and has committed: the analytics answers of every instance
+ * (the STATS_GENERATION_KEY generation) and this process's list totals
+ * (LIST_TOTALS_PREFIX in the micro-cache) are stale from now on. Called by
+ * the dispatcher after a 2xx answer of a ROUTE_STATS route and by the cron
+ * jobs: the one place such writes announce themselves.
+ */
+void caches_data_changed(void);
 
 #endif

@@ -106,7 +106,6 @@ void api_orders_create(struct req *r)
     buf_free(&cols);
     buf_free(&vals);
     db_res *res = db_query_or_reply(r, sql, np, params);
-    if (res) microcache_clear("cnt:");
     if (res) reply_row_json(r, 201, res);
 }
 
@@ -151,7 +150,8 @@ void api_orders_history(struct req *r)
 
 /* Counting every matching row is the expensive half of a list over a
  * million orders; the count of the same filter is reused for
- * LIST_COUNT_TTL seconds (and dropped by this process's order writes).
+ * LIST_COUNT_TTL seconds (and dropped by this process's writes,
+ * caches_data_changed).
  * When it expires, one request recounts while the others keep the old
  * total for that long, instead of every request in flight counting. */
 #define LIST_COUNT_TTL 2.0
@@ -167,7 +167,7 @@ void api_orders_list(struct req *r)
     }
     buf_t key;
     buf_init(&key);
-    buf_printf(&key, "cnt:%s", f.where.data);
+    buf_printf(&key, LIST_TOTALS_PREFIX "%s", f.where.data);
     for (int i = 0; i < f.np; i++) buf_printf(&key, "|%s", f.params[i] ? f.params[i] : "\\N");
     size_t clen = 0;
     char *cached = microcache_get_or_refresh(key.data, &clen);

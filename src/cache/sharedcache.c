@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "deliveryd/cache.h"
+#include "deliveryd/microcache.h"
 #include "deliveryd/util.h"
 
 /* An entry is "<generation>\n<value>"; the generation and the entry come
@@ -44,7 +45,8 @@ void sharedcache_put(const char *key, const char *gen, const char *val, size_t l
     free(entry);
 }
 
-void sharedcache_bump(const char *gen_key)
+void caches_data_changed(void)
 {
-    if (cache_enabled()) (void)cache_incr(gen_key);
+    if (cache_enabled()) (void)cache_incr(STATS_GENERATION_KEY);
+    microcache_clear(LIST_TOTALS_PREFIX);
 }

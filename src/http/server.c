@@ -248,8 +248,7 @@ static void dispatch(struct conn_state *st)
     rt->fn(r);
     if (!r->responded) reply_problem(r, 500, "internal", "the handler sent no response");
     /* after the commit, before the client can see the answer */
-    if ((rt->flags & ROUTE_STATS) && r->status >= 200 && r->status < 300)
-        sharedcache_bump(STATS_GENERATION_KEY);
+    if ((rt->flags & ROUTE_STATS) && r->status >= 200 && r->status < 300) caches_data_changed();
 }
 
 static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const char *url,

@@ -301,7 +301,8 @@ int cron_run(const char *job, char **out, struct db_error *err)
     else if (strcmp(job, "backfill") == 0) rc = job_backfill(out, err);
     else if (strcmp(job, "sla-check") == 0) rc = job_sla(out, err);
     else if (strcmp(job, "purge-locations") == 0) rc = job_purge(out, err);
-    /* backfilled timestamps and closed sessions change the analytics */
-    if (rc == 0) sharedcache_bump(STATS_GENERATION_KEY);
+    /* archived orders leave the lists; backfilled timestamps and closed
+     * sessions change the analytics */
+    if (rc == 0) caches_data_changed();
     return rc;
 }

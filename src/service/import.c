@@ -11,7 +11,6 @@
 
 #include "deliveryd/db.h"
 #include "deliveryd/fields.h"
-#include "deliveryd/microcache.h"
 #include "deliveryd/settings.h"
 
 #define MAX_REPORTED_ERRORS 1000
@@ -393,11 +392,7 @@ static int load(const buf_t *copy, const char *source, const char *import_id, in
     snprintf(uid, sizeof uid, "%ld", (long)user);
     snprintf(sc, sizeof sc, "%ld", (long)scope);
     const char *uidp = user > 0 ? uid : NULL; /* NULL: the system (webhook) */
-    /* The new orders' transition table (for order_search) holds whole rows:
-     * 20,000 of them spill to disk with the default 4 MB. */
-    if (exec_ok("SET LOCAL work_mem = '64MB'", 0, NULL, err, NULL) < 0 ||
-        exec_ok(tmp_table_sql, 0, NULL, err, NULL) < 0)
-        return -1;
+    if (exec_ok(tmp_table_sql, 0, NULL, err, NULL) < 0) return -1;
     if (copy->len && db_copy_in("COPY import_rows FROM STDIN", copy->data, copy->len, err) < 0)
         return -1;
     const char *p[] = {source, import_id, uidp, scope ? sc : NULL};
@@ -406,7 +401,6 @@ static int load(const buf_t *copy, const char *source, const char *import_id, in
     *created = atol(db_get(res, 0, 0));
     *updated = atol(db_get(res, 0, 1));
     db_res_free(res);
-    microcache_clear("cnt:");
     return 0;
 }
 
@@ -459,8 +453,12 @@ static int write_import(const struct write_args *a, struct import_outcome *out,
     char uid[24], counts_errs[32];
     snprintf(uid, sizeof uid, "%ld", (long)in->user_id);
     snprintf(counts_errs, sizeof counts_errs, "%zu", a->nerr_rows);
-    if (exec_ok("BEGIN", 0, NULL, err, NULL) < 0 ||
-        exec_ok("SET LOCAL statement_timeout = '120s'", 0, NULL, err, NULL) < 0)
+    /* one round trip; the new orders' transition table (order_search's
+     * trigger) holds whole rows, and 20,000 spill to disk at the default
+     * 4 MB of work_mem */
+    if (db_exec_script("BEGIN; SET LOCAL statement_timeout = '120s';"
+                       " SET LOCAL work_mem = '64MB'",
+                       err) < 0)
         return -1;
     if (!in->dry_run) {
         const char *p[] = {in->file_name, sha, uid, in->default_warehouse};

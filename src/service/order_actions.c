@@ -9,7 +9,6 @@
 #include <string.h>
 
 #include "deliveryd/db.h"
-#include "deliveryd/microcache.h"
 #include "deliveryd/orders.h"
 #include "deliveryd/settings.h"
 
@@ -145,10 +144,7 @@ struct db_res *order_action_run(struct req *r, enum order_action act,
                             in->notes,
                             in->pay_method,
                             in->pay_amount};
-    struct db_res *res =
-        db_query_prepared_or_reply(r, sql_text[act][!in->batch], ARRAY_LEN(params), params);
-    if (res) microcache_clear("cnt:"); /* list totals by status change */
-    return res;
+    return db_query_prepared_or_reply(r, sql_text[act][!in->batch], ARRAY_LEN(params), params);
 }
 
 void order_action_explain(enum order_action act, const struct action_input *in,
