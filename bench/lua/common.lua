@@ -2,14 +2,13 @@
 -- a machine-readable result line ("RESULT req_s p50_ms p99_ms errors") that
 -- bench/lib.sh parses. Load it first with
 --   dofile(os.getenv("BENCH_LUA") .. "/common.lua")
+-- (in each thread's own Lua state, the globals tid and nthreads)
 local threads = {}
-local nthreads = 0
 
 function setup(thread)
-  thread:set("tid", nthreads)
-  nthreads = nthreads + 1
+  thread:set("tid", #threads)
   table.insert(threads, thread)
-  for _, t in ipairs(threads) do t:set("nthreads", nthreads) end
+  for _, t in ipairs(threads) do t:set("nthreads", #threads) end
 end
 
 -- "Authorization: Bearer $TOKEN" when TOKEN is set
@@ -49,6 +48,25 @@ function token_list()
   for t in string.gmatch(os.getenv("TOKENS") or "", "%S+") do table.insert(list, t) end
   assert(#list > 0, "TOKENS is empty")
   return list
+end
+
+-- This wrk thread's share of TOKENS, round robin: with as many drivers as
+-- connections a driver rarely has two requests in flight, as on the road.
+-- Call it from init() (tid and nthreads are set by then).
+function thread_tokens()
+  local mine = {}
+  for i, t in ipairs(token_list()) do
+    if (i - 1) % nthreads == tid then table.insert(mine, t) end
+  end
+  return mine
+end
+
+-- The k-th GPS point (JSON) of a run: recorded_at goes back 1 ms per point
+-- from base_ms, so every point is new.
+function location_point(k, base_ms)
+  return string.format(
+    '{"latitude":%.6f,"longitude":%.6f,"accuracy":5.0,"speed":8.5,"heading":120,"recorded_at":"%s"}',
+    29.30 + (k % 1000) / 10000, 47.95 + (k % 777) / 10000, rfc3339_ms(base_ms - k))
 end
 
 function done(summary, latency, requests)

@@ -8,12 +8,7 @@ local base = tonumber(os.getenv("LOC_BASE_MS"))
 local tokens, n
 
 function init(args)
-  -- this thread's own drivers, round robin: with as many drivers as
-  -- connections a driver rarely has two requests in flight, as on the road
-  tokens = {}
-  for i, t in ipairs(token_list()) do
-    if (i - 1) % nthreads == tid then table.insert(tokens, t) end
-  end
+  tokens = thread_tokens()
   n = 0
 end
 
@@ -27,11 +22,8 @@ end
 function request()
   local seq = n * nthreads + tid
   n = n + 1
-  local body = string.format(
-    '{"latitude":%.6f,"longitude":%.6f,"accuracy":5.0,"speed":8.5,"heading":120,"recorded_at":"%s"}',
-    29.30 + (seq % 1000) / 10000, 47.95 + (seq % 777) / 10000, rfc3339_ms(base - seq))
   return wrk.format("POST", "/api/v1/drivers/location", {
     ["Authorization"] = "Bearer " .. tokens[(n % #tokens) + 1],
     ["Content-Type"] = "application/json",
-  }, body)
+  }, location_point(seq, base))
 end
