@@ -138,9 +138,11 @@ SELECT
   greatest(b.created, t.assigned_at, t.picked_up_at, t.delivered_at, t.failed_at, t.cancelled_at, t.returned_at),
   1 + (t.assigned_at IS NOT NULL)::int + (t.picked_up_at IS NOT NULL)::int + (t.delivered_at IS NOT NULL)::int
     + (t.failed_at IS NOT NULL)::int + (t.cancelled_at IS NOT NULL)::int + (t.returned_at IS NOT NULL)::int,
-  -- 64 hex characters like the real default, but from md5: gen_random_uuid()
-  -- twice per row costs ~15 s per million here. Bench data only.
-  md5(b.r1::text || b.g) || md5(b.r3::text || b.cust)
+  -- The real default's layout (creation time in microseconds, then random
+  -- hex), but from md5: gen_random_uuid() twice per row costs ~15 s per
+  -- million here. Bench data only.
+  lpad(to_hex((extract(epoch FROM b.created) * 1000000)::bigint), 14, '0')
+    || substr(md5(b.r1::text || b.g) || md5(b.r3::text || b.cust), 1, 50)
 FROM (
   SELECT g,
          -- ids follow time: created_at grows with g over 90 days, minus a little jitter

@@ -4,6 +4,7 @@ normalization, generated order numbers, duplicates, money), GET /orders/{id}
 creation row of GET /orders/{id}/history."""
 
 import re
+from datetime import datetime
 
 import pytest
 
@@ -55,12 +56,21 @@ def test_create_returns_full_order(ow):
     assert ow.get(o["id"]) == o
 
 
-def test_tracking_tokens_are_random_and_unique(ow):
-    tokens = [ow.new_order()["tracking_token"] for _ in range(5)]
-    assert len(set(tokens)) == 5
-    # not derived from one another: no long common prefix
-    for a in tokens:
-        for b in tokens:
+def test_tracking_tokens_are_time_ordered_then_random(ow):
+    orders = [ow.new_order() for _ in range(5)]
+    tokens = [o["tracking_token"] for o in orders]
+    assert all(re.fullmatch(r"[0-9a-f]{64}", t) for t in tokens), tokens
+    # 14 hex digits of creation time in microseconds (close to created_at),
+    # so one day's orders sit together in the token index ...
+    for o, t in zip(orders, tokens):
+        made = datetime.fromisoformat(o["created_at"].replace("Z", "+00:00")).timestamp()
+        assert abs(int(t[:14], 16) / 1e6 - made) < 5, (t, o["created_at"])
+    assert [int(t[:14], 16) for t in tokens] == sorted(int(t[:14], 16) for t in tokens)
+    # ... and 50 random hex digits are the secret: not derived from one another
+    tails = [t[14:] for t in tokens]
+    assert len(set(tails)) == 5
+    for a in tails:
+        for b in tails:
             if a != b:
                 assert a[:8] != b[:8], (a, b)
 
