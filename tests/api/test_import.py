@@ -11,6 +11,7 @@ unsupported media (415), the import_finished notification, scoping.
 """
 
 import io
+import re
 import os
 import struct
 import time
@@ -418,12 +419,37 @@ def test_existing_pending_updated_others_skipped(ops, imp):
     assert p["customer_phone"] == "+96555554444" and p["area"] == "Surra"
     assert p["version"] == pending["version"] + 1
     assert p["customer_info"].get("Extra") == "e1"
+    assert p["tracking_token"] == pending["tracking_token"]  # an update keeps the link
     a = ops.get(imp.mgr, assigned["id"])
     assert a["customer_name"] == "Keep Me" and a["version"] == assigned["version"]
     assert a["status"] == "assigned"
     d = ops.get(imp.mgr, delivered["id"])
     assert d["customer_name"] == "Done" and d["version"] == delivered["version"]
     assert find_order(imp.mgr, new)["customer_name"] == "Brand New"
+
+
+def test_imported_orders_get_time_ordered_random_tracking_tokens(ops, imp):
+    """The import makes its tokens itself (not the column default), in the
+    same layout: creation microseconds, then 50 random hex digits."""
+    numbers = [ops.number("T") for _ in range(6)]
+    rows = [["Sales Order", "Customer", "Mobile", "Site", "Area"]]
+    rows += [[n, "Token Row", f"5555{i:04d}", imp.wh["code"], "Surra"] for i, n in enumerate(numbers)]
+    before = time.time()
+    r = imp.mgr.import_file(xlsx_bytes(rows))
+    after = time.time()
+    assert r.status_code == 201, r.text
+    assert_report(r.json(), created=6, failed=0)
+    tokens = [find_order(imp.mgr, n)["tracking_token"] for n in numbers]
+    assert all(re.fullmatch(r"[0-9a-f]{64}", t) for t in tokens), tokens
+    stamps = [int(t[:14], 16) / 1e6 for t in tokens]
+    assert all(before - 1 <= s <= after + 1 for s in stamps), (before, stamps, after)
+    assert stamps == sorted(stamps) and len(set(stamps)) == 6  # sheet order, no ties
+    tails = [t[14:] for t in tokens]
+    assert len({t[:8] for t in tails}) == 6, tails
+    # each one opens its order's public page
+    for n, t in zip(numbers, tokens):
+        page = Api(ops.base).get(V1 + "/track/" + t)
+        assert page.status_code == 200 and page.json()["order_number"] == n, page.text
 
 
 def test_pending_order_of_another_warehouse_is_not_updated_by_scoped_manager(ops, imp):
