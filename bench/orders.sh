@@ -15,8 +15,8 @@
 #
 # ORDERS_PARTS="reads alone cancel" (the default: all three) picks parts:
 # reads = EXPLAIN + wrk vs pgbench, alone = one client, cancel = batch-cancel
-# (CANCEL_ROUNDS times, default BENCH_ROUNDS; CANCEL_AFTER_CHECKPOINT=1 for
-# the worst case).
+# (CANCEL_ROUNDS times, default BENCH_ROUNDS; CANCEL_PICK=random|recent picks
+# the orders; CANCEL_AFTER_CHECKPOINT=1 for the worst case).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 bench_attach
@@ -125,7 +125,16 @@ if part cancel; then
 # statement touches first goes to the WAL whole (docs/performance.md §2.4).
 sleep 5 # the load of the reads settles
 rounds=${CANCEL_ROUNDS:-$BENCH_ROUNDS}
-psql_bench -tAc "SELECT json_agg(id) FROM (SELECT id, (row_number() OVER (ORDER BY random()) - 1) / 500 AS r
+# CANCEL_PICK=random (the default): 500 pending orders drawn at random from
+# all of them, each on its own heap page and index leaves - the worst case.
+# CANCEL_PICK=recent: the newest pending orders, 500 after 500, as a manager
+# selects a page of today's list.
+case ${CANCEL_PICK:-random} in
+  random) pick="ORDER BY random()" ;;
+  recent) pick="ORDER BY created_at DESC, id DESC" ;;
+  *) bdie "CANCEL_PICK is random or recent" ;;
+esac
+psql_bench -tAc "SELECT json_agg(id) FROM (SELECT id, (row_number() OVER ($pick) - 1) / 500 AS r
   FROM orders WHERE status = 'pending') t WHERE r < $rounds GROUP BY r ORDER BY r" >"$BENCH_RESULTS/batch-cancel-ids.txt"
 round=0
 while read -r ids && [ -n "$ids" ]; do
@@ -142,7 +151,7 @@ while read -r ids && [ -n "$ids" ]; do
   ms=$(awk -v s="$secs" 'BEGIN { printf "%.1f", s * 1000 }')
   errs=$((count - ok))
   [ "$code" = 200 ] || errs=$count
-  record $SUITE "batch-cancel $count (wall ms)" "$round" "-" "-" "$ms" "$errs"
+  record $SUITE "batch-cancel $count ${CANCEL_PICK:-random} (wall ms)" "$round" "-" "-" "$ms" "$errs"
   blog "round $round batch-cancel of $count pending orders: HTTP $code, $ok cancelled, ${ms} ms (load1 $(cut -d' ' -f1 /proc/loadavg))"
 done <"$BENCH_RESULTS/batch-cancel-ids.txt"
 [ "$round" -gt 0 ] || blog "no pending orders left for batch-cancel"
