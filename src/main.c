@@ -21,6 +21,7 @@
 #include "deliveryd/microcache.h"
 #include "deliveryd/settings.h"
 #include "deliveryd/migrate.h"
+#include "deliveryd/search_indexer.h"
 
 static int serve(void)
 {
@@ -46,6 +47,10 @@ static int serve(void)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    if (search_indexer_start() < 0) {
+        fprintf(stderr, "deliveryd: cannot start the search indexer\n");
+        return 1;
+    }
     if (http_start() < 0) return 1;
     log_msgf(LOG_INFO, "listening on http://%s:%ld with %ld threads", g_cfg.bind_address,
              g_cfg.port, g_cfg.threads);
@@ -60,6 +65,7 @@ static int serve(void)
     }
     sd_notify(0, "STOPPING=1");
     http_stop(30.0);
+    search_indexer_stop();
     db_thread_close();
     cache_thread_close();
     cache_global_free();

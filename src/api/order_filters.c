@@ -125,17 +125,27 @@ int order_filter_or_reply(struct req *r, struct order_filter *f)
             if (isdigit((unsigned char)*p)) digits++;
             else if (!strchr(" -+()", *p)) phoneish = false;
         }
-        const char *pat = like_pattern(r, v, false);
+        /* order_search, plus the orders an import has just added and the
+         * search indexer has not moved there yet (migration 0009), matched
+         * on orders' own columns */
+        f->params[f->np++] = like_pattern(r, v, false);
+        int text = f->np;
         if (phoneish && digits >= 4) {
-            f->params[f->np++] = pat;
             f->params[f->np++] = like_pattern(r, v, true);
             buf_printf(&f->where,
                        " AND o.id IN (SELECT s.order_id FROM order_search s"
-                       " WHERE s.search_text LIKE lower($%d) OR s.phone_digits LIKE $%d)",
-                       f->np - 1, f->np);
+                       " WHERE s.search_text LIKE lower($%d) OR s.phone_digits LIKE $%d"
+                       " UNION ALL SELECT x.id FROM order_search_backlog b"
+                       " JOIN orders x ON x.id = b.order_id"
+                       " WHERE x.search_text LIKE lower($%d) OR x.phone_digits LIKE $%d)",
+                       text, f->np, text, f->np);
         } else {
-            add(f, "o.id IN (SELECT s.order_id FROM order_search s WHERE s.search_text LIKE lower(",
-                pat, "))");
+            buf_printf(&f->where,
+                       " AND o.id IN (SELECT s.order_id FROM order_search s"
+                       " WHERE s.search_text LIKE lower($%d)"
+                       " UNION ALL SELECT x.id FROM order_search_backlog b"
+                       " JOIN orders x ON x.id = b.order_id WHERE x.search_text LIKE lower($%d))",
+                       text, text);
         }
     }
     const char *tz = "Asia/Kuwait";

@@ -12,6 +12,7 @@
 
 #include "deliveryd/db.h"
 #include "deliveryd/fields.h"
+#include "deliveryd/search_indexer.h"
 #include "deliveryd/settings.h"
 
 #define MAX_REPORTED_ERRORS 1000
@@ -472,9 +473,10 @@ static int write_import(const struct write_args *a, struct import_outcome *out,
     snprintf(counts_errs, sizeof counts_errs, "%zu", a->nerr_rows);
     /* one round trip; the new orders' transition table (order_search's
      * trigger) holds whole rows, and 20,000 spill to disk at the default
-     * 4 MB of work_mem */
+     * 4 MB of work_mem; the new orders go to the search backlog, indexed
+     * by the search indexer after the commit (migration 0009) */
     if (db_exec_script("BEGIN; SET LOCAL statement_timeout = '120s';"
-                       " SET LOCAL work_mem = '64MB'",
+                       " SET LOCAL work_mem = '64MB'; SET LOCAL deliveryd.search_backlog = 'on'",
                        err) < 0)
         return -1;
     if (!in->dry_run) {
@@ -535,6 +537,7 @@ static int write_import(const struct write_args *a, struct import_outcome *out,
         json_decref(body);
         return -1;
     }
+    search_indexer_kick(); /* the new orders' trigrams, after the answer */
     out->status = 201;
     out->body = body;
     return 0;

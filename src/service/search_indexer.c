@@ -1,0 +1,96 @@
+/* The search indexer thread (include/deliveryd/search_indexer.h). */
+#include "deliveryd/search_indexer.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "deliveryd/db.h"
+#include "deliveryd/log.h"
+
+#define PERIOD_SECONDS 60
+#define ROWS_PER_DRAIN "20000" /* one transaction of order_search_drain */
+#define MAX_DRAINS 100         /* per wake-up: 2,000,000 rows */
+
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t cv;
+static pthread_t thread;
+static bool running, kicked, stopping;
+
+/* Drains until the backlog is empty (or the database fails: the next
+ * wake-up retries). */
+static void drain(void)
+{
+    for (int i = 0; i < MAX_DRAINS; i++) {
+        struct db_error err;
+        const char *p[] = {ROWS_PER_DRAIN};
+        db_res *res = db_exec("SELECT order_search_drain($1::int)", 1, p, &err);
+        if (!res) {
+            log_msgf(LOG_WARN, "search indexer: %s (retrying within %d s)", err.message,
+                     PERIOD_SECONDS);
+            return;
+        }
+        long moved = atol(db_get(res, 0, 0));
+        db_res_free(res);
+        if (moved == 0) return;
+    }
+}
+
+static void *run(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&mu);
+    while (!stopping) {
+        if (!kicked) {
+            struct timespec until;
+            clock_gettime(CLOCK_MONOTONIC, &until);
+            until.tv_sec += PERIOD_SECONDS;
+            while (!kicked && !stopping &&
+                   pthread_cond_timedwait(&cv, &mu, &until) == 0) {
+            }
+        }
+        if (stopping) break;
+        kicked = false;
+        pthread_mutex_unlock(&mu);
+        drain();
+        pthread_mutex_lock(&mu);
+    }
+    pthread_mutex_unlock(&mu);
+    db_thread_close();
+    return NULL;
+}
+
+int search_indexer_start(void)
+{
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&cv, &attr);
+    pthread_condattr_destroy(&attr);
+    kicked = true; /* whatever an earlier run left */
+    stopping = false;
+    if (pthread_create(&thread, NULL, run, NULL) != 0) return -1;
+    running = true;
+    return 0;
+}
+
+void search_indexer_kick(void)
+{
+    pthread_mutex_lock(&mu);
+    kicked = true;
+    if (running) pthread_cond_signal(&cv);
+    pthread_mutex_unlock(&mu);
+}
+
+void search_indexer_stop(void)
+{
+    if (!running) return;
+    pthread_mutex_lock(&mu);
+    stopping = true;
+    pthread_cond_signal(&cv);
+    pthread_mutex_unlock(&mu);
+    pthread_join(thread, NULL);
+    running = false;
+    pthread_cond_destroy(&cv);
+}
