@@ -127,7 +127,9 @@ int order_filter_or_reply(struct req *r, struct order_filter *f)
         }
         /* order_search, plus the orders an import has just added and the
          * search indexer has not moved there yet (migration 0009), matched
-         * on orders' own columns */
+         * on orders' own columns; a subquery per backlog row, so the plan
+         * stays a pkey lookup each whatever the planner thinks the backlog
+         * holds (a join was planned as a seq scan of all orders) */
         f->params[f->np++] = like_pattern(r, v, false);
         int text = f->np;
         if (phoneish && digits >= 4) {
@@ -135,16 +137,17 @@ int order_filter_or_reply(struct req *r, struct order_filter *f)
             buf_printf(&f->where,
                        " AND o.id IN (SELECT s.order_id FROM order_search s"
                        " WHERE s.search_text LIKE lower($%d) OR s.phone_digits LIKE $%d"
-                       " UNION ALL SELECT x.id FROM order_search_backlog b"
-                       " JOIN orders x ON x.id = b.order_id"
-                       " WHERE x.search_text LIKE lower($%d) OR x.phone_digits LIKE $%d)",
+                       " UNION ALL SELECT b.order_id FROM order_search_backlog b"
+                       " WHERE (SELECT x.search_text LIKE lower($%d) OR x.phone_digits LIKE $%d"
+                       " FROM orders x WHERE x.id = b.order_id))",
                        text, f->np, text, f->np);
         } else {
             buf_printf(&f->where,
                        " AND o.id IN (SELECT s.order_id FROM order_search s"
                        " WHERE s.search_text LIKE lower($%d)"
-                       " UNION ALL SELECT x.id FROM order_search_backlog b"
-                       " JOIN orders x ON x.id = b.order_id WHERE x.search_text LIKE lower($%d))",
+                       " UNION ALL SELECT b.order_id FROM order_search_backlog b"
+                       " WHERE (SELECT x.search_text LIKE lower($%d)"
+                       " FROM orders x WHERE x.id = b.order_id))",
                        text, text);
         }
     }

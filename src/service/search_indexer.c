@@ -22,6 +22,7 @@ static bool running, kicked, stopping;
  * wake-up retries). */
 static void drain(void)
 {
+    bool drained = false;
     for (int i = 0; i < MAX_DRAINS; i++) {
         struct db_error err;
         const char *p[] = {ROWS_PER_DRAIN};
@@ -33,7 +34,15 @@ static void drain(void)
         }
         long moved = atol(db_get(res, 0, 0));
         db_res_free(res);
-        if (moved == 0) return;
+        if (moved == 0) break;
+        drained = true;
+    }
+    /* every search scans the backlog: keep its dead rows out of the way */
+    if (drained) {
+        struct db_error err;
+        db_res *res = db_exec("VACUUM order_search_backlog", 0, NULL, &err);
+        if (res) db_res_free(res);
+        else log_msgf(LOG_WARN, "search indexer: vacuum: %s", err.message);
     }
 }
 
