@@ -193,7 +193,13 @@ BEGIN
   ASSERT b->>'status' = 'pending', 'status';
   ASSERT json_typeof(b->'delivery_time') = 'null', 'delivery_time null';
   ASSERT b->>'created_at' LIKE '%Z', format('created_at: %s', b->'created_at');
-  ASSERT length(b->>'tracking_token') = 64, 'tracking token';
+  ASSERT b->>'tracking_token' ~ '^[0-9a-f]{64}$', 'tracking token';
+  -- 0008: creation microseconds first (so a day's tokens share index leaves)
+  ASSERT abs(('x' || lpad(left(b->>'tracking_token', 14), 16, '0'))::bit(64)::bigint
+             - extract(epoch FROM now()) * 1000000) < 60000000,
+         format('tracking token time prefix: %s', b->>'tracking_token');
+  ASSERT (SELECT reloptions FROM pg_class WHERE relname = 'orders') @> ARRAY['fillfactor=85'],
+         'orders fillfactor';
   ASSERT b->'customer_info'->>'Extra Col' = 'x', 'customer_info';
   ASSERT (SELECT array_agg(k ORDER BY ord_) FROM json_object_keys(b) WITH ORDINALITY AS j(k, ord_))
        = ARRAY['id','order_number','source','status','warehouse_id','driver_id','customer_name',
