@@ -47,11 +47,12 @@ static int serve(void)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    if (search_indexer_start() < 0) {
+    if (http_start() < 0) return 1;
+    if (search_indexer_start() < 0) { /* after http_start: no thread left behind */
         fprintf(stderr, "deliveryd: cannot start the search indexer\n");
+        http_stop(0.0);
         return 1;
     }
-    if (http_start() < 0) return 1;
     log_msgf(LOG_INFO, "listening on http://%s:%ld with %ld threads", g_cfg.bind_address,
              g_cfg.port, g_cfg.threads);
     sd_notify(0, "READY=1");

@@ -13,7 +13,8 @@ int search_indexer_start(void);
  * indexer does not run (the CLI). */
 void search_indexer_kick(void);
 
-/** Stops the thread after the drain in progress, if any. */
+/** Stops the thread after the drain transaction in progress, if any (a
+ * long backlog is left for the next start). */
 void search_indexer_stop(void);
 
 #endif

@@ -218,7 +218,7 @@ void api_orders_patch(struct req *r)
     char *sql = req_printf(
         r,
         "WITH cur AS (SELECT o.id, o.status, o.version FROM orders o"
-        "  WHERE o.id = $1" VISIBLE " FOR UPDATE),"
+        "  WHERE o.id = $1" VISIBLE " FOR NO KEY UPDATE),"
         " upd AS (UPDATE orders o SET %sversion = o.version + 1 FROM cur"
         "  WHERE o.id = cur.id AND cur.status NOT IN ('delivered', 'cancelled', 'returned')"
         "  AND ($%d::int IS NULL OR cur.version = $%d::int) RETURNING order_body(o) AS body)"

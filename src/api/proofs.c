@@ -149,7 +149,7 @@ void api_proofs_create(struct req *r)
     db_res *res = db_query_or_reply(
         r,
         "WITH o AS (SELECT o.id FROM orders o WHERE o.id = $1" ORDER_VISIBLE
-        "  AND o.status IN ('picked_up', 'delivered', 'failed') FOR UPDATE),"
+        "  AND o.status IN ('picked_up', 'delivered', 'failed') FOR NO KEY UPDATE),"
         " ph AS (INSERT INTO files (sha256, content_type, size_bytes, storage_path, created_by)"
         "  SELECT $4, $5, $6::bigint, $7, $16::bigint FROM o WHERE $4::text IS NOT NULL RETURNING id),"
         " sg AS (INSERT INTO files (sha256, content_type, size_bytes, storage_path, created_by)"

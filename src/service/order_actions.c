@@ -72,7 +72,10 @@ static void build_sql(void)
             "  FROM orders o, p WHERE o.id = ANY($1::bigint[])"
             "   AND (p.scope IS NULL OR o.warehouse_id = p.scope)"
             "   AND (p.own IS NULL OR o.driver_id = p.own)"
-            "  ORDER BY o.id FOR UPDATE OF o),"
+            /* NO KEY: no action changes a key column, and the FK checks of
+             * rows that point at the order (FOR KEY SHARE: the search
+             * indexer's drain, history, payments) then need not wait */
+            "  ORDER BY o.id FOR NO KEY UPDATE OF o),"
             " upd AS (UPDATE orders o SET status = '%s', version = o.version + 1, %s"
             "  FROM cur, p WHERE o.id = cur.id AND cur.status = ANY('%s'::text[])"
             "   AND (p.ver IS NULL OR cur.version = p.ver)%s"

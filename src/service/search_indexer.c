@@ -20,10 +20,18 @@ static bool running, kicked, stopping;
 
 /* Drains until the backlog is empty (or the database fails: the next
  * wake-up retries). */
+static bool stop_asked(void)
+{
+    pthread_mutex_lock(&mu);
+    bool s = stopping;
+    pthread_mutex_unlock(&mu);
+    return s;
+}
+
 static void drain(void)
 {
     bool drained = false;
-    for (int i = 0; i < MAX_DRAINS; i++) {
+    for (int i = 0; i < MAX_DRAINS && !stop_asked(); i++) {
         struct db_error err;
         const char *p[] = {ROWS_PER_DRAIN};
         db_res *res = db_exec("SELECT order_search_drain($1::int)", 1, p, &err);
@@ -37,10 +45,12 @@ static void drain(void)
         if (moved == 0) break;
         drained = true;
     }
-    /* every search scans the backlog: keep its dead rows out of the way */
-    if (drained) {
+    /* every search scans the backlog: keep its dead rows out of the way
+     * (without truncating, which would lock searches out for a moment;
+     * skipped with a warning by PostgreSQL when another role owns it) */
+    if (drained && !stop_asked()) {
         struct db_error err;
-        db_res *res = db_exec("VACUUM order_search_backlog", 0, NULL, &err);
+        db_res *res = db_exec("VACUUM (TRUNCATE false) order_search_backlog", 0, NULL, &err);
         if (res) db_res_free(res);
         else log_msgf(LOG_WARN, "search indexer: vacuum: %s", err.message);
     }
