@@ -37,6 +37,17 @@ db_res *db_exec(const char *sql, int nparams, const char *const *params, struct 
  */
 db_res *db_exec_prepared(const char *sql, int nparams, const char *const *params,
                          struct db_error *err) MUSTCHECK;
+/**
+ * Sends `sql` like db_exec but returns at once: 0 when sent (read the
+ * result with db_wait before anything else on this thread's connection),
+ * -1 with *err filled. For overlapping the client's work with the server's
+ * (the import parses its next rows meanwhile). db_rollback finishes a sent
+ * command nobody waited for.
+ */
+int db_send(const char *sql, int nparams, const char *const *params, struct db_error *err)
+    MUSTCHECK;
+/** The result of the command db_send sent, as db_exec would return it. */
+db_res *db_wait(struct db_error *err) MUSTCHECK;
 /** Runs a script of several statements (simple protocol, no params). */
 int db_exec_script(const char *sql, struct db_error *err) MUSTCHECK;
 void db_res_free(db_res *res);

@@ -297,6 +297,45 @@ int db_copy_in(const char *copy_sql, const char *data, size_t len, struct db_err
     return rc;
 }
 
+int db_send(const char *sql, int nparams, const char *const *params, struct db_error *err)
+{
+    struct conn *cs = get_conn(err);
+    if (!cs) return -1;
+    metrics_db_statement();
+    tl_statements++;
+    if (PQsendQueryParams(cs->pg, sql, nparams, NULL, params, NULL, NULL, 0) == 1) return 0;
+    fill_error(cs->pg, NULL, err);
+    if (PQstatus(cs->pg) != CONNECTION_OK) drop_conn(cs);
+    return -1;
+}
+
+/* Reads every result of the command in flight; keeps the first. */
+static PGresult *collect(PGconn *c)
+{
+    PGresult *first = NULL, *res;
+    while ((res = PQgetResult(c)) != NULL) {
+        if (!first) first = res;
+        else PQclear(res);
+    }
+    return first;
+}
+
+db_res *db_wait(struct db_error *err)
+{
+    struct conn *cs = get_conn(err);
+    if (!cs) return NULL;
+    PGresult *res = collect(cs->pg);
+    if (res && result_ok(res)) {
+        db_res *r = xmalloc(sizeof *r);
+        r->pg = res;
+        return r;
+    }
+    fill_error(cs->pg, res, err);
+    if (res) PQclear(res);
+    if (PQstatus(cs->pg) != CONNECTION_OK) drop_conn(cs);
+    return NULL;
+}
+
 void db_res_free(db_res *res)
 {
     if (!res) return;
@@ -360,6 +399,11 @@ void db_rollback(void)
     struct conn *cs = pthread_getspecific(conn_key);
     if (!cs || PQstatus(cs->pg) != CONNECTION_OK) return;
     PGconn *c = cs->pg;
+    /* a db_send whose result nobody read: finish it first */
+    if (PQtransactionStatus(c) == PQTRANS_ACTIVE) {
+        PGresult *left = collect(c);
+        if (left) PQclear(left);
+    }
     if (PQtransactionStatus(c) == PQTRANS_IDLE) return;
     PGresult *res = PQexec(c, "ROLLBACK");
     if (res) PQclear(res);

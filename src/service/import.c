@@ -401,25 +401,60 @@ static int exec_ok(const char *sql, int n, const char *const *p, struct db_error
     return 0;
 }
 
-/* Loads the COPY text in one transaction. import_id NULL: no imports row
- * (webhook). Fills created/updated. */
-static int load(const buf_t *copy, const char *source, const char *import_id, int64_t user,
-                int64_t scope, long *created, long *updated, struct db_error *err)
+/* The load, in the caller's transaction: `import_rows` (re)filled with COPY
+ * text, then the one upsert. An import of many rows does this chunk by
+ * chunk, sending each upsert without waiting (db_send) and parsing the next
+ * rows meanwhile. */
+struct loader {
+    const char *source;
+    const char *import_id; /* NULL: no imports row (webhook, dry run) */
+    char uid[24], scope[24];
+    bool has_user, has_scope;
+    bool staged; /* import_rows exists in this transaction */
+    bool in_flight;
+    long created, updated;
+};
+
+static void loader_init(struct loader *l, const char *source, const char *import_id,
+                        int64_t user, int64_t scope)
 {
-    char uid[24], sc[24];
-    snprintf(uid, sizeof uid, "%ld", (long)user);
-    snprintf(sc, sizeof sc, "%ld", (long)scope);
-    const char *uidp = user > 0 ? uid : NULL; /* NULL: the system (webhook) */
-    if (exec_ok(tmp_table_sql, 0, NULL, err, NULL) < 0) return -1;
-    if (copy->len && db_copy_in("COPY import_rows FROM STDIN", copy->data, copy->len, err) < 0)
-        return -1;
-    const char *p[] = {source, import_id, uidp, scope ? sc : NULL};
-    db_res *res = NULL;
-    if (exec_ok(upsert_sql, 4, p, err, &res) < 0) return -1;
-    *created = atol(db_get(res, 0, 0));
-    *updated = atol(db_get(res, 0, 1));
+    memset(l, 0, sizeof *l);
+    l->source = source;
+    l->import_id = import_id;
+    snprintf(l->uid, sizeof l->uid, "%ld", (long)user);
+    snprintf(l->scope, sizeof l->scope, "%ld", (long)scope);
+    l->has_user = user > 0; /* else the system (webhook) */
+    l->has_scope = scope != 0;
+}
+
+/* Reads the result of the upsert in flight, if any, into the counts. */
+static int loader_wait(struct loader *l, struct db_error *err)
+{
+    if (!l->in_flight) return 0;
+    l->in_flight = false;
+    db_res *res = db_wait(err);
+    if (!res) return -1;
+    l->created += atol(db_get(res, 0, 0));
+    l->updated += atol(db_get(res, 0, 1));
     db_res_free(res);
     return 0;
+}
+
+/* Loads `len` bytes of COPY text; with wait false the upsert is left in
+ * flight (loader_wait reads it; the next loader_load does first). */
+static int loader_load(struct loader *l, const char *data, size_t len, bool wait,
+                       struct db_error *err)
+{
+    if (loader_wait(l, err) < 0) return -1;
+    if (exec_ok(l->staged ? "TRUNCATE import_rows" : tmp_table_sql, 0, NULL, err, NULL) < 0)
+        return -1;
+    l->staged = true;
+    if (len && db_copy_in("COPY import_rows FROM STDIN", data, len, err) < 0) return -1;
+    const char *p[] = {l->source, l->import_id, l->has_user ? l->uid : NULL,
+                       l->has_scope ? l->scope : NULL};
+    if (db_send(upsert_sql, 4, p, err) < 0) return -1;
+    l->in_flight = true;
+    return wait ? loader_wait(l, err) : 0;
 }
 
 static void sha256_hex(const void *data, size_t len, char out[65])
@@ -460,17 +495,26 @@ struct write_args {
     size_t nerr_rows;
 };
 
-/* The transaction of an import: 0 with out filled, -1 with err filled. */
-static int write_import(const struct write_args *a, struct import_outcome *out,
-                        struct db_error *err)
+/* An import's transaction. Begun after the whole file is read for a small
+ * file (or a retry), or as soon as the first CHUNK_ROWS good rows are, so
+ * that the database loads each chunk while the next one is read. */
+struct import_tx {
+    const struct import_request *in;
+    const char *sha;
+    char import_id[24]; /* "" for a dry run */
+    struct loader ld;
+    bool begun;
+};
+
+/* BEGIN, its settings and the imports row. 0: begun; 1: the same file was
+ * imported by another upload just now (out holds that import's figures);
+ * -1 with err filled. */
+static int tx_begin(struct import_tx *t, struct import_outcome *out, struct db_error *err)
 {
-    const struct import_request *in = a->in;
-    const char *sha = a->sha;
-    long created = 0, updated = 0;
-    char import_id[24] = "";
-    char uid[24], counts_errs[32];
+    const struct import_request *in = t->in;
+    char uid[24];
     snprintf(uid, sizeof uid, "%ld", (long)in->user_id);
-    snprintf(counts_errs, sizeof counts_errs, "%zu", a->nerr_rows);
+    t->import_id[0] = '\0';
     /* one round trip; the new orders' transition table (order_search's
      * trigger) holds whole rows, and 20,000 spill to disk at the default
      * 4 MB of work_mem; the new orders go to the search backlog, indexed
@@ -479,8 +523,9 @@ static int write_import(const struct write_args *a, struct import_outcome *out,
                        " SET LOCAL work_mem = '64MB'; SET LOCAL deliveryd.search_backlog = 'on'",
                        err) < 0)
         return -1;
+    t->begun = true;
     if (!in->dry_run) {
-        const char *p[] = {in->file_name, sha, uid, in->default_warehouse};
+        const char *p[] = {in->file_name, t->sha, uid, in->default_warehouse};
         db_res *res = NULL;
         if (exec_ok("INSERT INTO imports (file_name, file_sha256, uploaded_by, warehouse_id)"
                     " VALUES ($1, $2, $3, $4) RETURNING id",
@@ -488,21 +533,34 @@ static int write_import(const struct write_args *a, struct import_outcome *out,
             bool dbfail = false;
             if (strcmp(err->sqlstate, "23505") == 0) { /* the same file, just now */
                 db_rollback();
-                if (find_duplicate(sha, out, err, &dbfail)) return 0;
+                t->begun = false;
+                if (find_duplicate(t->sha, out, err, &dbfail)) return 1;
             }
             return -1;
         }
-        snprintf(import_id, sizeof import_id, "%s", db_get(res, 0, 0));
+        snprintf(t->import_id, sizeof t->import_id, "%s", db_get(res, 0, 0));
         db_res_free(res);
     }
-    if (load(a->copy, "excel", in->dry_run ? NULL : import_id, in->user_id, in->scope_warehouse,
-             &created, &updated, err) < 0)
-        return -1;
+    loader_init(&t->ld, "excel", in->dry_run ? NULL : t->import_id, in->user_id,
+                in->scope_warehouse);
+    return 0;
+}
+
+/* After the last load: the imports row's figures and the uploader's
+ * notification, then COMMIT (a dry run rolls back). 0 with out filled, -1
+ * with err filled. */
+static int tx_finish(struct import_tx *t, const struct write_args *a, struct import_outcome *out,
+                     struct db_error *err)
+{
+    const struct import_request *in = a->in;
+    if (loader_wait(&t->ld, err) < 0) return -1;
+    long created = t->ld.created, updated = t->ld.updated;
     long skipped = a->valid - created - updated;
     json_t *body = json_object();
-    json_object_set_new(body, "import_id", in->dry_run ? json_null() : json_integer(atoll(import_id)));
+    json_object_set_new(body, "import_id",
+                        in->dry_run ? json_null() : json_integer(atoll(t->import_id)));
     json_object_set_new(body, "file_name", in->file_name ? json_string(in->file_name) : json_null());
-    json_object_set_new(body, "file_sha256", json_string(sha));
+    json_object_set_new(body, "file_sha256", json_string(t->sha));
     json_object_set_new(body, "rows_total", json_integer(a->rows_total));
     json_object_set_new(body, "created", json_integer(created));
     json_object_set_new(body, "updated", json_integer(updated));
@@ -513,17 +571,20 @@ static int write_import(const struct write_args *a, struct import_outcome *out,
     json_object_set_new(body, "duplicate_of", json_null());
     if (in->dry_run) {
         db_rollback(); /* a dry run records nothing */
+        t->begun = false;
         out->status = 200;
         out->body = body;
         return 0;
     }
     char *errs_text = json_dumps(a->errors, JSON_COMPACT);
-    char n1[24], n2[24], n3[24], n4[24];
+    char n1[24], n2[24], n3[24], n4[24], n5[32], uid[24];
     snprintf(n1, sizeof n1, "%ld", a->rows_total);
     snprintf(n2, sizeof n2, "%ld", created);
     snprintf(n3, sizeof n3, "%ld", updated);
     snprintf(n4, sizeof n4, "%ld", skipped);
-    const char *p2[] = {import_id, n1, n2, n3, n4, counts_errs, errs_text, uid, in->file_name};
+    snprintf(n5, sizeof n5, "%zu", a->nerr_rows);
+    snprintf(uid, sizeof uid, "%ld", (long)in->user_id);
+    const char *p2[] = {t->import_id, n1, n2, n3, n4, n5, errs_text, uid, in->file_name};
     int urc = exec_ok("WITH u AS (UPDATE imports SET rows_total = $2, created = $3, updated = $4,"
                       " skipped = $5, failed = $6, errors = $7::jsonb WHERE id = $1 RETURNING id)"
                       " INSERT INTO notifications (user_id, type, title, body, data)"
@@ -537,10 +598,66 @@ static int write_import(const struct write_args *a, struct import_outcome *out,
         json_decref(body);
         return -1;
     }
+    t->begun = false;
     search_indexer_kick(); /* the new orders' trigrams, after the answer */
     out->status = 201;
     out->body = body;
     return 0;
+}
+
+/* The whole transaction at once, from the complete COPY text: 0 with out
+ * filled, -1 with err filled. */
+static int write_import(const struct write_args *a, struct import_outcome *out,
+                        struct db_error *err)
+{
+    struct import_tx t = {.in = a->in, .sha = a->sha};
+    int b = tx_begin(&t, out, err);
+    if (b != 0) return b > 0 ? 0 : -1;
+    if (loader_load(&t.ld, a->copy->data, a->copy->len, true, err) < 0) return -1;
+    return tx_finish(&t, a, out, err);
+}
+
+/* Reading and loading at once: from the first CHUNK_ROWS good rows on, each
+ * chunk is loaded (upsert sent, not waited for) while the next is read, so
+ * the file's reading and checking (about a quarter of a 20,000-row import)
+ * overlaps the database's work, still in one transaction. A failure here
+ * is kept in err and the import then goes the whole-file way (which also
+ * retries deadlock victims). */
+#define CHUNK_ROWS 4000
+
+struct pipeline {
+    struct import_tx t;
+    bool on, failed, duplicate;
+    size_t sent_off; /* COPY text already loaded */
+    long sent_rows;
+    struct db_error err;
+};
+
+static void pipeline_flush(struct pipeline *pl, const buf_t *copy, long valid,
+                           struct import_outcome *out)
+{
+    if (!pl->t.begun) {
+        int b = tx_begin(&pl->t, out, &pl->err);
+        if (b != 0) {
+            pl->duplicate = b > 0;
+            pl->failed = b < 0;
+            pl->on = false;
+            return;
+        }
+    }
+    if (loader_load(&pl->t.ld, copy->data + pl->sent_off, copy->len - pl->sent_off, false,
+                    &pl->err) < 0) {
+        pl->failed = true;
+        pl->on = false;
+        return;
+    }
+    pl->sent_off = copy->len;
+    pl->sent_rows = valid;
+}
+
+static bool retryable(const struct db_error *err)
+{
+    return strcmp(err->sqlstate, "40P01") == 0 || strcmp(err->sqlstate, "40001") == 0;
 }
 
 void import_run(const struct import_request *in, struct import_outcome *out)
@@ -600,6 +717,7 @@ void import_run(const struct import_request *in, struct import_outcome *out)
     const struct sheet_cell *cells;
     size_t ncells;
     bool have_header = false;
+    struct pipeline pl = {.t = {.in = in, .sha = sha}, .on = true};
     while ((rc = sheet_next_row(rd, &rowno, &cells, &ncells)) == 1) {
         if (!have_header) {
             have_header = true;
@@ -646,18 +764,29 @@ void import_run(const struct import_request *in, struct import_outcome *out)
                 row.info = json_dumps(info, JSON_COMPACT);
                 copy_row(&copy, &row, rowno, token_us);
                 valid++;
+                if (pl.on && valid - pl.sent_rows >= CHUNK_ROWS)
+                    pipeline_flush(&pl, &copy, valid, out);
             }
             row_free(&row);
         }
         if (nerr > before) nerr_rows++;
         json_decref(raw);
         json_decref(info);
+        if (pl.duplicate) break; /* out holds the earlier import's figures */
     }
     for (size_t i = 0; i < nheaders; i++) free(headers[i]);
     free(headers);
     json_decref(seen);
     json_decref(aliases);
     free_ctx(&c);
+    if (pl.duplicate || rc < 0 || !have_header || !columns[I_ORDER_NUMBER])
+        db_rollback(); /* whatever the pipeline began (a no-op if nothing) */
+    if (pl.duplicate) {
+        sheet_close(rd);
+        buf_free(&copy);
+        json_decref(errors);
+        return;
+    }
     if (rc < 0) {
         if (rc == ROWS_EXCEEDED)
             snprintf(msg, sizeof msg, "more than %d data rows", MAX_ROWS);
@@ -686,12 +815,27 @@ void import_run(const struct import_request *in, struct import_outcome *out)
     /* one transaction: the imports row and every order, or nothing;
      * retried when PostgreSQL picks it as a deadlock/serialization victim */
     struct write_args wa = {in, sha, &copy, errors, rows_total, valid, nerr_rows};
+    if (pl.t.begun && !pl.failed) { /* the rest, then the figures and COMMIT */
+        if ((copy.len == pl.sent_off ||
+             loader_load(&pl.t.ld, copy.data + pl.sent_off, copy.len - pl.sent_off, false,
+                         &err) == 0) &&
+            tx_finish(&pl.t, &wa, out, &err) == 0)
+            goto done;
+        pl.failed = true;
+        pl.err = err;
+    }
+    if (pl.failed) {
+        db_rollback();
+        err = pl.err;
+        if (!retryable(&err)) goto failed;
+    }
     for (int attempt = 0; attempt < 3; attempt++) {
         int wrc = write_import(&wa, out, &err);
         if (wrc == 0) goto done;
         db_rollback();
-        if (strcmp(err.sqlstate, "40P01") != 0 && strcmp(err.sqlstate, "40001") != 0) break;
+        if (!retryable(&err)) break;
     }
+failed:
     fail_db(out, &err);
 done:
     buf_free(&copy);
@@ -749,15 +893,16 @@ int import_upsert_one(const json_t *order, int64_t user_id, bool *applied, char 
     buf_init(&copy);
     copy_row(&copy, &row, 1, (uint64_t)(now_wall() * 1e6));
     free_ctx(&c); /* row.warehouse_id pointed into it */
-    long created = 0, updated = 0;
+    struct loader ld;
+    loader_init(&ld, "d365", NULL, user_id, 0);
     int rc = -1;
     if (exec_ok("BEGIN", 0, NULL, &err, NULL) == 0 &&
-        load(&copy, "d365", NULL, user_id, 0, &created, &updated, &err) == 0 &&
+        loader_load(&ld, copy.data, copy.len, true, &err) == 0 &&
         exec_ok("COMMIT", 0, NULL, &err, NULL) == 0) {
         rc = 0;
-        *applied = created + updated > 0;
+        *applied = ld.created + ld.updated > 0;
         snprintf(detail, dlen, "%s order %s",
-                 created ? "created" : updated ? "updated" : "not pending: left unchanged",
+                 ld.created ? "created" : ld.updated ? "updated" : "not pending: left unchanged",
                  row.val[I_ORDER_NUMBER]);
     } else {
         fail_db(out, &err);

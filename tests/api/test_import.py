@@ -585,6 +585,54 @@ def _rows_csv(ops, n, prefix, valid=0):
     return (head + body).encode()
 
 
+def test_big_file_loaded_in_chunks_counts_like_one_load(ops, imp, pg):
+    """9,000 rows: the import loads them in chunks while it reads the file
+    (4,000 rows each, CHUNK_ROWS in import.c), in one transaction. Bad rows,
+    updates of pending orders and skips of others land in different chunks;
+    the report and the database must be as for one load."""
+    pending = ops.new_order(imp.mgr, imp.wh["id"], customer_name="Chunk Old")
+    done = ops.order_in(imp.mgr, imp.wh["id"], "delivered", imp.drv, customer_name="Chunk Done")
+    prefix = f"{ops.tag}-CH"
+    lines = ["Sales Order,Customer,Mobile,Area,Site"]
+    for i in range(9000):
+        if i == 100:
+            lines.append(f"{pending['order_number']},Chunk New,55551111,Surra,{imp.wh['code']}")
+        elif i == 8500:
+            lines.append(f"{done['order_number']},Chunk Again,55552222,Surra,{imp.wh['code']}")
+        elif i % 1000 == 999:
+            lines.append(f"{prefix}{i:05d},Bad Phone,12,Surra,{imp.wh['code']}")  # row error
+        else:
+            lines.append(f"{prefix}{i:05d},Chunk Row,5{i:07d},Surra,{imp.wh['code']}")
+    data = ("\r\n".join(lines) + "\r\n").encode()
+    # a dry run goes the same way and records nothing
+    r = imp.mgr.import_file(data, filename="chunks.csv", mime=CSV_MIME, dry_run=True)
+    assert r.status_code == 200, r.text[:500]
+    assert_report(r.json(), rows_total=9000, created=8989, updated=1, skipped=1, failed=9,
+                  dry_run=True)
+    assert find_order(imp.mgr, f"{prefix}00000") is None
+    small = imp.mgr.import_file(("\r\n".join(lines[:3]) + "\r\n").encode(), filename="c.csv",
+                                mime=CSV_MIME, dry_run=True)
+    assert small.status_code == 200, small.text[:300]
+    r = imp.mgr.import_file(data, filename="chunks.csv", mime=CSV_MIME)
+    assert r.status_code == 201, r.text[:500]
+    body = assert_report(r.json(), rows_total=9000, created=8989, updated=1, skipped=1, failed=9)
+    # three loads (stage, COPY, upsert each) where a small file has one
+    assert int(r.headers["X-DB-Statements"]) >= int(small.headers["X-DB-Statements"]) + 4
+    assert sorted(e["row"] for e in body["errors"]) == [1000 + k * 1000 + 1 for k in range(9)]
+    n = pg.sql(f"SELECT count(*) FROM orders WHERE order_number LIKE '{prefix}%'"
+               f" AND import_id = {body['import_id']}")
+    assert n == "8989"
+    stored = pg.sql(f"SELECT rows_total || ' ' || created || ' ' || updated || ' ' || skipped"
+                    f" || ' ' || failed FROM imports WHERE id = {body['import_id']}")
+    assert stored == "9000 8989 1 1 9"
+    assert ops.get(imp.mgr, pending["id"])["customer_name"] == "Chunk New"
+    assert ops.get(imp.mgr, done["id"])["customer_name"] == "Chunk Done"
+    for i in (0, 3998, 4002, 8001, 8998):  # across the chunks
+        assert find_order(imp.mgr, f"{prefix}{i:05d}")["customer_name"] == "Chunk Row"
+    r = imp.mgr.import_file(data, filename="chunks.csv", mime=CSV_MIME)
+    assert r.status_code == 200 and r.json()["duplicate_of"] == body["import_id"], r.text[:300]
+
+
 def test_50000_rows_accepted_50001_refused_422(ops, imp, pg):
     ok = _rows_csv(ops, 50000, "R", valid=5)
     r = imp.mgr.import_file(ok, filename="50k.csv", mime=CSV_MIME, dry_run=True)

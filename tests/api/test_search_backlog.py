@@ -1,6 +1,7 @@
 """The search backlog (migration 0009): an import's new orders get their
 trigrams just after the import commits, from the daemon's search indexer;
 search finds them meanwhile, and edits made meanwhile are kept."""
+import os
 import select
 import subprocess
 import time
@@ -24,22 +25,25 @@ class HeldLock:
         self.p = subprocess.Popen(
             [str(PG_BIN / "psql"), "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1",
              "-p", str(pg.port), "-U", "postgres", "-d", pg.dbname],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        self.p.stdin.write(f"{before}\nBEGIN;\n{sql};\nSELECT 'held';\n")
-        self.p.stdin.flush()
-        line = ""
-        for _ in range(20):  # the statement's own output comes first
-            ready, _, _ = select.select([self.p.stdout], [], [], 15)
-            line = self.p.stdout.readline() if ready else ""
-            if line.strip() in ("held", ""):
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0)
+        self.p.stdin.write(f"{before}\nBEGIN;\n{sql};\nSELECT 'held';\n".encode())
+        # raw reads: the statement's own rows come first, and a buffered
+        # reader would hide lines from select()
+        fd, out = self.p.stdout.fileno(), b""
+        deadline = time.monotonic() + 15
+        while b"held\n" not in out and time.monotonic() < deadline:
+            ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
+            chunk = os.read(fd, 65536) if ready else b""
+            if not chunk:
                 break
-        if line.strip() != "held":
+            out += chunk
+        if b"held\n" not in out:
             self.p.kill()
-            raise RuntimeError(f"could not take {sql!r}: {line!r} {self.p.stderr.read()}")
+            raise RuntimeError(f"could not take {sql!r}: {out!r} {self.p.stderr.read()!r}")
 
     def release(self):
         if self.p.poll() is None:
-            self.p.communicate("ROLLBACK;\n\\q\n", timeout=15)
+            self.p.communicate(b"ROLLBACK;\n\\q\n", timeout=15)
 
 
 def import_rows(sb, numbers, name="Backlog Row"):
