@@ -623,7 +623,7 @@ static int write_import(const struct write_args *a, struct import_outcome *out,
  * overlaps the database's work, still in one transaction. A failure here
  * is kept in err and the import then goes the whole-file way (which also
  * retries deadlock victims). */
-#define CHUNK_ROWS 4000
+#define CHUNK_ROWS 2000
 
 struct pipeline {
     struct import_tx t;

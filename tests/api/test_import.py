@@ -587,7 +587,7 @@ def _rows_csv(ops, n, prefix, valid=0):
 
 def test_big_file_loaded_in_chunks_counts_like_one_load(ops, imp, pg):
     """9,000 rows: the import loads them in chunks while it reads the file
-    (4,000 rows each, CHUNK_ROWS in import.c), in one transaction. Bad rows,
+    (2,000 rows each, CHUNK_ROWS in import.c), in one transaction. Bad rows,
     updates of pending orders and skips of others land in different chunks;
     the report and the database must be as for one load."""
     pending = ops.new_order(imp.mgr, imp.wh["id"], customer_name="Chunk Old")
