@@ -633,6 +633,23 @@ def test_big_file_loaded_in_chunks_counts_like_one_load(ops, imp, pg):
     assert r.status_code == 200 and r.json()["duplicate_of"] == body["import_id"], r.text[:300]
 
 
+def test_file_broken_after_chunks_were_loaded_leaves_nothing(ops, imp, pg):
+    """The first chunks are in the database when the reader finds the end of
+    the file broken (an unterminated quote): the answer is a 422 and the
+    transaction, chunks and imports row included, is rolled back."""
+    prefix = f"{ops.tag}-BRK"
+    lines = ["Sales Order,Customer,Mobile,Area,Site"]
+    lines += [f"{prefix}{i:05d},Broken Later,5{i:07d},Surra,{imp.wh['code']}" for i in range(5000)]
+    data = ("\r\n".join(lines) + '\r\n"never closed,x\r\n').encode()
+    r = imp.mgr.import_file(data, filename="broken.csv", mime=CSV_MIME)
+    assert_problem(r, 422)
+    assert "cannot be read" in r.json()["detail"], r.text
+    assert imports_with_sha(pg, sha256_hex(data)) == 0
+    assert pg.sql(f"SELECT count(*) FROM orders WHERE order_number LIKE '{prefix}%'") == "0"
+    assert pg.sql("SELECT count(*) FROM order_search_backlog b JOIN orders o ON o.id = b.order_id"
+                  f" WHERE o.order_number LIKE '{prefix}%'") == "0"
+
+
 def test_50000_rows_accepted_50001_refused_422(ops, imp, pg):
     ok = _rows_csv(ops, 50000, "R", valid=5)
     r = imp.mgr.import_file(ok, filename="50k.csv", mime=CSV_MIME, dry_run=True)
