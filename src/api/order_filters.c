@@ -131,25 +131,24 @@ int order_filter_or_reply(struct req *r, struct order_filter *f)
          * stays a pkey lookup each whatever the planner thinks the backlog
          * holds (a join was planned as a seq scan of all orders) */
         f->params[f->np++] = like_pattern(r, v, false);
-        int text = f->np;
+        int text = f->np, phone = 0;
         if (phoneish && digits >= 4) {
             f->params[f->np++] = like_pattern(r, v, true);
-            buf_printf(&f->where,
-                       " AND o.id IN (SELECT s.order_id FROM order_search s"
-                       " WHERE s.search_text LIKE lower($%d) OR s.phone_digits LIKE $%d"
-                       " UNION ALL SELECT b.order_id FROM order_search_backlog b"
-                       " WHERE (SELECT x.search_text LIKE lower($%d) OR x.phone_digits LIKE $%d"
-                       " FROM orders x WHERE x.id = b.order_id))",
-                       text, f->np, text, f->np);
-        } else {
-            buf_printf(&f->where,
-                       " AND o.id IN (SELECT s.order_id FROM order_search s"
-                       " WHERE s.search_text LIKE lower($%d)"
-                       " UNION ALL SELECT b.order_id FROM order_search_backlog b"
-                       " WHERE (SELECT x.search_text LIKE lower($%d)"
-                       " FROM orders x WHERE x.id = b.order_id))",
-                       text, text);
+            phone = f->np;
         }
+        char match[2][96]; /* the same test on order_search (s) and on orders (x) */
+        for (int k = 0; k < 2; k++) {
+            const char *t = k ? "x" : "s";
+            int n = snprintf(match[k], sizeof match[k], "%s.search_text LIKE lower($%d)", t, text);
+            if (phone)
+                snprintf(match[k] + n, sizeof match[k] - (size_t)n, " OR %s.phone_digits LIKE $%d",
+                         t, phone);
+        }
+        buf_printf(&f->where,
+                   " AND o.id IN (SELECT s.order_id FROM order_search s WHERE %s"
+                   " UNION ALL SELECT b.order_id FROM order_search_backlog b"
+                   " WHERE (SELECT %s FROM orders x WHERE x.id = b.order_id))",
+                   match[0], match[1]);
     }
     const char *tz = "Asia/Kuwait";
     static const char *const range_names[] = {"created_from", "created_to"};

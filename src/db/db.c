@@ -193,6 +193,25 @@ static PGresult *send_statement(struct conn *c, const char *sql, int nparams,
     return PQexecPrepared(c->pg, p->name, nparams, params, NULL, NULL, 0);
 }
 
+/* Reads every result of the command in flight; keeps the first. */
+static PGresult *collect(PGconn *c)
+{
+    PGresult *first = NULL, *res;
+    while ((res = PQgetResult(c)) != NULL) {
+        if (!first) first = res;
+        else PQclear(res);
+    }
+    return first;
+}
+
+/* A successful result, as callers hold it. */
+static db_res *wrap(PGresult *res)
+{
+    db_res *r = xmalloc(sizeof *r);
+    r->pg = res;
+    return r;
+}
+
 static db_res *exec_statement(const char *sql, int nparams, const char *const *params,
                               bool prepare, struct db_error *err)
 {
@@ -206,11 +225,7 @@ static db_res *exec_statement(const char *sql, int nparams, const char *const *p
         tl_statements++;
         struct prepared *used;
         PGresult *res = send_statement(c, sql, nparams, params, prepare, &used);
-        if (res && result_ok(res)) {
-            db_res *r = xmalloc(sizeof *r);
-            r->pg = res;
-            return r;
-        }
+        if (res && result_ok(res)) return wrap(res);
         fill_error(c->pg, res, err);
         if (res) PQclear(res);
         /* "cached plan must not change result type": a migration replaced
@@ -286,14 +301,10 @@ int db_copy_in(const char *copy_sql, const char *data, size_t len, struct db_err
         drop_conn(cs);
         return -1;
     }
-    int rc = 0;
-    while ((res = PQgetResult(c)) != NULL) {
-        if (PQresultStatus(res) != PGRES_COMMAND_OK && rc == 0) {
-            fill_error(c, res, err);
-            rc = -1;
-        }
-        PQclear(res);
-    }
+    res = collect(c);
+    int rc = res && PQresultStatus(res) == PGRES_COMMAND_OK ? 0 : -1;
+    if (rc < 0) fill_error(c, res, err);
+    if (res) PQclear(res);
     return rc;
 }
 
@@ -309,27 +320,12 @@ int db_send(const char *sql, int nparams, const char *const *params, struct db_e
     return -1;
 }
 
-/* Reads every result of the command in flight; keeps the first. */
-static PGresult *collect(PGconn *c)
-{
-    PGresult *first = NULL, *res;
-    while ((res = PQgetResult(c)) != NULL) {
-        if (!first) first = res;
-        else PQclear(res);
-    }
-    return first;
-}
-
 db_res *db_wait(struct db_error *err)
 {
     struct conn *cs = get_conn(err);
     if (!cs) return NULL;
     PGresult *res = collect(cs->pg);
-    if (res && result_ok(res)) {
-        db_res *r = xmalloc(sizeof *r);
-        r->pg = res;
-        return r;
-    }
+    if (res && result_ok(res)) return wrap(res);
     fill_error(cs->pg, res, err);
     if (res) PQclear(res);
     if (PQstatus(cs->pg) != CONNECTION_OK) drop_conn(cs);

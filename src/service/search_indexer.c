@@ -19,8 +19,6 @@ static pthread_cond_t cv;
 static pthread_t thread;
 static bool running, kicked, stopping;
 
-/* Drains until the backlog is empty (or the database fails: the next
- * wake-up retries). */
 static bool stop_asked(void)
 {
     pthread_mutex_lock(&mu);
@@ -29,6 +27,8 @@ static bool stop_asked(void)
     return s;
 }
 
+/* Drains until the backlog is empty (or the database fails: the next
+ * wake-up retries), then vacuums the backlog. */
 static void drain(void)
 {
     bool drained = false;
@@ -111,11 +111,12 @@ int search_indexer_start(void)
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
     pthread_cond_init(&cv, &attr);
     pthread_condattr_destroy(&attr);
-    kicked = true; /* whatever an earlier run left */
+    pthread_mutex_lock(&mu); /* HTTP workers may already kick */
+    kicked = true;           /* whatever an earlier run left */
     stopping = false;
-    if (pthread_create(&thread, NULL, run, NULL) != 0) return -1;
-    running = true;
-    return 0;
+    running = pthread_create(&thread, NULL, run, NULL) == 0;
+    pthread_mutex_unlock(&mu);
+    return running ? 0 : -1;
 }
 
 void search_indexer_kick(void)
@@ -134,6 +135,8 @@ void search_indexer_stop(void)
     pthread_cond_signal(&cv);
     pthread_mutex_unlock(&mu);
     pthread_join(thread, NULL);
+    pthread_mutex_lock(&mu);
     running = false;
+    pthread_mutex_unlock(&mu);
     pthread_cond_destroy(&cv);
 }
