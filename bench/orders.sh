@@ -30,7 +30,7 @@ TOKEN=$(admin_token)
 export TOKEN
 read -r MIN_ID MAX_ID TOTAL <<<"$(psql_bench -tAF' ' -c "SELECT min(id), max(id), count(*) FROM orders")"
 # six digits from the middle of an existing customer's phone (+965 5xxxxxxx)
-DIGITS=$(psql_bench -tAc "SELECT substr(phone_digits, 6, 6) FROM orders WHERE id = $((MIN_ID + (MAX_ID - MIN_ID) / 2))")
+DIGITS=$(psql_bench -tAc "SELECT substr(phone_digits, 6, 6) FROM order_search WHERE order_id = $((MIN_ID + (MAX_ID - MIN_ID) / 2))")
 MATCHES=$(psql_bench -tAc "SELECT count(*) FROM orders o WHERE o.id IN (SELECT s.order_id FROM order_search s WHERE s.search_text LIKE lower('%$DIGITS%') OR s.phone_digits LIKE '%$DIGITS%') AND NOT o.is_archived")
 blog "orders: $TOTAL rows (ids $MIN_ID..$MAX_ID); search q=$DIGITS matches $MATCHES orders"
 echo "q=$DIGITS matches=$MATCHES total=$TOTAL" >"$BENCH_RESULTS/orders-search-term.txt"

@@ -136,13 +136,18 @@ int order_filter_or_reply(struct req *r, struct order_filter *f)
             f->params[f->np++] = like_pattern(r, v, true);
             phone = f->np;
         }
-        char match[2][96]; /* the same test on order_search (s) and on orders (x) */
+        /* the same test on order_search (s) and on orders (x), whose
+         * search text is computed by the functions of migration 0012 */
+        static const char *const cols[2][2] = {
+            {"s.search_text", "s.phone_digits"},
+            {"order_search_text(x)", "order_phone_digits(x)"},
+        };
+        char match[2][112];
         for (int k = 0; k < 2; k++) {
-            const char *t = k ? "x" : "s";
-            int n = snprintf(match[k], sizeof match[k], "%s.search_text LIKE lower($%d)", t, text);
+            int n = snprintf(match[k], sizeof match[k], "%s LIKE lower($%d)", cols[k][0], text);
             if (phone)
-                snprintf(match[k] + n, sizeof match[k] - (size_t)n, " OR %s.phone_digits LIKE $%d",
-                         t, phone);
+                snprintf(match[k] + n, sizeof match[k] - (size_t)n, " OR %s LIKE $%d", cols[k][1],
+                         phone);
         }
         buf_printf(&f->where,
                    " AND o.id IN (SELECT s.order_id FROM order_search s WHERE %s"
