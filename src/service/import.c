@@ -350,12 +350,14 @@ static const char *const tmp_table_sql =
     " amount numeric, payment_method text, notes text, eta text) ON COMMIT DROP";
 
 /* The one upsert: new orders are created, pending ones updated, others
- * (and other warehouses' for a scoped manager) left alone. */
+ * (and other warehouses' for a scoped manager) left alone. orders.created_by
+ * stays NULL: the uploader is the imports row's uploaded_by and the first
+ * history row's changed_by (one FK check per row less, ~14 ms per 2,000). */
 static const char *const upsert_sql =
     "WITH up AS (INSERT INTO orders AS o (order_number, source, warehouse_id, customer_name,"
     "  customer_phone, delivery_address, area, block, street, avenue, building, floor,"
     "  apartment, paci_number, delivery_latitude, delivery_longitude, customer_info, amount,"
-    "  payment_method, notes, estimated_delivery_time, import_id, created_by, tracking_token)"
+    "  payment_method, notes, estimated_delivery_time, import_id, tracking_token)"
     " SELECT order_number, $1, warehouse_id, customer_name, customer_phone, delivery_address,"
     "  area, block, street, avenue, building, floor, apartment, paci_number, delivery_latitude,"
     "  delivery_longitude, customer_info, amount, payment_method, notes,"
@@ -364,7 +366,7 @@ static const char *const upsert_sql =
     "   (SELECT coalesce(value #>> '{}', 'Asia/Kuwait') FROM settings WHERE key = 'business_timezone')"
     "   ELSE eta::timestamp AT TIME ZONE (SELECT coalesce(value #>> '{}', 'Asia/Kuwait')"
     "   FROM settings WHERE key = 'business_timezone') END,"
-    "  $2::bigint, $3::bigint, tracking_token FROM import_rows ORDER BY order_number" /* one lock order */
+    "  $2::bigint, tracking_token FROM import_rows ORDER BY order_number" /* one lock order */
     " ON CONFLICT (order_number) DO UPDATE SET warehouse_id = excluded.warehouse_id,"
     "  customer_name = excluded.customer_name, customer_phone = excluded.customer_phone,"
     "  delivery_address = excluded.delivery_address, area = excluded.area,"

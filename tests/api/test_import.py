@@ -188,6 +188,24 @@ def test_import_report_is_stored_and_listed(ops, imp, pg):
     assert_problem(imp.drv_client.get(V1 + "/imports"), 403, "forbidden")
 
 
+def test_imported_order_names_its_uploader_in_history_not_created_by(ops, imp, pg):
+    rep, n, _ = upload_standard_xlsx(ops, imp, "who-imported.xlsx")
+    o = find_order(imp.mgr, n[2])
+    assert o is not None
+    h = imp.mgr.get(f"{V1}/orders/{o['id']}/history")
+    assert h.status_code == 200, h.text
+    first = h.json()[0] if isinstance(h.json(), list) else h.json()["items"][0]
+    assert first["to_status"] == "pending" and first["from_status"] is None, first
+    assert first["reason"] == "imported", first
+    assert first["changed_by"]["id"] == imp.mgr.user["id"], first
+    assert first["changed_by"]["role"] == "manager", first
+    # the uploader is recorded on the import and the history, not on the order
+    assert pg.sql(f"SELECT coalesce(created_by::text, 'null') || ' ' || import_id FROM orders"
+                  f" WHERE id = {int(o['id'])}") == f"null {rep['import_id']}"
+    assert pg.sql(f"SELECT uploaded_by FROM imports WHERE id = {int(rep['import_id'])}") \
+        == str(imp.mgr.user["id"])
+
+
 def test_import_finished_notification_goes_to_the_uploader(ops, imp):
     iid = upload_standard_xlsx(ops, imp, "notify-me.xlsx")[0]["import_id"]
     mine = [x for x in notifications_of(imp.mgr, unread="true")
