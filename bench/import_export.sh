@@ -2,7 +2,10 @@
 # Import of a 20,000-row .xlsx (wall time and the daemon's peak RSS growth;
 # target < 1 s and < 64 MiB) and export of 100,000 orders to .xlsx and .csv
 # (wall time and RSS growth). The previous product needed 5-15 s for
-# 100-300 rows. Usage: bench/import_export.sh (or via BENCH_STACK=...).
+# 100-300 rows. Usage: bench/import_export.sh (or via BENCH_STACK=...);
+# IMPORT_ROUNDS=N imports N files (default 2). To compare two commits on the
+# same machine state, run it alternately with BENCH_TREE=<a git archive of
+# the other commit, built> and without.
 set -euo pipefail
 # shellcheck source=bench/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -36,7 +39,7 @@ wb.save(path)
 PYEOF
 }
 
-for round in 1 2; do
+for round in $(seq 1 "${IMPORT_ROUNDS:-2}"); do
   f=$BENCH_DIR/import-$round.xlsx
   make_xlsx "$f" "IMP$RANDOM$round" 20000
   before=$(kib VmRSS)
@@ -50,12 +53,14 @@ for round in 1 2; do
   record import xlsx_20k "$round" "$t" "" "" "rss_growth_mib=$growth"
 done
 
-# 100,000 orders in this warehouse for the export: 40,000 imported above + 60,000
+# 100,000 orders in this warehouse for the export: those imported above + the rest
+extra=$((100000 - 20000 * ${IMPORT_ROUNDS:-2}))
+[ "$extra" -ge 0 ] || extra=0
 psql_bench -qc "INSERT INTO orders (order_number, source, warehouse_id, customer_name, customer_phone,
     delivery_address, area, amount, payment_method, created_at)
   SELECT 'EXP-$code-' || g, 'manual', $WH, 'Customer ' || g, '+9655' || lpad(g::text, 7, '0'),
     'Street ' || g % 90, 'Salmiya', (g % 5000) / 100.0, 'cash', now() - make_interval(mins => g)
-  FROM generate_series(1, 60000) g; ANALYZE orders;" >/dev/null
+  FROM generate_series(1, $extra) g; ANALYZE orders;" >/dev/null
 for fmt in xlsx csv; do
   for round in 1 2; do
     before=$(kib VmRSS)

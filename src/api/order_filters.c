@@ -140,7 +140,7 @@ int order_filter_or_reply(struct req *r, struct order_filter *f)
          * search text is computed by the functions of migration 0012 */
         static const char *const cols[2][2] = {
             {"s.search_text", "s.phone_digits"},
-            {"order_search_text(x)", "order_phone_digits(x)"},
+            {"search_text(x)", "phone_digits(x)"},
         };
         char match[2][112];
         for (int k = 0; k < 2; k++) {
