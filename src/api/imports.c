@@ -132,17 +132,12 @@ void api_imports_create(struct req *r)
     reply_json(r, out.status, out.body);
 }
 
-/* scoped managers see imports into their warehouse or by their colleagues */
-#define IMPORT_SCOPE(n)                                                                    \
-    " ($" n "::bigint IS NULL OR v.warehouse_id = $" n " OR EXISTS (SELECT 1 FROM users u" \
-    "  WHERE u.id = v.uploaded_by AND u.warehouse_id = $" n "))"
-
 void api_imports_list(struct req *r)
 {
     struct paging pg;
     if (paging_or_reply(r, &pg) < 0) return;
     const char *p[4] = {scope_text(r)};
-    reply_paged(r, &pg, "api_imports", "imports v WHERE" IMPORT_SCOPE("1"),
+    reply_paged(r, &pg, "api_imports", "imports v WHERE" IMPORT_VISIBLE("1"),
                 "v.created_at DESC, v.id DESC", 1, p);
 }
 
@@ -150,6 +145,6 @@ void api_imports_get(struct req *r)
 {
     const char *p[] = {id_text(r, r->ids[0]), scope_text(r)};
     db_res *res = db_query_or_reply(
-        r, "SELECT v.body FROM api_imports v WHERE v.id = $1 AND" IMPORT_SCOPE("2"), 2, p);
+        r, "SELECT v.body FROM api_imports v WHERE v.id = $1 AND" IMPORT_VISIBLE("2"), 2, p);
     if (res) reply_row_json(r, 200, res);
 }

@@ -466,21 +466,32 @@ static void sha256_hex(const void *data, size_t len, char out[65])
     hex_encode(h, sizeof h, out);
 }
 
-/* A duplicate upload: the earlier import's figures with duplicate_of. */
-static bool find_duplicate(const char *sha, struct import_outcome *out, struct db_error *err,
-                           bool *failed)
+/* A duplicate upload: the earlier import's figures with duplicate_of, or,
+ * when the uploader may not see that import (a manager scoped to another
+ * warehouse), a 409 that names nothing of it. */
+static bool find_duplicate(const char *sha, int64_t scope, struct import_outcome *out,
+                           struct db_error *err, bool *failed)
 {
-    const char *p[] = {sha};
-    db_res *res = db_exec("SELECT json_build_object('import_id', id, 'file_name', file_name,"
-                          " 'file_sha256', file_sha256, 'rows_total', rows_total,"
-                          " 'created', created, 'updated', updated, 'skipped', skipped,"
-                          " 'failed', failed, 'errors', errors, 'dry_run', false,"
-                          " 'duplicate_of', id)::text FROM imports WHERE file_sha256 = $1",
-                          1, p, err);
+    char scope_s[24];
+    snprintf(scope_s, sizeof scope_s, "%ld", (long)scope);
+    const char *p[] = {sha, scope ? scope_s : NULL};
+    db_res *res = db_exec("SELECT CASE WHEN" IMPORT_VISIBLE("2") " THEN json_build_object("
+                          " 'import_id', v.id, 'file_name', v.file_name,"
+                          " 'file_sha256', v.file_sha256, 'rows_total', v.rows_total,"
+                          " 'created', v.created, 'updated', v.updated, 'skipped', v.skipped,"
+                          " 'failed', v.failed, 'errors', v.errors, 'dry_run', false,"
+                          " 'duplicate_of', v.id)::text END FROM imports v"
+                          " WHERE v.file_sha256 = $1",
+                          2, p, err);
     *failed = res == NULL;
     if (!res) return false;
     bool found = db_ntuples(res) == 1;
-    if (found) {
+    if (found && db_isnull(res, 0, 0)) {
+        out->status = 409;
+        out->code = "duplicate";
+        snprintf(out->detail, sizeof out->detail,
+                 "this file was already imported by another warehouse");
+    } else if (found) {
         out->status = 200;
         out->body = json_loads(db_get(res, 0, 0), 0, NULL);
     }
@@ -536,7 +547,7 @@ static int tx_begin(struct import_tx *t, struct import_outcome *out, struct db_e
             if (strcmp(err->sqlstate, "23505") == 0) { /* the same file, just now */
                 db_rollback();
                 t->begun = false;
-                if (find_duplicate(t->sha, out, err, &dbfail)) return 1;
+                if (find_duplicate(t->sha, in->scope_warehouse, out, err, &dbfail)) return 1;
             }
             return -1;
         }
@@ -671,7 +682,7 @@ void import_run(const struct import_request *in, struct import_outcome *out)
     bool dbfail = false;
     /* a dry run of an imported file says what the real upload would:
      * it is a duplicate */
-    if (find_duplicate(sha, out, &err, &dbfail)) {
+    if (find_duplicate(sha, in->scope_warehouse, out, &err, &dbfail)) {
         if (in->dry_run && out->body) { /* still records nothing: no import id */
             json_object_set_new(out->body, "dry_run", json_true());
             json_object_set_new(out->body, "import_id", json_null());

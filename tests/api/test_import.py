@@ -419,6 +419,25 @@ def test_byte_identical_reupload_is_a_duplicate(ops, imp, pg):
     assert len(notifications_of(imp.mgr)) == notes_before
 
 
+def test_reupload_by_another_warehouse_names_nothing_of_the_first_import(ops, imp, pg):
+    first, n, data = upload_standard_xlsx(ops, imp, "wh1-private-name.xlsx")
+    sha = first["file_sha256"]
+    # the manager of the other warehouse may not see imp.mgr's import (404
+    # on GET /imports/{id}), so its duplicate says only that it is one
+    for kw in ({"filename": "mine.xlsx"}, {"filename": "mine.xlsx", "dry_run": True}):
+        r = imp.mgr2.import_file(data, **kw)
+        body = assert_problem(r, 409, "duplicate")
+        assert "wh1-private-name" not in r.text, r.text
+        assert first["import_id"] not in body.values(), body
+        assert "duplicate_of" not in body and "errors" not in body, body
+    assert imports_with_sha(pg, sha) == 1
+    # an unscoped manager sees the first import, so gets its figures
+    r = imp.boss.import_file(data, filename="again.xlsx")
+    assert r.status_code == 200, r.text
+    assert r.json()["duplicate_of"] == first["import_id"]
+    assert r.json()["file_name"] == "wh1-private-name.xlsx"
+
+
 def test_existing_pending_updated_others_skipped(ops, imp):
     pending = ops.new_order(imp.mgr, imp.wh["id"], customer_name="Old Name", amount="1.000")
     assigned = ops.order_in(imp.mgr, imp.wh["id"], "assigned", imp.drv, customer_name="Keep Me")
