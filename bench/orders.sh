@@ -42,7 +42,7 @@ if part reads; then
 # --- EXPLAIN ANALYZE of the three statements (the values the daemon binds) ---
 LIST_SQL=$(sed -n '/^SELECT/p' "$BENCH_SRC/sql/orders_list.sql" | sed 's/:size::int/50/; s/:size/50/; s/:off/0/; s/:page::int/1/')
 SEARCH_SQL=$(sed -n '/^SELECT/p' "$BENCH_SRC/sql/orders_search.sql" |
-  sed "s/:size::int/50/; s/:size/50/; s/:off/0/; s/:page::int/1/; s/:pat/'%$DIGITS%'/g; s/:dpat/'%$DIGITS%'/g")
+  sed "s/:size::int/50/; s/:size/50/; s/:off/0/; s/:page::int/1/; s/:pat/'%$DIGITS%'/g; s/:dpat/'%$DIGITS%'/g; s/:grams/'{$DIGITS,$DIGITS}'/g")
 GET_SQL=$(sed -n '/^SELECT/p' "$BENCH_SRC/sql/orders_get.sql" | sed "s/:id/$((MAX_ID - 12345))/")
 {
   # twice in one session: the second shows planning with warm catalog caches
@@ -55,14 +55,14 @@ GET_SQL=$(sed -n '/^SELECT/p' "$BENCH_SRC/sql/orders_get.sql" | sed "s/:id/$((MA
   # show the plan the prepared search really uses.
   echo "=== prepared search statement, 6th execution (generic plan?)"
   psql_bench <<SQL 2>&1
-PREPARE s(text, text, bigint, bigint, int) AS
-$(sed -n '/^SELECT/p' "$BENCH_SRC/sql/orders_search.sql" | sed 's/:pat/$1/g; s/:dpat/$2/g; s/:size::int/$3::int/; s/:size/$3/; s/:off/$4/; s/:page::int/$5::int/')
-EXECUTE s('%$DIGITS%', '%$DIGITS%', 50, 0, 1) \g /dev/null
-EXECUTE s('%$DIGITS%', '%$DIGITS%', 50, 0, 1) \g /dev/null
-EXECUTE s('%$DIGITS%', '%$DIGITS%', 50, 0, 1) \g /dev/null
-EXECUTE s('%$DIGITS%', '%$DIGITS%', 50, 0, 1) \g /dev/null
-EXECUTE s('%$DIGITS%', '%$DIGITS%', 50, 0, 1) \g /dev/null
-EXPLAIN (ANALYZE) EXECUTE s('%$DIGITS%', '%$DIGITS%', 50, 0, 1);
+PREPARE s(text, text, bigint, bigint, int, text) AS
+$(sed -n '/^SELECT/p' "$BENCH_SRC/sql/orders_search.sql" | sed 's/:pat/$1/g; s/:dpat/$2/g; s/:size::int/$3::int/; s/:size/$3/; s/:off/$4/; s/:page::int/$5::int/; s/:grams/$6/g')
+EXECUTE s('%$DIGITS%', '%$DIGITS%', 50, 0, 1, '{$DIGITS,$DIGITS}') \g /dev/null
+EXECUTE s('%$DIGITS%', '%$DIGITS%', 50, 0, 1, '{$DIGITS,$DIGITS}') \g /dev/null
+EXECUTE s('%$DIGITS%', '%$DIGITS%', 50, 0, 1, '{$DIGITS,$DIGITS}') \g /dev/null
+EXECUTE s('%$DIGITS%', '%$DIGITS%', 50, 0, 1, '{$DIGITS,$DIGITS}') \g /dev/null
+EXECUTE s('%$DIGITS%', '%$DIGITS%', 50, 0, 1, '{$DIGITS,$DIGITS}') \g /dev/null
+EXPLAIN (ANALYZE) EXECUTE s('%$DIGITS%', '%$DIGITS%', 50, 0, 1, '{$DIGITS,$DIGITS}');
 SQL
 } >"$BENCH_RESULTS/explain-orders.txt"
 grep -E '^===|Planning Time|Execution Time' "$BENCH_RESULTS/explain-orders.txt" | sed 's/^=== \(.\{70\}\).*/=== \1.../' >&2
@@ -74,7 +74,7 @@ for round in $(seq 1 "$BENCH_ROUNDS"); do
     case $name in
       list) url="$BASE/api/v1/orders?page_size=50"; lua=get.lua; sql=orders_list.sql; args=() ;;
       search) url="$BASE/api/v1/orders?q=$DIGITS"; lua=get.lua; sql=orders_search.sql
-              args=(-D "pat=%$DIGITS%" -D "dpat=%$DIGITS%") ;;
+              args=(-D "pat=%$DIGITS%" -D "dpat=%$DIGITS%" -D "grams={$DIGITS,$DIGITS}") ;;
       get) url="$BASE/api/v1/orders/1"; lua=orders_get.lua; sql=orders_get.sql
            args=(-D "n=$MAX_ID") ;;
     esac

@@ -149,11 +149,25 @@ int order_filter_or_reply(struct req *r, struct order_filter *f)
                 snprintf(match[k] + n, sizeof match[k] - (size_t)n, " OR %s LIKE $%d", cols[k][1],
                          phone);
         }
+        /* six digits or more (and no leading 00 that the phone pattern
+         * drops): the order_search rows holding its first and last 6-digit
+         * windows (migration 0014), then the LIKE on those few; OFFSET 0
+         * keeps the planner from also scanning the trigram indexes for the
+         * LIKE (a BitmapAnd that cost more than all the rest) */
+        const char *rows = "order_search s";
+        if (digits == len && len >= 6 && !(len >= 9 && v[0] == '0' && v[1] == '0')) {
+            f->params[f->np++] = req_printf(r, "{%.6s,%.6s}", v, v + len - 6);
+            rows = req_printf(r,
+                              "(SELECT s.order_id, s.search_text, s.phone_digits"
+                              " FROM order_search s WHERE digit_grams(s.search_text,"
+                              " s.phone_digits) @> $%d::int[] OFFSET 0) s",
+                              f->np);
+        }
         buf_printf(&f->where,
-                   " AND o.id IN (SELECT s.order_id FROM order_search s WHERE %s"
+                   " AND o.id IN (SELECT s.order_id FROM %s WHERE %s"
                    " UNION ALL SELECT b.order_id FROM order_search_backlog b"
                    " WHERE (SELECT %s FROM orders x WHERE x.id = b.order_id))",
-                   match[0], match[1]);
+                   rows, match[0], match[1]);
     }
     const char *tz = "Asia/Kuwait";
     static const char *const range_names[] = {"created_from", "created_to"};

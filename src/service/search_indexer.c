@@ -57,7 +57,8 @@ static void drain(void)
     }
 }
 
-/* New trigram entries wait in each GIN index's pending list (fastupdate),
+/* New trigram (and 6-digit window) entries wait in each GIN index's
+ * pending list (fastupdate),
  * which every search reads in full: a few megabytes after a drain made
  * searches 3-4 times slower until autovacuum merged them. Merge them now,
  * here in the background. Needs the indexes' owner; without that the
@@ -68,7 +69,8 @@ static void merge_pending(void)
     if (not_owner || stop_asked()) return;
     struct db_error err;
     db_res *res = db_exec("SELECT gin_clean_pending_list('order_search_text_trgm_idx'::regclass),"
-                          " gin_clean_pending_list('order_search_phone_trgm_idx'::regclass)",
+                          " gin_clean_pending_list('order_search_phone_trgm_idx'::regclass),"
+                          " gin_clean_pending_list('order_search_digit_grams_idx'::regclass)",
                           0, NULL, &err);
     if (res) {
         db_res_free(res);

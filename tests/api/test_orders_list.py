@@ -197,6 +197,43 @@ def test_q_phone_dialled_with_00_matches_the_plus_form(ow, lw):
             assert "965" + p in digits, (q, oid)
 
 
+def test_q_of_six_or_more_digits_finds_every_kind_of_key(ow):
+    """A digits-only q of 6+ characters first looks up its 6-digit windows
+    (migration 0014), then keeps the LIKE: it finds digits inside an order
+    number, a PACI number with a leading zero, a street, and a phone across
+    its 965 prefix, and not an order that has both windows of q in separate
+    places but not q itself."""
+    wh = ow.warehouse()
+
+    def rnd(n):
+        return "".join(secrets.choice("123456789") for _ in range(n))
+
+    num, paci, street, q7 = rnd(9), "0" + rnd(9), rnd(6), rnd(7)
+    phone = "9" + rnd(7)
+    made = {
+        "number": ow.new_order(warehouse_id=wh["id"], order_number=f"SO-{num}"),
+        "paci": ow.new_order(warehouse_id=wh["id"], paci_number=paci),
+        "street": ow.new_order(warehouse_id=wh["id"], street=f"St {street}",
+                               delivery_address=f"Block 4, Street {q7}"),
+        "phone": ow.new_order(warehouse_id=wh["id"], customer_phone=phone),
+        # both 6-digit windows of q7, but never q7 in one piece
+        "decoy": ow.new_order(warehouse_id=wh["id"],
+                              order_number=f"DC-{q7[:6]}-{q7[1:]}-{rnd(3)}"),
+    }
+    ids = {k: o["id"] for k, o in made.items()}
+    cases = [
+        (num, ["number"]), (num[2:9], ["number"]), (num[:6], ["number"]),
+        (paci[:7], ["paci"]), (paci, ["paci"]),
+        (street, ["street"]), (q7, ["street"]), (q7[:6], ["street", "decoy"]),
+        ("965" + phone[:5], ["phone"]), (phone[1:7], ["phone"]), (phone, ["phone"]),
+        (num[:6] + "0", []),
+    ]
+    for q, names in cases:
+        body = listing(ow.mgr, warehouse_id=wh["id"], q=q, page_size=200)
+        assert set(ids_of(body)) == {ids[n] for n in names}, (q, names, body["total"])
+        assert body["total"] == len(names), (q, body["total"])
+
+
 def test_q_is_combined_with_other_filters(ow, lw):
     assert set(mine(ow, lw, q=f"Sale 50", status="delivered")) == keys(lw, "pct", "nopct")
     assert set(mine(ow, lw, q=f"Sale 50", driver_id=lw["dl2"]["id"])) == keys(lw, "nopct")

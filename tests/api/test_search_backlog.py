@@ -200,11 +200,12 @@ def test_order_writes_do_not_wait_for_the_drains_key_share_locks(ops, sb, pg):
 
 
 def test_drain_merges_the_gin_pending_lists(ops, sb, pg):
-    """Trigram entries first go to each GIN index's pending list, which every
+    """Trigram and digit-window entries first go to each GIN index's pending list, which every
     search reads in full; the indexer merges them after its drain."""
     pg.sql("CREATE EXTENSION IF NOT EXISTS pgstattuple")
     pending = ("SELECT (SELECT pending_tuples FROM pgstatginindex('order_search_text_trgm_idx'))"
-               " + (SELECT pending_tuples FROM pgstatginindex('order_search_phone_trgm_idx'))")
+               " + (SELECT pending_tuples FROM pgstatginindex('order_search_phone_trgm_idx'))"
+               " + (SELECT pending_tuples FROM pgstatginindex('order_search_digit_grams_idx'))")
     orders = import_rows(sb, [ops.number("GP") for _ in range(30)], name="Pending Lists")
     assert wait_drained(pg, [o["id"] for o in orders])
     deadline = time.monotonic() + 10
