@@ -15,8 +15,9 @@
 -- asks for those with `@>` and keeps its LIKE as the exact test.
 --
 -- Building the index reads all of order_search once, and order_search
--- writes (creating or editing an order) wait for it: about 20-30 s per
--- million orders. docs/operations.md says to run this in a quiet hour.
+-- writes (creating an order by hand, editing its customer or address) wait
+-- for it: 33 s at 1 M orders on the benchmark machine. docs/operations.md
+-- says to run this in a quiet hour.
 CREATE FUNCTION digit_grams(search_text text, phone_digits text) RETURNS int[]
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$

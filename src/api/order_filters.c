@@ -149,13 +149,15 @@ int order_filter_or_reply(struct req *r, struct order_filter *f)
                 snprintf(match[k] + n, sizeof match[k] - (size_t)n, " OR %s LIKE $%d", cols[k][1],
                          phone);
         }
-        /* six digits or more (and no leading 00 that the phone pattern
-         * drops): the order_search rows holding its first and last 6-digit
-         * windows (migration 0014), then the LIKE on those few; OFFSET 0
-         * keeps the planner from also scanning the trigram indexes for the
-         * LIKE (a BitmapAnd that cost more than all the rest) */
+        /* six digits or more, nothing else, and the same pattern for the
+         * text and the phone (no leading 00 dropped): the order_search rows
+         * holding its first and last 6-digit windows (migration 0014), then
+         * the LIKE on those few; OFFSET 0 keeps the planner from also
+         * scanning the trigram indexes for the LIKE (a BitmapAnd that cost
+         * more than all the rest) */
         const char *rows = "order_search s";
-        if (digits == len && len >= 6 && !(len >= 9 && v[0] == '0' && v[1] == '0')) {
+        if (digits == len && len >= 6 && phone &&
+            strcmp(f->params[text - 1], f->params[phone - 1]) == 0) {
             f->params[f->np++] = req_printf(r, "{%.6s,%.6s}", v, v + len - 6);
             rows = req_printf(r,
                               "(SELECT s.order_id, s.search_text, s.phone_digits"

@@ -58,11 +58,11 @@ static void drain(void)
 }
 
 /* New trigram (and 6-digit window) entries wait in each GIN index's
- * pending list (fastupdate),
- * which every search reads in full: a few megabytes after a drain made
- * searches 3-4 times slower until autovacuum merged them. Merge them now,
- * here in the background. Needs the indexes' owner; without that the
- * warning is given once and autovacuum is left to do it. */
+ * pending list (fastupdate), which every search reads in full: a few
+ * megabytes after a drain made searches 3-4 times slower until autovacuum
+ * merged them. Merge them now, here in the background. Needs the indexes'
+ * owner; without that the warning is given once and autovacuum is left to
+ * do it. */
 static void merge_pending(void)
 {
     static bool not_owner;

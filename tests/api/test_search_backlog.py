@@ -200,8 +200,9 @@ def test_order_writes_do_not_wait_for_the_drains_key_share_locks(ops, sb, pg):
 
 
 def test_drain_merges_the_gin_pending_lists(ops, sb, pg):
-    """Trigram and digit-window entries first go to each GIN index's pending list, which every
-    search reads in full; the indexer merges them after its drain."""
+    """Trigram and digit-window entries first go to each GIN index's pending
+    list, which every search reads in full; the indexer merges them after
+    its drain."""
     pg.sql("CREATE EXTENSION IF NOT EXISTS pgstattuple")
     pending = ("SELECT (SELECT pending_tuples FROM pgstatginindex('order_search_text_trgm_idx'))"
                " + (SELECT pending_tuples FROM pgstatginindex('order_search_phone_trgm_idx'))"
