@@ -188,12 +188,9 @@ bench_hugepages() {
     fi
     [ "$state" = on ] || blog "huge pages unavailable (need ${need:-?}, free ${free:-0}): PostgreSQL on 4 KiB pages"
   fi
-  pg_psql_offline_conf "huge_pages = $([ "$state" = on ] && echo on || echo off)"
+  # the cluster is stopped: append to what ALTER SYSTEM wrote
+  echo "huge_pages = $state" | as_pg_user tee -a "$BENCH_DIR/pg/data/postgresql.auto.conf" >/dev/null
   echo "huge pages: $state${need:+ ($need of 2 MiB for PostgreSQL)}" >>"$BENCH_RESULTS/machine.txt"
-}
-
-pg_psql_offline_conf() { # LINE: appended to the stopped cluster's postgresql.auto.conf
-  printf '%s\n' "$1" | as_pg_user tee -a "$BENCH_DIR/pg/data/postgresql.auto.conf" >/dev/null
 }
 
 bench_down() {
