@@ -3,7 +3,9 @@
 -- phone digits, and a q of 6+ digits first looks up its first and last
 -- 6-digit windows (migration 0014). Run with -D pat=%123456%
 -- -D dpat=%123456% -D grams={123456,123456} (what src/api/order_filters.c
--- passes for q=123456).
+-- passes for q=123456). The daemon runs it on its generic plan, planned once
+-- per connection (db_query_generic_or_reply); bench/orders.sh gives pgbench
+-- PGOPTIONS="-c plan_cache_mode=force_generic_plan" to do the same.
 \set size 50
 \set off 0
 \set page 1

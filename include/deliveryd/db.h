@@ -65,6 +65,15 @@ db_res *db_query_or_reply(struct req *r, const char *sql, int nparams, const cha
 /** db_query_or_reply through db_exec_prepared. */
 db_res *db_query_prepared_or_reply(struct req *r, const char *sql, int nparams,
                                    const char *const *params) MUSTCHECK;
+/**
+ * db_query_prepared_or_reply on the statement's generic plan from the first
+ * run (plan_cache_mode set around it, still one round trip), for a statement
+ * PostgreSQL would go on planning each time because its generic plan's
+ * estimate looks worse, though its shape is the right one for every value.
+ * Planning is then paid once per connection and text.
+ */
+db_res *db_query_generic_or_reply(struct req *r, const char *sql, int nparams,
+                                  const char *const *params) MUSTCHECK;
 /** Sends the problem reply for err. Returns -1. */
 int db_reply_error(struct req *r, const struct db_error *err);
 

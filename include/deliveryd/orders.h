@@ -12,6 +12,9 @@ struct order_filter {
     const char *params[ORDER_FILTER_MAX_PARAMS];
     int np;
     const char *order_by; /* trusted SQL from the sort whitelist */
+    /* the rows come from the digit-window lookup: whatever the values, the
+     * right plan starts there, so a generic plan may be kept */
+    bool generic_plan;
 };
 
 /** Builds the WHERE clause of GET /orders (and export) from the query

@@ -164,6 +164,7 @@ int order_filter_or_reply(struct req *r, struct order_filter *f)
                               " FROM order_search s WHERE digit_grams(s.search_text,"
                               " s.phone_digits) @> $%d::int[] OFFSET 0) s",
                               f->np);
+            f->generic_plan = true;
         }
         buf_printf(&f->where,
                    " AND o.id IN (SELECT s.order_id FROM %s WHERE %s"

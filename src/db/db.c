@@ -165,15 +165,47 @@ static void prepared_forget(struct conn *c, struct prepared *p)
     *p = c->prepared[--c->nprepared];
 }
 
-/* Sends one statement: through the connection's prepared statement for this
- * text when `prepare` asks for it (preparing it on first use), otherwise as
- * an unnamed statement planned for these parameter values. *used is the
- * cache entry the result came from, if any. */
+/* How a statement is planned: for these parameter values each time (an
+ * unnamed statement), through the connection's prepared statement for its
+ * text (PostgreSQL's choice of custom or generic plan), or through that
+ * prepared statement on its generic plan always. */
+enum plan { PLAN_EACH, PLAN_PREPARED, PLAN_GENERIC };
+
+/* EXECUTE of prepared statement `name` on its generic plan: plan_cache_mode
+ * is set around it in one pipeline, so one round trip. The three commands
+ * run in one implicit transaction (one Sync), so a failure also undoes the
+ * SET. Returns the EXECUTE's result, or the first error. */
+static PGresult *exec_generic(PGconn *pg, const char *name, int nparams,
+                              const char *const *params)
+{
+    if (!PQenterPipelineMode(pg)) return NULL;
+    PGresult *keep = NULL, *res;
+    if (PQsendQueryParams(pg, "SET plan_cache_mode = force_generic_plan", 0, NULL, NULL, NULL,
+                          NULL, 0) &&
+        PQsendQueryPrepared(pg, name, nparams, params, NULL, NULL, 0) &&
+        PQsendQueryParams(pg, "RESET plan_cache_mode", 0, NULL, NULL, NULL, NULL, 0) &&
+        PQpipelineSync(pg)) {
+        /* each command's results end with a NULL; the Sync's result does not */
+        for (int cmd = 0; cmd < 3; cmd++)
+            while ((res = PQgetResult(pg)) != NULL) {
+                if (!keep && (cmd == 1 || PQresultStatus(res) == PGRES_FATAL_ERROR)) keep = res;
+                else PQclear(res);
+            }
+        if ((res = PQgetResult(pg)) != NULL) PQclear(res);
+    }
+    /* left in pipeline mode only when the connection broke; the caller
+     * drops it */
+    (void)PQexitPipelineMode(pg);
+    return keep;
+}
+
+/* Sends one statement as `plan` says (preparing it on first use). *used is
+ * the cache entry the result came from, if any. */
 static PGresult *send_statement(struct conn *c, const char *sql, int nparams,
-                                const char *const *params, bool prepare, struct prepared **used)
+                                const char *const *params, enum plan plan, struct prepared **used)
 {
     *used = NULL;
-    if (!prepare) return PQexecParams(c->pg, sql, nparams, NULL, params, NULL, NULL, 0);
+    if (plan == PLAN_EACH) return PQexecParams(c->pg, sql, nparams, NULL, params, NULL, NULL, 0);
     uint64_t h = sql_hash(sql);
     struct prepared *p = prepared_find(c, sql, h);
     if (!p) {
@@ -190,6 +222,7 @@ static PGresult *send_statement(struct conn *c, const char *sql, int nparams,
         snprintf(p->name, sizeof p->name, "%s", name);
     }
     *used = p;
+    if (plan == PLAN_GENERIC) return exec_generic(c->pg, p->name, nparams, params);
     return PQexecPrepared(c->pg, p->name, nparams, params, NULL, NULL, 0);
 }
 
@@ -213,7 +246,7 @@ static db_res *wrap(PGresult *res)
 }
 
 static db_res *exec_statement(const char *sql, int nparams, const char *const *params,
-                              bool prepare, struct db_error *err)
+                              enum plan plan, struct db_error *err)
 {
     /* A connection that died while idle (a PostgreSQL restart) is only
      * noticed when used: outside a transaction, reconnect and retry once. */
@@ -224,7 +257,7 @@ static db_res *exec_statement(const char *sql, int nparams, const char *const *p
         metrics_db_statement();
         tl_statements++;
         struct prepared *used;
-        PGresult *res = send_statement(c, sql, nparams, params, prepare, &used);
+        PGresult *res = send_statement(c, sql, nparams, params, plan, &used);
         if (res && result_ok(res)) return wrap(res);
         fill_error(c->pg, res, err);
         if (res) PQclear(res);
@@ -236,7 +269,9 @@ static db_res *exec_statement(const char *sql, int nparams, const char *const *p
             if (idle) continue;
             return NULL;
         }
-        bool broken = PQstatus(c->pg) != CONNECTION_OK || strncmp(err->sqlstate, "08", 2) == 0 ||
+        bool broken = PQstatus(c->pg) != CONNECTION_OK ||
+                      PQpipelineStatus(c->pg) != PQ_PIPELINE_OFF ||
+                      strncmp(err->sqlstate, "08", 2) == 0 ||
                       strcmp(err->sqlstate, "57P01") == 0;
         if (!broken) return NULL;
         drop_conn(c);
@@ -247,13 +282,13 @@ static db_res *exec_statement(const char *sql, int nparams, const char *const *p
 
 db_res *db_exec(const char *sql, int nparams, const char *const *params, struct db_error *err)
 {
-    return exec_statement(sql, nparams, params, false, err);
+    return exec_statement(sql, nparams, params, PLAN_EACH, err);
 }
 
 db_res *db_exec_prepared(const char *sql, int nparams, const char *const *params,
                          struct db_error *err)
 {
-    return exec_statement(sql, nparams, params, true, err);
+    return exec_statement(sql, nparams, params, PLAN_PREPARED, err);
 }
 
 int db_exec_script(const char *sql, struct db_error *err)
@@ -356,10 +391,10 @@ int db_reply_error(struct req *r, const struct db_error *err)
 }
 
 static db_res *query_or_reply(struct req *r, const char *sql, int nparams,
-                              const char *const *params, bool prepare)
+                              const char *const *params, enum plan plan)
 {
     struct db_error err;
-    db_res *res = exec_statement(sql, nparams, params, prepare, &err);
+    db_res *res = exec_statement(sql, nparams, params, plan, &err);
     if (!res) {
         db_reply_error(r, &err);
         return NULL;
@@ -370,13 +405,19 @@ static db_res *query_or_reply(struct req *r, const char *sql, int nparams,
 
 db_res *db_query_or_reply(struct req *r, const char *sql, int nparams, const char *const *params)
 {
-    return query_or_reply(r, sql, nparams, params, false);
+    return query_or_reply(r, sql, nparams, params, PLAN_EACH);
 }
 
 db_res *db_query_prepared_or_reply(struct req *r, const char *sql, int nparams,
                                    const char *const *params)
 {
-    return query_or_reply(r, sql, nparams, params, true);
+    return query_or_reply(r, sql, nparams, params, PLAN_PREPARED);
+}
+
+db_res *db_query_generic_or_reply(struct req *r, const char *sql, int nparams,
+                                  const char *const *params)
+{
+    return query_or_reply(r, sql, nparams, params, PLAN_GENERIC);
 }
 
 int db_begin_or_reply(struct req *r)

@@ -234,6 +234,30 @@ def test_q_of_six_or_more_digits_finds_every_kind_of_key(ow):
         assert body["total"] == len(names), (q, body["total"])
 
 
+def test_a_digit_search_that_fails_leaves_the_connection_working(ow):
+    """A digit search runs on a kept generic plan: plan_cache_mode is set
+    around it in one pipeline (db.c). One that PostgreSQL refuses (a day
+    that does not exist passes the shape check, then fails the cast) is a
+    422, and the next statements on the same connection (one client keeps
+    one connection, so one worker and one PostgreSQL session) still work:
+    a digit search, a text search, a write, and a digit search that sees
+    the write."""
+    wh = ow.warehouse()
+    phone = "9" + "".join(secrets.choice("123456789") for _ in range(7))
+    first = ow.new_order(warehouse_id=wh["id"], customer_phone=phone)
+    q = phone[1:7]
+    for _ in range(3):
+        r = ow.mgr.get(V1 + "/orders", params={"warehouse_id": wh["id"], "q": q,
+                                                "created_from": "2024-02-30"})
+        assert_problem(r, 422, "validation_failed")
+        assert ids_of(listing(ow.mgr, warehouse_id=wh["id"], q=q)) == [first["id"]]
+        assert ids_of(listing(ow.mgr, warehouse_id=wh["id"],
+                              q=first["order_number"])) == [first["id"]]
+    second = ow.new_order(warehouse_id=wh["id"], customer_phone=phone)
+    body = listing(ow.mgr, warehouse_id=wh["id"], q=q)
+    assert ids_of(body) == [second["id"], first["id"]] and body["total"] == 2
+
+
 def test_q_is_combined_with_other_filters(ow, lw):
     assert set(mine(ow, lw, q=f"Sale 50", status="delivered")) == keys(lw, "pct", "nopct")
     assert set(mine(ow, lw, q=f"Sale 50", driver_id=lw["dl2"]["id"])) == keys(lw, "nopct")
