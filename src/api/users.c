@@ -103,10 +103,19 @@ void api_users_get(struct req *r)
     if (res) reply_row_json(r, 200, res);
 }
 
-/* Runs "UPDATE users SET <sets> WHERE id = $id" then replies with the user. */
-static void update_user(struct req *r, const char *sets_sql, int np, const char **params)
+/* Runs "UPDATE users SET <sets> WHERE id = $id" then replies with the user.
+ * `revoke`: the same statement revokes the user's refresh tokens (a password
+ * set by an admin, a deactivation), as DELETE and a password change do. */
+static void update_user(struct req *r, const char *sets_sql, int np, const char **params,
+                        bool revoke)
 {
-    char *sql = req_printf(r, "UPDATE users SET %s WHERE id = $%d RETURNING id", sets_sql, np + 1);
+    char *sql = req_printf(r,
+                           "WITH u AS (UPDATE users SET %s WHERE id = $%d RETURNING id)%s"
+                           " SELECT id FROM u",
+                           sets_sql, np + 1,
+                           revoke ? ", t AS (UPDATE refresh_tokens SET revoked_at = now()"
+                                    "  WHERE user_id IN (SELECT id FROM u) AND revoked_at IS NULL)"
+                                  : "");
     params[np] = id_text(r, r->ids[0]);
     db_res *res = db_query_or_reply(r, sql, np + 1, params);
     if (!res) return;
@@ -134,7 +143,8 @@ void api_users_patch(struct req *r)
     if (v.present[F_PASSWORD]) buf_puts(&sets, ", password_changed_at = now()");
     char *s = req_strdup(r, sets.data);
     buf_free(&sets);
-    update_user(r, s, np, params);
+    bool deactivating = v.text[F_ACTIVE] && strcmp(v.text[F_ACTIVE], "false") == 0;
+    update_user(r, s, np, params, v.present[F_PASSWORD] || deactivating);
 }
 
 void api_users_delete(struct req *r)
@@ -159,5 +169,5 @@ void api_users_delete(struct req *r)
 void api_users_unlock(struct req *r)
 {
     const char *params[2];
-    update_user(r, "failed_login_count = 0, locked_until = NULL", 0, params);
+    update_user(r, "failed_login_count = 0, locked_until = NULL", 0, params, false);
 }

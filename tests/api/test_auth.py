@@ -235,6 +235,28 @@ def test_refresh_of_a_deactivated_user_is_401(idm, api):
     assert_problem(api.post(REFRESH, json={"refresh_token": pair["refresh_token"]}), 401)
 
 
+@pytest.mark.parametrize("change", [{"password": "a new Passw0rd that is long"},
+                                    {"is_active": False}])
+def test_an_admins_password_reset_or_deactivation_revokes_refresh_tokens(idm, api, change):
+    """A password an admin sets (a lost or stolen phone) or a deactivation
+    through PATCH /users/{id} ends the user's sessions, as DELETE and the
+    user's own password change do: their refresh token is refused."""
+    user, pw = idm.create_user("manager")
+    pair = api.login(user["username"], pw)
+    r = idm.admin.patch(f"{V1}/users/{user['id']}", json=change)
+    assert r.status_code == 200, r.text
+    assert_problem(api.post(REFRESH, json={"refresh_token": pair["refresh_token"]}), 401)
+
+
+def test_an_admins_other_edits_keep_the_sessions(idm, api):
+    user, pw = idm.create_user("manager")
+    pair = api.login(user["username"], pw)
+    r = idm.admin.patch(f"{V1}/users/{user['id']}", json={"full_name": "Renamed Manager"})
+    assert r.status_code == 200, r.text
+    r = api.post(REFRESH, json={"refresh_token": pair["refresh_token"]})
+    assert r.status_code == 200, r.text
+
+
 # --- /auth/me and password ----------------------------------------------------------
 
 def test_me_returns_the_caller(idm):

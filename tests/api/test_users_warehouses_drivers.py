@@ -333,6 +333,36 @@ def test_patch_driver(idm):
                                                          json={"vehicle_type": "truck"}))
 
 
+@pytest.mark.parametrize("how", ["delete", "patch"])
+def test_deactivating_a_drivers_user_deactivates_the_driver(idm, how):
+    """DELETE /users/{id} or PATCH /users/{id} {"is_active": false} on a
+    driver's user takes the driver out of dispatch too: the profile reads
+    inactive, an assignment to them is 422, the live map leaves them out.
+    Reactivating the user brings the profile back (migration 0015)."""
+    from helpers import order_body, post_order
+    wh_id = _shared_warehouse(idm)
+    drv, _ = idm.create_driver(wh_id)
+    user_url = f"{V1}/users/{drv['user_id']}"
+    if how == "delete":
+        assert idm.admin.delete(user_url).status_code == 204
+    else:
+        r = idm.admin.patch(user_url, json={"is_active": False})
+        assert r.status_code == 200 and r.json()["is_active"] is False, r.text
+    assert idm.admin.get(f"{V1}/drivers/{drv['id']}").json()["is_active"] is False
+    order = post_order(idm.admin, order_body(wh_id))
+    assert "driver_id" in field_names(idm.admin.post(f"{V1}/orders/{order['id']}/assign",
+                                                     json={"driver_id": drv["id"]}))
+    poll(lambda: drv["id"] not in {d["driver_id"] for d in
+                                   idm.admin.get(V1 + "/drivers/locations").json()},
+         timeout=3, interval=0.2, what="the inactive driver off the map")
+
+    r = idm.admin.patch(user_url, json={"is_active": True})
+    assert r.status_code == 200, r.text
+    assert idm.admin.get(f"{V1}/drivers/{drv['id']}").json()["is_active"] is True
+    r = idm.admin.post(f"{V1}/orders/{order['id']}/assign", json={"driver_id": drv["id"]})
+    assert r.status_code == 200 and r.json()["driver_id"] == drv["id"], r.text
+
+
 def test_deactivating_a_driver_deactivates_their_user(idm):
     drv, body, c = idm.driver_client(_shared_warehouse(idm))
     try:
