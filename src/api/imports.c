@@ -10,27 +10,28 @@
 
 #define IMPORT_MAX_FILE (10 * 1024 * 1024)
 
-static const char *const XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+/* The content types a spreadsheet arrives with. Browsers label files by
+ * the client's own settings: Windows with Excel installed sends a .csv as
+ * application/vnd.ms-excel, others as text/x-csv or octet-stream. */
+static const char *const sheet_types[] = {
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "application/vnd.ms-excel", "text/csv", "application/csv", "text/x-csv",
+    "application/x-csv", "text/comma-separated-values", "text/x-comma-separated-values",
+    "text/plain", "application/octet-stream", NULL};
 
-/* Content type first, then the file name's extension, then the bytes. */
-static int pick_format(const char *ctype, const char *name, const void *data, size_t len,
-                       enum sheet_format *fmt)
+/* Any of those types (or none): the bytes decide, since a label may be
+ * wrong but a zip (.xlsx) or an OLE2 file (.xls) cannot be mistaken; other
+ * bytes are read as CSV. Any other type (an image, a PDF): -1 (415). */
+static int pick_format(const char *ctype, const void *data, size_t len, enum sheet_format *fmt)
 {
-    if (ctype && strncasecmp(ctype, XLSX_MIME, strlen(XLSX_MIME)) == 0) *fmt = SHEET_XLSX;
-    else if (ctype && strncasecmp(ctype, "application/vnd.ms-excel", 24) == 0) *fmt = SHEET_XLS;
-    else if (ctype && (strncasecmp(ctype, "text/csv", 8) == 0 ||
-                       strncasecmp(ctype, "application/csv", 15) == 0))
-        *fmt = SHEET_CSV;
-    else if (!ctype || strncasecmp(ctype, "application/octet-stream", 24) == 0 ||
-             strncasecmp(ctype, "text/plain", 10) == 0) {
-        const char *dot = name ? strrchr(name, '.') : NULL;
-        if (dot && strcasecmp(dot, ".xlsx") == 0) *fmt = SHEET_XLSX;
-        else if (dot && strcasecmp(dot, ".xls") == 0) *fmt = SHEET_XLS;
-        else if (dot && strcasecmp(dot, ".csv") == 0) *fmt = SHEET_CSV;
-        else *fmt = sheet_sniff(data, len);
-    } else {
-        return -1;
+    if (ctype) {
+        size_t n = strcspn(ctype, "; \t");
+        bool known = false;
+        for (const char *const *t = sheet_types; *t && !known; t++)
+            known = strlen(*t) == n && strncasecmp(ctype, *t, n) == 0;
+        if (!known) return -1;
     }
+    *fmt = sheet_sniff(data, len);
     return 0;
 }
 
@@ -118,7 +119,7 @@ void api_imports_create(struct req *r)
                                 .default_warehouse = wh,
                                 .user_id = r->who.user_id,
                                 .scope_warehouse = scope ? r->who.warehouse_id : 0};
-    if (pick_format(part_type, name, data, len, &in.format) < 0) {
+    if (pick_format(part_type, data, len, &in.format) < 0) {
         reply_problem(r, 415, "unsupported_media_type",
                       "send .xlsx, .xls or .csv (multipart field file, or the raw file)");
         return;

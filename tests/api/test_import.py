@@ -106,6 +106,32 @@ FORMATS = {
 }
 
 
+# --- the label a browser gives a file does not decide its format ----------------------
+
+LABELS = [XLSX_MIME, XLS_MIME, CSV_MIME, "text/x-csv", "application/x-csv",
+          "text/comma-separated-values", "application/octet-stream", "text/plain"]
+
+
+@pytest.mark.parametrize("label", LABELS)
+@pytest.mark.parametrize("fmt", ["xlsx", "xls", "csv"])
+def test_a_spreadsheet_under_any_spreadsheet_label_is_read_by_its_bytes(ops, imp, fmt, label):
+    """Windows with Excel installed uploads a .csv as application/vnd.ms-excel,
+    other systems as text/x-csv or octet-stream: whatever the label (of the
+    part or of a raw body), a zip is read as .xlsx, an OLE2 file as .xls and
+    anything else as CSV."""
+    make, fname, _ = FORMATS[fmt]
+    number = ops.number()
+    data = make([["Sales Order", "Customer", "Mobile", "Area"],
+                 [number, "Label " + fmt, "55551234", "Salmiya"]])
+    for raw in (False, True):
+        r = imp.mgr.import_file(data, filename=fname, mime=label, raw=raw, dry_run=True)
+        assert r.status_code == 200, f"{fmt} as {label} (raw={raw}): {r.status_code} {r.text}"
+        assert (r.json()["created"], r.json()["failed"]) == (1, 0), r.json()
+    r = imp.mgr.import_file(data, filename=fname, mime=label)
+    assert r.status_code == 201, r.text
+    assert find_order(imp.mgr, number)["customer_name"] == "Label " + fmt
+
+
 # --- each format, multipart and raw -------------------------------------------------
 
 @pytest.mark.parametrize("transport", ["multipart", "raw"])
