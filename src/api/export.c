@@ -49,10 +49,7 @@ static const struct col cols[] = {
     {"Assigned At", LOCAL("o.assigned_at"), C_TIME, 17},
     {"Picked Up At", LOCAL("o.picked_up_at"), C_TIME, 17},
     {"Delivered At", LOCAL("o.delivered_at"), C_TIME, 17},
-    {"Delivery Time",
-     "lpad((delivery_seconds(o) / 3600)::text, 2, '0') || ':'"
-     " || lpad((delivery_seconds(o) % 3600 / 60)::text, 2, '0')",
-     C_TEXT, 9},
+    {"Delivery Time", "duration_hhmm(delivery_seconds(o))", C_TEXT, 9},
     {"Estimated Delivery Time", LOCAL("o.estimated_delivery_time"), C_TIME, 17},
     {"Failure Reason", "o.failure_reason", C_TEXT, 20},
     {"Failure Reason Code", "o.failure_reason_code", C_TEXT, 16},

@@ -249,3 +249,20 @@ def test_round_trip_reimport_reports_no_errors_and_changes_nothing(ops, ex, fmt,
     after = {oid: core(ops.get(ex.mgr, oid)) for oid in before}
     for oid in before:
         assert after[oid] == before[oid], f"order {oid} changed by its own export:\n{before[oid]}\n{after[oid]}"
+
+
+def test_delivery_time_of_a_hundred_hours_or_more_is_not_cut(ops, pg):
+    """A delivery that took 123 h 05 min is "123:05" in the export, as in
+    the order JSON (lpad cut it to "12:05")."""
+    w = ops.two_warehouses(boss=False)
+    slow = ops.order_in(w.mgr, w.wh["id"], "delivered", w.drv, customer_name="Slow Export")
+    pg.sql("UPDATE orders SET picked_up_at = '2026-01-01 00:00:00+00',"
+           " delivered_at = '2026-01-06 03:05:00+00' WHERE id = %d" % slow["id"])
+    assert w.mgr.get(f"{V1}/orders/{slow['id']}").json()["delivery_time"] == "123:05"
+    r = export(w.mgr, "csv", warehouse_id=w.wh["id"])
+    assert r.status_code == 200, r.text[:300]
+    rows = list(csv.DictReader(io.StringIO(r.content[3:].decode("utf-8"))))
+    assert [row["Delivery Time"] for row in rows] == ["123:05"]
+    x = export(w.mgr, "xlsx", warehouse_id=w.wh["id"])
+    _, data = sheet_dicts(read_xlsx(x.content)[1])
+    assert [d["Delivery Time"] for d in data] == ["123:05"]
