@@ -81,5 +81,12 @@ int auth_require_or_reply(struct req *r)
     r->authed = true;
     if (!(roles & p.role))
         return reply_problem(r, 403, "forbidden", "your role may not use this resource");
+    /* a driver user made with POST /users or create-user has no profile:
+     * the drivers-only routes act on it, so say why instead of failing in
+     * the database */
+    if (roles == ROLE_DRIVER && p.driver_id == 0)
+        return reply_problem(r, 403, "forbidden",
+                             "this account has no driver profile (drivers are created with "
+                             "POST /drivers)");
     return 0;
 }

@@ -175,8 +175,9 @@ static void preflight(struct req *r, const char *allow)
     if (!origin || !config_cors_allows(origin)) return;
     reply_header(r, "Access-Control-Allow-Methods",
                  allow && *allow ? allow : "GET, POST, PUT, PATCH, DELETE, OPTIONS");
+    /* Content-Disposition: the file name of a raw-body import */
     reply_header(r, "Access-Control-Allow-Headers",
-                 "Authorization, Content-Type, X-Request-Id, Idempotency-Key");
+                 "Authorization, Content-Type, Content-Disposition, X-Request-Id");
     reply_header(r, "Access-Control-Max-Age", "600");
 }
 

@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 
 from field_helpers import *  # noqa: F401,F403 - fixtures and helpers
-from helpers import Api
+from helpers import Api, login, post_user
 
 ONLINE = V1 + "/drivers/me/online"
 OFFLINE = V1 + "/drivers/me/offline"
@@ -219,3 +219,26 @@ def test_silent_driver_is_shown_offline_by_the_map(fw):
     c.ok("POST", V1 + "/drivers/location", 202, json={"latitude": 29.21, "longitude": 47.61})
     fw.poll_map(d["id"], lambda x: x["is_online"] is True, what="driver back online")
     c.ok("POST", OFFLINE, json={})
+
+
+def test_a_driver_user_without_a_profile_is_told_so(fw):
+    """A driver user made with POST /users has no driver profile: the
+    drivers-only routes answer 403 saying so (the database refused the
+    session and the points with a 422 before), and the rest still works."""
+    user, body = post_user(fw.admin, "driver")
+    c = Api(fw.admin.base, token=login(fw.admin.base, body["username"], body["password"])["access_token"])
+    try:
+        for method, path, payload in (("GET", V1 + "/drivers/me", None),
+                                      ("POST", ONLINE, {}),
+                                      ("POST", OFFLINE, {}),
+                                      ("POST", V1 + "/drivers/location",
+                                       {"latitude": 29.3, "longitude": 47.9})):
+            r = c.request(method, path, json=payload)
+            p = assert_problem(r, 403, "forbidden")
+            assert "driver profile" in p["detail"], (path, p)
+        r = c.get(V1 + "/auth/me")
+        assert r.status_code == 200 and r.json()["id"] == user["id"], r.text
+        r = c.get(V1 + "/orders")
+        assert r.status_code == 200 and r.json()["total"] == 0, r.text
+    finally:
+        c.close()
