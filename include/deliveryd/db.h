@@ -16,6 +16,8 @@ struct db_error {
     char sqlstate[6];
     char message[256];
     char constraint[64];
+    char table[64];  /* the table of a constraint violation */
+    char column[64]; /* the column of a not-null violation */
     int http_status;  /* from the SQLSTATE table */
     const char *code; /* problem code for that status */
 };

@@ -135,6 +135,10 @@ static void fill_error(PGconn *c, PGresult *res, struct db_error *err)
     snprintf(err->message, sizeof err->message, "%s", m ? m : PQerrorMessage(c));
     const char *con = res ? PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME) : NULL;
     snprintf(err->constraint, sizeof err->constraint, "%s", con ? con : "");
+    const char *tab = res ? PQresultErrorField(res, PG_DIAG_TABLE_NAME) : NULL;
+    snprintf(err->table, sizeof err->table, "%s", tab ? tab : "");
+    const char *col = res ? PQresultErrorField(res, PG_DIAG_COLUMN_NAME) : NULL;
+    snprintf(err->column, sizeof err->column, "%s", col ? col : "");
     db_map_sqlstate(err->sqlstate, &err->http_status, &err->code);
 }
 
@@ -379,6 +383,32 @@ static void res_free_cb(void *p)
     db_res_free(p);
 }
 
+/* The field a constraint violation is about, from PostgreSQL's default
+ * names: <table>_<column>_fkey, _key, _lower_key (our case-insensitive
+ * unique indexes) or _check; a not-null violation names its column. Other
+ * names (rules over several columns) name no field: false. */
+static bool violated_field(const struct db_error *err, char *out, size_t outsz)
+{
+    if (strcmp(err->sqlstate, "23502") == 0 && err->column[0]) {
+        snprintf(out, outsz, "%s", err->column);
+        return true;
+    }
+    size_t tl = strlen(err->table);
+    if (!tl || strncmp(err->constraint, err->table, tl) != 0 || err->constraint[tl] != '_')
+        return false;
+    const char *col = err->constraint + tl + 1;
+    static const char *const suffixes[] = {"_lower_key", "_fkey", "_key", "_check"};
+    size_t cl = strlen(col);
+    for (size_t i = 0; i < ARRAY_LEN(suffixes); i++) {
+        size_t sl = strlen(suffixes[i]);
+        if (cl > sl && strcmp(col + cl - sl, suffixes[i]) == 0 && cl - sl < outsz) {
+            snprintf(out, outsz, "%.*s", (int)(cl - sl), col);
+            return true;
+        }
+    }
+    return false;
+}
+
 int db_reply_error(struct req *r, const struct db_error *err)
 {
     if (err->http_status >= 500) {
@@ -386,6 +416,22 @@ int db_reply_error(struct req *r, const struct db_error *err)
         if (err->http_status == 503)
             return reply_problem(r, 503, "unavailable", "the database is unavailable; retry");
         return reply_problem(r, 500, "internal", "internal error");
+    }
+    /* a constraint violation names the field, in the words of the field
+     * validator, instead of PostgreSQL's message (and constraint name) */
+    static const struct {
+        const char *sqlstate, *message;
+    } rules[] = {{"23503", "refers to something that does not exist"},
+                 {"23505", "is already taken"},
+                 {"23514", "is not an accepted value"},
+                 {"23502", "is required"}};
+    char field[64];
+    for (size_t i = 0; i < ARRAY_LEN(rules); i++) {
+        if (strcmp(err->sqlstate, rules[i].sqlstate) != 0) continue;
+        if (!violated_field(err, field, sizeof field)) break;
+        json_t *errors = json_pack("[{s:s,s:s}]", "field", field, "message", rules[i].message);
+        return reply_problem_errors(r, err->http_status, err->code, errors, "%s %s", field,
+                                    rules[i].message);
     }
     return reply_problem(r, err->http_status, err->code, "%s", err->message);
 }

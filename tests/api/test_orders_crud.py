@@ -87,7 +87,9 @@ def test_given_order_number_kept_and_duplicate_is_409(ow):
     o = ow.new_order(order_number=num)
     assert o["order_number"] == num
     r = ow.mgr.post(V1 + "/orders", json=ow.order_body(order_number=num))
-    assert_problem(r, 409, "duplicate")
+    body = assert_problem(r, 409, "duplicate")
+    assert body["errors"] == [{"field": "order_number", "message": "is already taken"}], body
+    assert "constraint" not in body["detail"] and "_key" not in body["detail"], body
     # nothing was created by the refused request
     assert ow.pg.sql(f"SELECT count(*) FROM orders WHERE order_number = '{num}'") == "1"
 
@@ -425,3 +427,14 @@ def test_orders_cannot_be_deleted(ow):
     allow = {m.strip() for m in r.headers.get("Allow", "").split(",")}
     assert {"GET", "PATCH"} <= allow, allow
     assert ow.get(o["id"]) == o
+
+
+def test_unknown_warehouse_is_422_naming_the_field(ow):
+    """A warehouse_id that exists nowhere: the database's foreign key refuses
+    it, and the answer names the field (no constraint name, no SQL)."""
+    missing = int(ow.pg.sql("SELECT coalesce(max(id), 0) + 1000 FROM warehouses"))
+    r = ow.admin.post(V1 + "/orders", json=ow.order_body(warehouse_id=missing))
+    body = assert_problem(r, 422, "validation_failed")
+    assert body["errors"] == [{"field": "warehouse_id",
+                               "message": "refers to something that does not exist"}], body
+    assert "violates" not in body["detail"] and "fkey" not in body["detail"], body

@@ -39,7 +39,17 @@ def test_duplicate_username_is_409(idm):
     user, _ = idm.create_user("driver")
     body = {"username": user["username"], "password": strong_password(), "full_name": "Again",
             "role": "manager"}
-    assert_problem(idm.admin.post(V1 + "/users", json=body), 409, "duplicate")
+    body = assert_problem(idm.admin.post(V1 + "/users", json=body), 409, "duplicate")
+    assert [e["field"] for e in body["errors"]] == ["username"], body
+
+
+def test_unknown_warehouse_of_a_user_or_driver_is_422_naming_it(idm):
+    missing = 10 ** 12
+    body = {"username": uniq("u"), "password": strong_password(), "full_name": "Nowhere",
+            "role": "manager", "warehouse_id": missing}
+    assert field_names(idm.admin.post(V1 + "/users", json=body)) == {"warehouse_id"}
+    r = idm.admin.post(V1 + "/drivers", json=idm.driver_body(missing))
+    assert field_names(r) == {"warehouse_id"}
 
 
 def test_username_taken_by_patch_is_409(idm):
