@@ -172,21 +172,11 @@ int order_filter_or_reply(struct req *r, struct order_filter *f)
                    " WHERE (SELECT %s FROM orders x WHERE x.id = b.order_id))",
                    rows, match[0], match[1]);
     }
-    const char *tz = "Asia/Kuwait";
-    static const char *const range_names[] = {"created_from", "created_to"};
-    for (int i = 0; i < 2; i++) {
-        if (query_time_or_reply(r, range_names[i], &v) < 0) return -1;
-        if (!v) continue;
-        f->params[f->np++] = v;
-        /* a bare date is a business day in business_timezone */
-        buf_printf(&f->where,
-                   " AND o.created_at %s CASE WHEN length($%d) = 10"
-                   " THEN ($%d::date)::timestamp AT TIME ZONE"
-                   " (SELECT coalesce(value #>> '{}', '%s') FROM settings"
-                   "  WHERE key = 'business_timezone')"
-                   " ELSE $%d::timestamptz END",
-                   i == 0 ? ">=" : "<", f->np, f->np, tz, f->np);
-    }
+    /* a bare date is a business day in business_timezone (migration 0017) */
+    if (query_time_or_reply(r, "created_from", &v) < 0) return -1;
+    if (v) add(f, "o.created_at >= query_time(", v, "::text)");
+    if (query_time_or_reply(r, "created_to", &v) < 0) return -1;
+    if (v) add(f, "o.created_at < query_time(", v, "::text)");
     v = req_query(r, "archived");
     if (!v || strcmp(v, "false") == 0) buf_puts(&f->where, " AND NOT o.is_archived");
     else if (strcmp(v, "true") == 0) buf_puts(&f->where, " AND o.is_archived");

@@ -234,3 +234,35 @@ def test_payments_scope_and_exact_sums(fw):
     # more than 500 ids is refused
     assert_problem(fw.mgr.post(V1 + "/payments/remit", json={"payment_ids": list(range(1, 502))}),
                    422, "validation_failed")
+
+
+def test_bare_dates_are_business_days_on_every_range(fw):
+    """`from`/`to` as bare dates are business days in business_timezone
+    (Asia/Kuwait, UTC+3) on /payments, the work sessions and the GPS trail,
+    as created_from/created_to are on /orders: something at 22:30Z on
+    10 January happened on 11 January in Kuwait. (They were UTC midnight.)"""
+    d, c = fw.driver()
+    o = fw.order_in("delivered", d)
+    c.ok("POST", pay_path(o["id"]), 201, json={"method": "cash", "amount": "12.500"})
+    c.ok("POST", V1 + "/drivers/me/online", 201, json={})
+    c.ok("POST", V1 + "/drivers/me/offline", 200, json={})
+    c.ok("POST", V1 + "/drivers/location", 202, json={"latitude": 29.3, "longitude": 47.9})
+    fw.pg.sql(f"UPDATE payment_collections SET collected_at = '2026-01-10 22:30Z'"
+              f" WHERE driver_id = {d['id']}")
+    fw.pg.sql(f"UPDATE work_sessions SET started_at = '2026-01-10 22:15Z',"
+              f" ended_at = '2026-01-10 22:45Z' WHERE driver_id = {d['id']}")
+    fw.pg.sql(f"UPDATE driver_locations SET recorded_at = '2026-01-10 22:30Z'"
+              f" WHERE driver_id = {d['id']}")
+
+    def counts(**rng):
+        pay = payments(fw.mgr, driver_id=d["id"], **rng)["total"]
+        ses = fw.mgr.ok("GET", f"{V1}/drivers/{d['id']}/sessions", params=rng)["total"]
+        trail = len(fw.trail(d["id"], **rng))
+        return pay, ses, trail
+
+    assert counts(**{"from": "2026-01-11"}) == (1, 1, 1)
+    assert counts(**{"from": "2026-01-11", "to": "2026-01-12"}) == (1, 1, 1)
+    assert counts(**{"to": "2026-01-11"}) == (0, 0, 0)
+    assert counts(**{"from": "2026-01-10", "to": "2026-01-11"}) == (0, 0, 0)
+    # an RFC 3339 time is taken as it is
+    assert counts(**{"from": "2026-01-10T22:00:00Z", "to": "2026-01-10T23:00:00Z"}) == (1, 1, 1)
