@@ -19,6 +19,8 @@ static const struct state_map map[] = {
     {"22001", 422, "validation_failed"},
     {"22007", 422, "validation_failed"},
     {"22008", 422, "validation_failed"},
+    {"22009", 422, "validation_failed"}, /* time zone displacement out of range */
+    {"22021", 422, "validation_failed"}, /* bytes that are not UTF-8 */
     {"22023", 422, "validation_failed"},
     {"40001", 503, "unavailable"},
     {"40P01", 503, "unavailable"},

@@ -106,10 +106,18 @@ static bool shape_ok(const char *s);
 bool looks_like_time(const char *s)
 {
     if (!shape_ok(s)) return false;
-    /* ranges, so PostgreSQL never sees "2026-13-45" (the shape is known) */
-    int month = two(s + 5), day = two(s + 8);
-    if (month < 1 || month > 12 || day < 1 || day > 31) return false;
-    if (s[10] && (two(s + 11) > 23 || two(s + 14) > 59 || (s[16] == ':' && two(s + 17) > 60)))
+    /* ranges, so PostgreSQL never sees "2024-02-30" or "+16:00" (the shape
+     * is known): a day the month has, a year from 1, an offset PostgreSQL
+     * takes (up to 15:59) */
+    static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int year = two(s) * 100 + two(s + 2), month = two(s + 5), day = two(s + 8);
+    if (year < 1 || month < 1 || month > 12 || day < 1) return false;
+    bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    if (day > mdays[month - 1] + (month == 2 && leap)) return false;
+    if (!s[10]) return true;
+    if (two(s + 11) > 23 || two(s + 14) > 59 || (s[16] == ':' && two(s + 17) > 60)) return false;
+    const char *off = strpbrk(s + 11, "+-");
+    if (off && (two(off + 1) > 15 || (off[3] && two(off + 3 + (off[3] == ':')) > 59)))
         return false;
     return true;
 }

@@ -122,13 +122,16 @@ def test_batch_with_duplicates_invalid_and_good_points(fw):
         {"latitude": 29.0, "recorded_at": iso(t[3])},             # 12 no longitude
         pt(29.15, 47.15, now + timedelta(minutes=2)),             # 13 ok (phone clock ahead)
         pt(-90.0001, 0, t[3]),                                    # 14 latitude out of range
+        {"latitude": 29.0, "longitude": 47.0, "recorded_at": "2024-02-30T00:00:00Z"},  # 15 no such day
+        {"latitude": 29.0, "longitude": 47.0,
+         "recorded_at": "2024-01-01T10:00:00+16:00"},             # 16 no such offset
     ]
     body = post_points(c, points)
     assert set(body) == {"accepted", "duplicates", "rejected"}, body
     assert body["accepted"] == 5, body
     assert body["duplicates"] == 2, body
     rej = body["rejected"]
-    assert sorted(x["index"] for x in rej) == [3, 4, 5, 6, 9, 11, 12, 14], rej
+    assert sorted(x["index"] for x in rej) == [3, 4, 5, 6, 9, 11, 12, 14, 15, 16], rej
     for x in rej:
         assert set(x) == {"index", "message"} and isinstance(x["message"], str) and x["message"], x
 

@@ -132,6 +132,24 @@ def test_a_spreadsheet_under_any_spreadsheet_label_is_read_by_its_bytes(ops, imp
     assert find_order(imp.mgr, number)["customer_name"] == "Label " + fmt
 
 
+def test_an_impossible_eta_is_a_row_error_and_the_other_rows_import(ops, imp):
+    """A bad ETA cell is reported on its row; the good rows still import
+    (a day that does not exist refused the whole file with 422, an offset
+    beyond ±15:59 with 503 "retry")."""
+    good, day, offset = ops.number(), ops.number(), ops.number()
+    rows = [["Sales Order", "Customer", "Mobile", "Area", "ETA"],
+            [good, "Good ETA", "55551111", "Salmiya", "2026-12-01T10:00:00Z"],
+            [day, "No Such Day", "55552222", "Salmiya", "2024-02-30"],
+            [offset, "No Such Offset", "55553333", "Salmiya", "2024-01-01T10:00:00+16:00"]]
+    r = imp.mgr.import_file(csv_bytes(rows), filename="eta.csv", mime=CSV_MIME)
+    assert r.status_code == 201, r.text
+    body = assert_report(r.json(), rows_total=3, created=1, updated=0, skipped=0, failed=2)
+    assert sorted((e["row"], e["field"]) for e in body["errors"]) == \
+        [(3, "estimated_delivery_time"), (4, "estimated_delivery_time")], body["errors"]
+    assert find_order(imp.mgr, good)["estimated_delivery_time"] == "2026-12-01T10:00:00Z"
+    assert find_order(imp.mgr, day) is None and find_order(imp.mgr, offset) is None
+
+
 # --- each format, multipart and raw -------------------------------------------------
 
 @pytest.mark.parametrize("transport", ["multipart", "raw"])

@@ -116,6 +116,18 @@ def test_created_with_invalid_order_is_refused_and_can_be_retried(ops, wt):
     assert find_order(wt.mgr, o["order_number"])["customer_phone"] == "+96550012397"
 
 
+@pytest.mark.parametrize("eta", ["2024-02-30T10:00:00Z", "2024-01-01T10:00:00+16:00"])
+def test_an_impossible_eta_is_422_naming_it_not_a_retry(ops, wt, eta):
+    """A day that does not exist or an offset beyond ±15:59 is the sender's
+    mistake: 422 naming the field (it was a 503 "retry" for the offset, which
+    the connector would retry for ever)."""
+    o = d365_order(ops, wt, estimated_delivery_time=eta)
+    r, _ = send(wt, "order.created", o)
+    body = assert_problem(r, 422, "validation_failed")
+    assert any(e.get("field") == "estimated_delivery_time" for e in body["errors"]), body
+    assert find_order(wt.mgr, o["order_number"]) is None
+
+
 def test_unknown_event_and_malformed_body(ops, wt):
     r, _ = send(wt, "order.deleted", d365_order(ops, wt))
     assert_problem(r, 422, "validation_failed")
