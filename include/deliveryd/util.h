@@ -50,4 +50,10 @@ uint64_t hash_str(const char *s);
 /** Lower-case hex of n bytes into out (2n+1 bytes). */
 void hex_encode(const unsigned char *in, size_t n, char *out);
 
+/* Strict UTF-8 check (no overlongs, surrogates or > U+10FFFF). Returns the
+ * offset of the first bad byte, or len when all is valid. */
+size_t utf8_valid_prefix(const unsigned char *s, size_t len);
+/* Is the NUL-terminated s (NULL counts) valid UTF-8? */
+bool utf8_valid(const char *s);
+
 #endif

@@ -57,7 +57,10 @@ static void reply_tokens(struct req *r, int64_t user_id, const char *role, const
 static int new_refresh_token(struct req *r, const char *uid, char token[48])
 {
     random_token(token);
-    const char *p[] = {uid, token_hash_hex(r, token), req_header(r, "User-Agent"), r->client_ip};
+    /* kept for the user's list of sessions; bytes that are not UTF-8
+     * cannot be stored as text, and are no reason to refuse a login */
+    const char *ua = req_header(r, "User-Agent");
+    const char *p[] = {uid, token_hash_hex(r, token), utf8_valid(ua) ? ua : NULL, r->client_ip};
     return db_query_or_reply(r,
                              "INSERT INTO refresh_tokens (user_id, token_hash, expires_at,"
                              " user_agent, ip) VALUES ($1, decode($2, 'hex'),"

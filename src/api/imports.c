@@ -47,6 +47,7 @@ static const char *disposition_name(struct req *r, const char *h)
     if (n == 0 || n > 255) return NULL;
     char *s = req_alloc(r, n + 1);
     memcpy(s, p, n);
+    if (!utf8_valid(s)) return NULL; /* a name PostgreSQL could not store */
     const char *slash = strrchr(s, '/');
     return slash ? slash + 1 : s;
 }

@@ -82,7 +82,7 @@ void api_webhook_d365(struct req *r)
     const char *id = req_header(r, "X-D365-Event-Id");
     const char *sig = req_header(r, "X-D365-Signature");
     int64_t t;
-    if (!ts || !id || !sig || !*id || strlen(id) > 200 ||
+    if (!ts || !id || !sig || !*id || strlen(id) > 200 || !utf8_valid(id) ||
         !parse_i64(ts, strlen(ts), false, &t)) {
         reply_problem(r, 401, "unauthorized", "signature headers are missing or malformed");
         return;

@@ -2,6 +2,7 @@
  * per-route limit, dispatch through the router table, response headers
  * (request id, CORS, rate limit), access log, graceful stop. */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -97,7 +98,8 @@ static struct conn_state *state_new(struct MHD_Connection *conn, const char *url
         last = last ? last + 1 : xff;
         while (*last == ' ') last++;
         size_t n = strcspn(last, " ");
-        if (n > 0 && n < sizeof r->client_ip) {
+        /* an address: hex digits, '.' and ':' only (it is stored as text) */
+        if (n > 0 && n < sizeof r->client_ip && strspn(last, "0123456789abcdefABCDEF.:") == n) {
             memcpy(r->client_ip, last, n);
             r->client_ip[n] = '\0';
         }
@@ -252,6 +254,46 @@ static void dispatch(struct conn_state *st)
     if ((rt->flags & ROUTE_STATS) && r->status >= 200 && r->status < 300) caches_data_changed();
 }
 
+static int hexval(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
+}
+
+/* Percent-decoding of the path and of each query key and value, as
+ * libmicrohttpd's own but for two cases that stay as written: "%00" (a NUL
+ * cut the value short, so "/settings/max_page_size%00junk" changed
+ * max_page_size), and a value whose decoded bytes are not UTF-8 (PostgreSQL
+ * refuses such text: q=%FF was a 500). Raw bytes that are not UTF-8 become
+ * '?'. Never lengthens s. */
+static size_t unescape_cb(void *cls, struct MHD_Connection *c, char *s)
+{
+    (void)cls;
+    (void)c;
+    size_t len = strlen(s), n = 0;
+    char *out = xmalloc(len + 1);
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] == '%' && isxdigit((unsigned char)s[i + 1]) && isxdigit((unsigned char)s[i + 2]) &&
+            !(s[i + 1] == '0' && s[i + 2] == '0')) {
+            out[n++] = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
+            i += 2;
+        } else {
+            out[n++] = s[i];
+        }
+    }
+    if (utf8_valid_prefix((const unsigned char *)out, n) == n) {
+        memcpy(s, out, n);
+        s[n] = '\0';
+        free(out);
+        return n;
+    }
+    free(out);
+    for (size_t i = 0; i < len;) {
+        i += utf8_valid_prefix((const unsigned char *)s + i, len - i);
+        if (i < len) s[i++] = '?';
+    }
+    return len;
+}
+
 static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const char *url,
                                  const char *method, const char *version,
                                  const char *upload_data, size_t *upload_data_size,
@@ -369,7 +411,7 @@ int http_start(void)
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)g_cfg.threads, MHD_OPTION_CONNECTION_LIMIT,
         (unsigned)g_cfg.connection_limit, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned)g_cfg.connection_timeout, MHD_OPTION_NOTIFY_COMPLETED, completed_cb, NULL,
-        MHD_OPTION_LISTENING_ADDRESS_REUSE, 1,
+        MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, MHD_OPTION_UNESCAPE_CALLBACK, unescape_cb, NULL,
         MHD_OPTION_END);
     if (!g_daemon) {
         log_msgf(LOG_ERROR, "cannot listen on %s:%ld", g_cfg.bind_address, g_cfg.port);

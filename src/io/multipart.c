@@ -7,13 +7,15 @@
  * "\r\n", so a delimiter at the very start is found like any other. Parts are
  * kept in memory (they are small by the limits); each part's size is checked
  * against its field's limit as bytes arrive, the whole body against the total. */
-#include "sheet_internal.h" /* utf8_valid_prefix */
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+#include "deliveryd/io.h"
+#include "deliveryd/util.h"
 
 #define MAX_BOUNDARY 70
 #define MAX_PADDING 256
@@ -313,12 +315,6 @@ static bool cd_param(void *ud, const char *name, size_t nlen, const buf_t *v)
     return !c->dup;
 }
 
-static bool valid_utf8(const char *s)
-{
-    size_t n = strlen(s);
-    return utf8_valid_prefix((const unsigned char *)s, n) == n;
-}
-
 /* Parses the header block hdr[0..len) (lines separated by CRLF). */
 static int parse_headers(struct multipart *p, const char *hdr, size_t len)
 {
@@ -370,7 +366,7 @@ static int parse_headers(struct multipart *p, const char *hdr, size_t len)
             struct cd_params cd = {0};
             bool ok = walk_params(val + sizeof fd - 1, cd_param, &cd);
             free(val);
-            if (!ok || !cd.name || !valid_utf8(cd.name)) {
+            if (!ok || !cd.name || !utf8_valid(cd.name)) {
                 free(cd.name);
                 free(cd.filename);
                 free(cd.filename_ext);

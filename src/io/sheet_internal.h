@@ -55,10 +55,6 @@ void row_reset(struct row_builder *b);
 int row_set(struct sheet_reader *r, long row_number, size_t col, enum sheet_cell_kind kind,
             const char *text, size_t len);
 
-/* Strict UTF-8 check (no overlongs, surrogates or > U+10FFFF). Returns the
- * offset of the first bad byte, or len when all is valid. */
-size_t utf8_valid_prefix(const unsigned char *s, size_t len);
-
 /* Number syntax of OOXML <v>: [-+]digits[.digits][(e|E)[-+]digits], or
  * ".5". Converts with strtod; false for anything else or a non-finite value. */
 bool sheet_parse_number(const char *s, size_t len, double *out);

@@ -556,6 +556,15 @@ def test_file_name_from_content_disposition_on_raw_body(ops, imp):
     assert r.json()["file_name"] == "daily-SO.csv"
 
 
+def test_a_file_name_that_is_not_utf8_is_no_file_name(ops, imp):
+    rows = [["Sales Order", "Customer", "Mobile", "Area"], [ops.number(), "Latin1", "55557778", "Salmiya"]]
+    for dry in (True, False):
+        r = imp.mgr.import_file(csv_bytes(rows), mime=CSV_MIME, raw=True, dry_run=dry or None,
+                                headers={"Content-Disposition": b'attachment; filename="\xe9t\xe9.csv"'})
+        assert r.status_code == (200 if dry else 201), r.text
+        assert r.json()["file_name"] is None, r.json()
+
+
 @pytest.mark.parametrize("raw", [True, False], ids=["raw", "multipart"])
 def test_unsupported_media_type_is_415(ops, imp, pg, raw):
     png = b"\x89PNG\r\n\x1a\n" + os.urandom(200)

@@ -9,6 +9,7 @@ X-D365-Signature, the timestamp within +-300 s, each event id applied once
 Tracking: public, exactly the documented fields, 404 for unknown tokens."""
 
 import json
+import secrets
 import time
 
 import pytest
@@ -126,6 +127,13 @@ def test_an_impossible_eta_is_422_naming_it_not_a_retry(ops, wt, eta):
     body = assert_problem(r, 422, "validation_failed")
     assert any(e.get("field") == "estimated_delivery_time" for e in body["errors"]), body
     assert find_order(wt.mgr, o["order_number"]) is None
+
+
+def test_an_event_id_that_is_not_utf8_is_401(ops, wt):
+    """A malformed signature header, like a missing one (it was a 500)."""
+    r, _ = send(wt, "order.created", d365_order(ops, wt),
+                headers=lambda h: {**h, "X-D365-Event-Id": b"\xff\xfe-" + secrets.token_hex(4).encode()})
+    assert_problem(r, 401, "unauthorized")
 
 
 def test_unknown_event_and_malformed_body(ops, wt):
