@@ -99,6 +99,21 @@ static void write_header(struct writer *w)
     w->row = 1;
 }
 
+/* XML 1.0 has no U+FFFE or U+FFFF, and libxlsxwriter writes them as they
+ * are (it escapes only control characters): one such character in a name
+ * made the whole .xlsx unreadable. They become U+FFFD, the same 3 bytes
+ * long. Returns v, or a copy to free in *copy. */
+static const char *xml_chars(const char *v, char **copy)
+{
+    *copy = NULL;
+    for (const char *p = v; (p = strstr(p, "\xEF\xBF")) != NULL; p += 2) {
+        if ((unsigned char)p[2] != 0xBE && (unsigned char)p[2] != 0xBF) continue;
+        if (!*copy) *copy = xstrdup(v);
+        (*copy)[p - v + 2] = (char)0xBD;
+    }
+    return *copy ? *copy : v;
+}
+
 static void write_row(struct writer *w, db_res *res, int i)
 {
     for (int c = 0; c < NCOLS; c++) {
@@ -120,7 +135,9 @@ static void write_row(struct writer *w, db_res *res, int i)
                 worksheet_write_datetime(w->ws, w->row, col, &dt, w->when);
             }
         } else {
-            worksheet_write_string(w->ws, w->row, col, v, NULL);
+            char *copy;
+            worksheet_write_string(w->ws, w->row, col, xml_chars(v, &copy), NULL);
+            free(copy);
         }
     }
     w->row++;

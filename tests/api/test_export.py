@@ -266,3 +266,14 @@ def test_delivery_time_of_a_hundred_hours_or_more_is_not_cut(ops, pg):
     x = export(w.mgr, "xlsx", warehouse_id=w.wh["id"])
     _, data = sheet_dicts(read_xlsx(x.content)[1])
     assert [d["Delivery Time"] for d in data] == ["123:05"]
+
+
+def test_characters_xml_lacks_do_not_break_the_xlsx(ops):
+    """U+FFFE and U+FFFF are valid in an order's text but not in XML: the
+    .xlsx used to be unreadable; they are written as U+FFFD."""
+    w = ops.two_warehouses(boss=False)
+    ops.new_order(w.mgr, w.wh["id"], customer_name="Nour \ufffe\uffff Ali", notes="a\ufffeb")
+    x = export(w.mgr, "xlsx", warehouse_id=w.wh["id"])
+    assert x.status_code == 200, x.text[:300]
+    _, data = sheet_dicts(read_xlsx(x.content)[1])
+    assert [(d["Customer Name"], d["Notes"]) for d in data] == [("Nour \ufffd\ufffd Ali", "a\ufffdb")]

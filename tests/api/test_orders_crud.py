@@ -324,6 +324,14 @@ def test_patch_with_version(ow):
     assert got["notes"] == "a" and got["version"] == 2
     r = ow.mgr.patch(f"{V1}/orders/{o['id']}", json={"notes": "c", "version": 2})
     assert r.status_code == 200 and r.json()["version"] == 3 and r.json()["notes"] == "c"
+    # a PATCH of nothing but a version changes nothing, and a stale one is
+    # still a conflict (it was a 200)
+    assert_problem(ow.mgr.patch(f"{V1}/orders/{o['id']}", json={"version": 2}), 409,
+                   "version_mismatch")
+    r = ow.mgr.patch(f"{V1}/orders/{o['id']}", json={"version": 3})
+    assert r.status_code == 200 and r.json()["version"] == 3, r.text
+    _, other = ow.manager(ow.warehouse()["id"])
+    assert_problem(other.patch(f"{V1}/orders/{o['id']}", json={"version": 2}), 404, "not_found")
 
 
 def test_action_bumps_version_and_patch_sees_it(ow):
