@@ -45,6 +45,7 @@ struct fv_field {
 struct fv_values {
     size_t n;
     bool present[FV_MAX_FIELDS]; /* the key was in the object */
+    bool invalid[FV_MAX_FIELDS]; /* ...and its value has an error listed */
     char *text[FV_MAX_FIELDS];   /* normalized text; NULL when absent or null */
 };
 

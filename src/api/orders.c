@@ -51,10 +51,13 @@ static int parse_order_or_reply(struct req *r, struct fv_values *v, bool creatin
     fv_parse_req(r, NULL, order_fields, ARRAY_LEN(order_fields), v, errs);
 #define ERR(f, m) fv_add_error(errs, f, m)
     if (creating) {
-        if (!v->text[F_NAME]) ERR("customer_name", "is required");
-        if (!v->text[F_PHONE]) ERR("customer_phone", "is required");
-        if (!v->text[F_WAREHOUSE]) ERR("warehouse_id", "is required");
-        if (!v->text[F_ADDRESS] && !v->text[F_AREA] && !v->present[F_ADDRESS])
+        /* a field present with a bad value has its own error already */
+        if (!v->present[F_NAME]) ERR("customer_name", "is required");
+        if (!v->present[F_PHONE]) ERR("customer_phone", "is required");
+        if (!v->present[F_WAREHOUSE]) ERR("warehouse_id", "is required");
+        if (v->invalid[F_ADDRESS] || v->invalid[F_AREA])
+            ;
+        else if (!v->text[F_ADDRESS] && !v->text[F_AREA] && !v->present[F_ADDRESS])
             ERR("delivery_address", "delivery_address or area is required");
         else if (!v->text[F_ADDRESS] && !v->text[F_AREA])
             ERR("delivery_address", "delivery_address or area must not be blank");

@@ -376,23 +376,23 @@ size_t fv_parse(const json_t *obj, const struct fv_field *fields, size_t n, stru
             }
             continue;
         }
+        out->present[i] = true;
         if (json_is_null(v)) {
             if (f->flags & FV_REQUIRED || !(f->flags & FV_NULLABLE)) {
                 add_error(errors, f->name, "must not be null");
+                out->invalid[i] = true;
                 nerr++;
-                continue;
             }
-            out->present[i] = true;
             continue;
         }
         const char *msg = NULL;
         char *t = parse_one(f, v, &msg);
         if (!t) {
             add_error(errors, f->name, msg ? msg : "is invalid");
+            out->invalid[i] = true;
             nerr++;
             continue;
         }
-        out->present[i] = true;
         /* "" in a nullable text field means "no value" */
         if ((f->type == FV_STRING) && (f->flags & FV_NULLABLE) && !*t) {
             free(t);

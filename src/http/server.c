@@ -240,7 +240,10 @@ static void dispatch(struct conn_state *st)
     if (auth_require_or_reply(r) < 0) return;
     if (rt->flags & ROUTE_JSON) {
         const char *ct = req_header(r, "Content-Type");
-        if (r->body.len && ct && strncasecmp(ct, "application/json", 16) != 0) {
+        /* the media type itself, before any parameter ("; charset=utf-8"):
+         * application/jsonx or application/json-patch+json are not it */
+        if (r->body.len && ct &&
+            (strncasecmp(ct, "application/json", 16) != 0 || !strchr("; \t", ct[16]))) {
             reply_problem(r, 415, "unsupported_media_type", "expected application/json");
             return;
         }

@@ -52,3 +52,15 @@ def test_a_user_agent_that_is_not_utf8_does_not_stop_a_login(api, admin_credenti
     r = api.post(V1 + "/auth/refresh", json={"refresh_token": r.json()["refresh_token"]},
                  headers={"User-Agent": b"\xc3("})
     assert r.status_code == 200, r.text
+
+
+@pytest.mark.parametrize("ctype,status", [("application/json", 401),
+                                          ("application/json; charset=utf-8", 401),
+                                          ("application/jsonx", 415),
+                                          ("application/json-patch+json", 415)])
+def test_json_routes_take_application_json_itself(api, ctype, status):
+    """The media type before its parameters must be application/json (a
+    prefix match let application/jsonx through)."""
+    r = api.post(V1 + "/auth/login", data=b'{"username":"nobody","password":"wrong-password"}',
+                 headers={"Content-Type": ctype})
+    assert r.status_code == status, r.text

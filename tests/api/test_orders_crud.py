@@ -455,3 +455,15 @@ def test_an_impossible_eta_is_422_naming_it(ow, eta):
     o = ow.new_order()
     r = ow.mgr.patch(f"{V1}/orders/{o['id']}", json={"estimated_delivery_time": eta})
     assert field_names(r) == {"estimated_delivery_time"}
+
+
+def test_a_bad_required_value_is_one_error_not_two(ow):
+    """A required field sent with a bad value gets its own error only (it
+    also got "is required")."""
+    r = ow.mgr.post(V1 + "/orders", json=ow.order_body(customer_name="x" * 201,
+                                                        customer_phone="12",
+                                                        delivery_address="y" * 501))
+    body = assert_problem(r, 422, "validation_failed")
+    fields = sorted(e["field"] for e in body["errors"])
+    assert fields == ["customer_name", "customer_phone", "delivery_address"], body["errors"]
+    assert all(e["message"] != "is required" for e in body["errors"]), body["errors"]
