@@ -129,11 +129,24 @@ static void update_user(struct req *r, const char *sets_sql, int np, const char 
     if (res) reply_row_json(r, 200, res);
 }
 
+/* An admin cannot take their own access away (demote, deactivate, delete
+ * themselves): with one admin that would leave nobody to undo it. */
+static int not_self_or_reply(struct req *r)
+{
+    if (r->ids[0] != r->who.user_id) return 0;
+    return reply_problem(r, 409, "conflict",
+                         "you cannot remove your own admin access; another admin can");
+}
+
 void api_users_patch(struct req *r)
 {
     struct fv_values v;
     if (parse_user_or_reply(r, &v, false) < 0)
         return;
+    if ((v.text[F_ROLE] && strcmp(v.text[F_ROLE], "admin") != 0) ||
+        (v.text[F_ACTIVE] && strcmp(v.text[F_ACTIVE], "false") == 0)) {
+        if (not_self_or_reply(r) < 0) return;
+    }
     buf_t sets;
     buf_init(&sets);
     const char *params[FV_MAX_FIELDS + 1];
@@ -149,6 +162,7 @@ void api_users_patch(struct req *r)
 
 void api_users_delete(struct req *r)
 {
+    if (not_self_or_reply(r) < 0) return;
     const char *p[] = {id_text(r, r->ids[0])};
     db_res *res = db_query_or_reply(
         r,

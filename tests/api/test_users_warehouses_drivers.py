@@ -391,3 +391,22 @@ def test_deactivating_a_driver_deactivates_their_user(idm):
         assert listed[drv["id"]]["is_active"] is False
     finally:
         c.close()
+
+
+def test_an_admin_cannot_take_their_own_access_away(idm):
+    """Demoting, deactivating or deleting yourself is 409: with one admin
+    nobody could undo it. Another admin can, and other edits of yourself work."""
+    me, pw = idm.create_user("admin")
+    c = idm.client(me["username"], pw)
+    try:
+        url = f"{V1}/users/{me['id']}"
+        for change in ({"role": "manager"}, {"role": "driver"}, {"is_active": False}):
+            assert_problem(c.patch(url, json=change), 409, "conflict")
+        assert_problem(c.delete(url), 409, "conflict")
+        r = c.patch(url, json={"full_name": "Still Admin", "role": "admin", "is_active": True})
+        assert r.status_code == 200 and r.json()["role"] == "admin", r.text
+        assert idm.admin.get(url).json()["is_active"] is True
+        r = idm.admin.patch(url, json={"role": "manager"})
+        assert r.status_code == 200 and r.json()["role"] == "manager", r.text
+    finally:
+        c.close()
