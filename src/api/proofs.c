@@ -1,7 +1,6 @@
 /* Proof of delivery: POST/GET /orders/{id}/proof and GET /files/{id}.
  * Images are checked by their magic bytes, stored by content hash, and the
  * file rows and the proof are written by one statement. */
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,10 +97,14 @@ void api_proofs_create(struct req *r)
     for (int i = 0; i < 2; i++) {
         const char *v = text_part(mp, coords[i]);
         if (!v) continue;
-        char *end;
-        double d = strtod(v, &end);
-        if (end == v || *end || !isfinite(d)) fv_add_error(errs, coords[i], "must be a number");
-        else json_object_set_new(obj, coords[i], json_real(d));
+        /* a JSON number, as in a JSON body (strtod also took "0x10") */
+        json_t *n = json_loads(v, JSON_DECODE_ANY, NULL);
+        if (json_is_number(n)) {
+            json_object_set_new(obj, coords[i], n);
+        } else {
+            json_decref(n);
+            fv_add_error(errs, coords[i], "must be a number");
+        }
     }
     static const struct fv_field f[] = {
         {"recipient_name", FV_STRING, FV_NULLABLE, 0, 0, 200, NULL},

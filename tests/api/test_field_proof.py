@@ -186,7 +186,7 @@ def test_proof_fields_are_validated(fw):
     r = c.post(proof_path(o["id"]), files={"recipient_name": (None, "Nobody")})
     assert_problem(r, 422, "validation_failed")
     # coordinates that are not coordinates are refused, not silently dropped
-    for lat in ("95", "-90.5", "north", "nan", "inf", "1e999"):
+    for lat in ("95", "-90.5", "north", "nan", "inf", "1e999", "0x10", "1e1e", "[29]"):
         r = upload(c, o["id"], tiny_jpeg(), latitude=lat, longitude="47.9")
         assert r.status_code == 422, f"latitude {lat!r}: {r.status_code} {r.text[:300]}"
     r = upload(c, o["id"], tiny_jpeg(), latitude="29.3", longitude="181")
