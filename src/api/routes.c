@@ -7,6 +7,9 @@
 #define J ROUTE_JSON
 #define S ROUTE_STATS /* see reply_analytics in analytics.c */
 
+/* J only where the handler reads a body: a route that takes none (cron,
+ * offline, marking notifications read) ignores whatever is sent, so
+ * `curl -d ''` (form-encoded) is not a 415. */
 const struct route g_routes[] = {
     /* operations, outside /api/v1 and the rate limit */
     {"GET", "/health", api_health, ROLE_PUBLIC, 0, ROUTE_NO_LIMIT},
@@ -38,7 +41,7 @@ const struct route g_routes[] = {
     {"POST", V1 "/drivers", api_drivers_create, ROLE_STAFF, 0, J | S},
     {"GET", V1 "/drivers/me", api_drivers_me, ROLE_DRIVER, 0, 0},
     {"POST", V1 "/drivers/me/online", api_sessions_online, ROLE_DRIVER, 0, J | S},
-    {"POST", V1 "/drivers/me/offline", api_sessions_offline, ROLE_DRIVER, 0, J | S},
+    {"POST", V1 "/drivers/me/offline", api_sessions_offline, ROLE_DRIVER, 0, S},
     {"POST", V1 "/drivers/location", api_locations_post, ROLE_DRIVER, 0, J},
     {"GET", V1 "/drivers/locations", api_locations_map, ROLE_STAFF, 0, 0},
     {"GET", V1 "/drivers/{id}", api_drivers_get, ROLE_STAFF, 0, 0},
@@ -82,8 +85,8 @@ const struct route g_routes[] = {
 
     /* notifications */
     {"GET", V1 "/notifications", api_notifications_list, ROLE_ANY, 0, 0},
-    {"POST", V1 "/notifications/read-all", api_notifications_read_all, ROLE_ANY, 0, J},
-    {"POST", V1 "/notifications/{id}/read", api_notifications_read, ROLE_ANY, 0, J},
+    {"POST", V1 "/notifications/read-all", api_notifications_read_all, ROLE_ANY, 0, 0},
+    {"POST", V1 "/notifications/{id}/read", api_notifications_read, ROLE_ANY, 0, 0},
 
     /* analytics */
     {"GET", V1 "/analytics/summary", api_analytics_summary, ROLE_STAFF, 0, 0},
@@ -91,7 +94,7 @@ const struct route g_routes[] = {
     {"GET", V1 "/analytics/suggestions", api_analytics_suggestions, ROLE_STAFF, 0, 0},
 
     /* operations and public */
-    {"POST", V1 "/cron/{job}", api_cron, ROLE_CRON, 0, J},
+    {"POST", V1 "/cron/{job}", api_cron, ROLE_CRON, 0, 0},
     {"GET", V1 "/track/{token}", api_track, ROLE_PUBLIC, 0, 0},
     {"POST", V1 "/webhooks/d365", api_webhook_d365, ROLE_PUBLIC, 0, ROUTE_RAW | S},
 

@@ -91,6 +91,16 @@ def test_cron_requires_the_secret(ops, cw, pg, job):
         assert archived_state(pg, [due["id"]])[due["id"]][0] is True
 
 
+def test_a_body_of_any_kind_is_ignored(cw):
+    """curl -d '{}' sends a form-encoded body: the jobs take no body, so it
+    is ignored, not a 415."""
+    for headers, data in (({"Content-Type": "application/x-www-form-urlencoded"}, b"{}"),
+                          ({"Content-Type": "text/plain"}, b"run"), ({}, b"")):
+        r = cw.api.post(f"{V1}/cron/purge-locations", data=data,
+                        headers={"Authorization": f"Bearer {cw.secret}", **headers})
+        assert r.status_code == 200 and set(r.json()) == {"deleted"}, r.text
+
+
 def test_unknown_job_is_404_and_get_is_405(cw):
     assert_problem(cron_http(cw.api, cw.secret, "defragment"), 404, "not_found")
     r = cw.api.get(f"{V1}/cron/archive", headers={"Authorization": f"Bearer {cw.secret}"})
