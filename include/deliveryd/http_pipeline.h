@@ -12,5 +12,9 @@ void auth_identify(struct req *r);
 int auth_require_or_reply(struct req *r) MUSTCHECK;
 /** Per-client rate limit; sets the RateLimit-* fields; 429 when over. */
 int ratelimit_or_reply(struct req *r) MUSTCHECK;
+/** The client's standing in the current window without counting this
+ * request: for the responses that are not rate limited (preflight, the
+ * early 413, /health…), which still carry the RateLimit-* headers. */
+void ratelimit_peek(struct req *r);
 
 #endif

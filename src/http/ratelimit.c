@@ -34,14 +34,37 @@ struct local_slot {
 static struct local_slot slots[LOCAL_SLOTS];
 static pthread_mutex_t slots_lock = PTHREAD_MUTEX_INITIALIZER;
 
+/* The client's key: the user when the token is good, else the address. */
+static void client_key(const struct req *r, char *key, size_t keysz)
+{
+    if (r->token_state == 1 && r->who.user_id > 0)
+        snprintf(key, keysz, "rl:u:%ld", (long)r->who.user_id);
+    else
+        snprintf(key, keysz, "rl:ip:%s", r->client_ip);
+}
+
+void ratelimit_peek(struct req *r)
+{
+    long limit = settings_int("rate_limit_per_minute", 5000);
+    char key[96];
+    client_key(r, key, sizeof key);
+    long now = (long)time(NULL);
+    long window = now / WINDOW, count = 0;
+    struct local_slot *s = &slots[hash_str(key) % LOCAL_SLOTS];
+    pthread_mutex_lock(&slots_lock);
+    if (s->window == window && strcmp(s->key, key) == 0)
+        count = cache_enabled() ? s->remote + s->pending : s->local;
+    pthread_mutex_unlock(&slots_lock);
+    r->rl_limit = limit;
+    r->rl_remaining = limit - count;
+    r->rl_reset = (window + 1) * WINDOW - now;
+}
+
 int ratelimit_or_reply(struct req *r)
 {
     long limit = settings_int("rate_limit_per_minute", 5000);
     char key[96];
-    if (r->token_state == 1 && r->who.user_id > 0)
-        snprintf(key, sizeof key, "rl:u:%ld", (long)r->who.user_id);
-    else
-        snprintf(key, sizeof key, "rl:ip:%s", r->client_ip);
+    client_key(r, key, sizeof key);
     long now = (long)time(NULL);
     long window = now / WINDOW;
     long reset = (window + 1) * WINDOW - now;

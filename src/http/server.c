@@ -154,6 +154,10 @@ static enum MHD_Result send_reply(struct req *r)
     snprintf(nst, sizeof nst, "%lu", db_statements_count());
     MHD_add_response_header(resp, "X-DB-Statements", nst);
     add_cors(r, resp);
+    /* responses not counted (preflight, an early 413, an unknown path)
+     * still say where the client stands; /health, /ready and /metrics
+     * stay clear of the limiter (and of the settings it reads) */
+    if (r->rl_limit == 0 && !(r->route && (r->route->flags & ROUTE_NO_LIMIT))) ratelimit_peek(r);
     if (r->rl_limit > 0) {
         char v[32];
         snprintf(v, sizeof v, "%ld", r->rl_limit);

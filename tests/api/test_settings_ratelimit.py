@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from helpers import Api, assert_problem, http_get, poll
+from helpers import CORS_ORIGIN, Api, assert_problem, http_get, poll
 from identity_helpers import (SETTING_DEFAULTS, V1, field_names, restore_setting_in_db,
                               temporary_setting)
 from identity_helpers import idm  # noqa: F401 - fixtures
@@ -151,6 +151,23 @@ def test_unrouted_api_responses_carry_ratelimit_headers(api):
     also a 404 for an unknown path and a 405 for a wrong method."""
     _rl(assert_problem_response(api.get(V1 + "/no-such-route"), 404))
     _rl(assert_problem_response(api.delete(V1 + "/auth/login"), 405))
+
+
+def test_preflight_and_early_413_carry_ratelimit_headers_uncounted(api):
+    """The responses that are not counted (a CORS preflight, a 413 sent
+    before the body is read) still carry RateLimit-*, and do not use the
+    client's allowance up."""
+    _, before, _ = _rl(api.get(V1 + "/no-such-route"))
+    pre = api.options(V1 + "/auth/login", headers={"Origin": CORS_ORIGIN,
+                                                   "Access-Control-Request-Method": "POST"})
+    assert pre.status_code == 204, pre.text
+    _rl(pre)
+    big = api.post(V1 + "/auth/login", data=b"x" * (2 * 1024 * 1024),
+                   headers={"Content-Type": "application/json"})
+    assert big.status_code == 413, big.text
+    _rl(big)
+    _, after, _ = _rl(api.get(V1 + "/no-such-route"))
+    assert after == before - 1 or after > before, (before, after)  # (or a new window)
 
 
 def assert_problem_response(r, status):
