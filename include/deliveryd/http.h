@@ -68,7 +68,7 @@ struct req {
     struct MHD_Connection *conn;
     const char *method;
     const char *path;
-    char request_id[72];
+    char request_id[136];
     char client_ip[64];
     double started;
 

@@ -37,6 +37,21 @@ def test_request_id_is_echoed(api):
     assert r.headers.get("X-Request-Id") == "abc-123"
 
 
+@pytest.mark.parametrize("rid", ["00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+                                 "req=42/b;x\"y\"", "x" * 128])
+def test_any_visible_ascii_request_id_is_echoed(api, rid):
+    r = api.get("/api/v1/nope", headers={"X-Request-Id": rid})
+    assert r.headers.get("X-Request-Id") == rid
+    assert r.json()["request_id"] == rid
+
+
+@pytest.mark.parametrize("rid", ["x" * 129, "two words", "caf\u00e9".encode()])
+def test_an_unusable_request_id_is_replaced(api, rid):
+    r = api.get("/api/v1/nope", headers={"X-Request-Id": rid})
+    got = r.headers.get("X-Request-Id")
+    assert got and got != rid and r.json()["request_id"] == got
+
+
 def test_request_id_is_generated(api):
     a = api.get("/health").headers.get("X-Request-Id")
     b = api.get("/health").headers.get("X-Request-Id")
