@@ -313,7 +313,11 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
         __atomic_add_fetch(&g_inflight, 1, __ATOMIC_SEQ_CST);
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
         int64_t n;
-        if (cl && parse_i64(cl, strlen(cl), false, &n) && (uint64_t)n > st->r.body_limit) {
+        /* digits too many for an int64 are too large as well */
+        bool huge = cl && *cl && strspn(cl, "0123456789") == strlen(cl) &&
+                    !parse_i64(cl, strlen(cl), false, &n);
+        if (cl && (huge || (parse_i64(cl, strlen(cl), false, &n) &&
+                            (uint64_t)n > st->r.body_limit))) {
             /* Answer before reading a byte of a body we would refuse. */
             st->r.body_too_large = true;
             reply_problem(&st->r, 413, "payload_too_large", "the body exceeds %zu bytes",

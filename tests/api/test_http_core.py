@@ -151,6 +151,16 @@ def test_body_over_1mib_content_length_is_413(daemon, api):
     assert api.get("/health").status_code == 200
 
 
+@pytest.mark.parametrize("length", ["1000000000000000000", "99999999999999999999"])
+def test_a_content_length_beyond_int64_is_413_at_once(daemon, api, length):
+    """19 digits and more (past what parse_i64 reads) are too large as well:
+    answered before any body, not waited for."""
+    r = raw_request(daemon.port, _login_head(daemon.port, f"Content-Length: {length}\r\n"),
+                    _spaces(4096), timeout=5)
+    assert r.status == 413, r
+    assert api.get("/health").status_code == 200
+
+
 def test_body_over_1mib_chunked_is_413(daemon, api):
     r = raw_request(daemon.port, _login_head(daemon.port, "Transfer-Encoding: chunked\r\n"),
                     _chunked(_spaces(2 * MIB)))
