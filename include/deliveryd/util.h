@@ -55,5 +55,8 @@ void hex_encode(const unsigned char *in, size_t n, char *out);
 size_t utf8_valid_prefix(const unsigned char *s, size_t len);
 /* Is the NUL-terminated s (NULL counts) valid UTF-8? */
 bool utf8_valid(const char *s);
+/* Characters (code points) of the valid UTF-8 s: what a length limit
+ * counts, so 200 Arabic letters are 200, not 400. */
+size_t utf8_chars(const char *s);
 
 #endif

@@ -118,7 +118,7 @@ int order_filter_or_reply(struct req *r, struct order_filter *f)
     if (v) add(f, "o.driver_id = ", v, "::bigint");
     if ((v = req_query(r, "q")) && *v) {
         size_t len = strlen(v);
-        if (len > 100) return reply_field_error(r, "q", "is longer than 100 characters");
+        if (utf8_chars(v) > 100) return reply_field_error(r, "q", "is longer than 100 characters");
         size_t digits = 0;
         bool phoneish = true;
         for (const char *p = v; *p; p++) {

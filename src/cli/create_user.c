@@ -54,7 +54,7 @@ int cli_create_user(int argc, char **argv)
         password = line;
     }
     size_t plen = strlen(password);
-    if (plen < PASSWORD_MIN_LEN || plen > PASSWORD_MAX_LEN) {
+    if (utf8_chars(password) < PASSWORD_MIN_LEN || plen > PASSWORD_MAX_LEN) {
         fprintf(stderr, "create-user: the password must be %d to %d characters\n",
                 PASSWORD_MIN_LEN, PASSWORD_MAX_LEN);
         return 2;

@@ -184,7 +184,7 @@ static char *parse_one(const struct fv_field *f, json_t *v, const char **msg)
             return NULL;
         }
         char *t = trimmed(s, len);
-        if (strlen(t) > max_len) {
+        if (utf8_chars(t) > max_len) { /* characters, not bytes */
             free(t);
             *msg = "is too long";
             return NULL;
@@ -212,7 +212,7 @@ static char *parse_one(const struct fv_field *f, json_t *v, const char **msg)
             return NULL;
         }
         size_t len = json_string_length(v);
-        if (len < PASSWORD_MIN_LEN) {
+        if (utf8_chars(json_string_value(v)) < PASSWORD_MIN_LEN) {
             *msg = "must be at least 10 characters";
             return NULL;
         }

@@ -221,3 +221,10 @@ bool utf8_valid(const char *s)
     size_t n = strlen(s);
     return utf8_valid_prefix((const unsigned char *)s, n) == n;
 }
+
+size_t utf8_chars(const char *s)
+{
+    size_t n = 0;
+    for (; *s; s++) n += ((unsigned char)*s & 0xC0) != 0x80;
+    return n;
+}

@@ -467,3 +467,16 @@ def test_a_bad_required_value_is_one_error_not_two(ow):
     fields = sorted(e["field"] for e in body["errors"])
     assert fields == ["customer_name", "customer_phone", "delivery_address"], body["errors"]
     assert all(e["message"] != "is required" for e in body["errors"]), body["errors"]
+
+
+def test_length_limits_count_characters_not_bytes(ow):
+    """200 Arabic letters are a 200-character name (400 bytes of UTF-8),
+    within customer_name's 200; 201 are not. q's 100 characters likewise."""
+    name = "ع" * 200
+    o = ow.new_order(customer_name=name, delivery_address="ش" * 500)
+    assert o["customer_name"] == name
+    r = ow.mgr.post(V1 + "/orders", json=ow.order_body(customer_name="ع" * 201))
+    assert field_names(r) == {"customer_name"}
+    r = ow.mgr.get(V1 + "/orders", params={"q": "ä" * 100})
+    assert r.status_code == 200, r.text
+    assert field_names(ow.mgr.get(V1 + "/orders", params={"q": "ä" * 101})) == {"q"}
