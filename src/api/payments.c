@@ -28,7 +28,8 @@ void api_payments_record(struct req *r)
         "  expected_amount, discrepancy, collected_by)"
         "  SELECT o.id, o.driver_id, $4, $5::numeric, o.amount,"
         "   o.amount IS DISTINCT FROM $5::numeric, $6 FROM o"
-        "  WHERE o.status NOT IN ('cancelled', 'returned') RETURNING id)"
+        /* a payment is money a driver holds: a pending order has no driver */
+        "  WHERE o.status NOT IN ('pending', 'cancelled', 'returned') RETURNING id)"
         " SELECT o.status, (SELECT id FROM ins) FROM o",
         6, p);
     if (!res) return;

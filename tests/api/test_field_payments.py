@@ -108,6 +108,12 @@ def test_record_payment_endpoint(fw):
     cancelled = fw.order_in("cancelled", d)
     assert_problem(fw.mgr.post(pay_path(cancelled["id"]), json={"method": "cash", "amount": "12.500"}),
                    409)
+    # a pending order has no driver to hold the money
+    pending = fw.order_in("pending", d)
+    body = assert_problem(fw.mgr.post(pay_path(pending["id"]), json={"method": "cash",
+                                                                    "amount": "12.500"}),
+                          409, "invalid_transition")
+    assert "pending" in body["detail"], body
     missing = int(fw.pg.sql("SELECT coalesce(max(id), 0) + 1000000 FROM orders"))
     assert_problem(fw.mgr.post(pay_path(missing), json={"method": "cash", "amount": "1.000"}),
                    404, "not_found")
