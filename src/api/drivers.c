@@ -125,6 +125,14 @@ void api_drivers_patch(struct req *r)
                            sets.data, np + 1, np + 2, np + 2);
     buf_free(&sets);
     if (db_begin_or_reply(r) < 0) return;
+    /* the user's row first: the trigger of migration 0015 (a user's active
+     * flag to their driver) locks users then drivers, and so must this */
+    const char *pu[] = {params[np]};
+    if (!db_query_or_reply(r,
+                           "SELECT 1 FROM users WHERE id = (SELECT user_id FROM drivers"
+                           " WHERE id = $1) FOR NO KEY UPDATE",
+                           1, pu))
+        return;
     db_res *res = db_query_or_reply(r, sql, np + 2, params);
     if (!res) return;
     if (db_ntuples(res) == 0) {

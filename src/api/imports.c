@@ -47,7 +47,6 @@ static const char *disposition_name(struct req *r, const char *h)
     if (n == 0 || n > 255) return NULL;
     char *s = req_alloc(r, n + 1);
     memcpy(s, p, n);
-    if (!utf8_valid(s)) return NULL; /* a name PostgreSQL could not store */
     const char *slash = strrchr(s, '/');
     return slash ? slash + 1 : s;
 }
@@ -109,6 +108,7 @@ void api_imports_create(struct req *r)
         }
         name = disposition_name(r, req_header(r, "Content-Disposition"));
     }
+    if (name && !utf8_valid(name)) name = NULL; /* a name PostgreSQL could not store */
     if (len == 0) {
         reply_field_error(r, "file", "is empty");
         return;

@@ -201,8 +201,8 @@ void api_locations_trail(struct req *r)
         "  'recorded_at', api_ts(recorded_at), 'received_at', api_ts(received_at))"
         "  ORDER BY recorded_at), '[]'::json)"
         "  FROM (SELECT * FROM driver_locations WHERE driver_id = $1"
-        "   AND ($3::text IS NULL OR recorded_at >= query_time($3))"
-        "   AND ($4::text IS NULL OR recorded_at < query_time($4))"
+        "   AND ($3::text IS NULL OR recorded_at >= (SELECT query_time($3)))"
+        "   AND ($4::text IS NULL OR recorded_at < (SELECT query_time($4)))"
         "   ORDER BY recorded_at DESC LIMIT $5::int) t) END",
         5, p);
     if (res) reply_row_json(r, 200, res);

@@ -172,11 +172,13 @@ int order_filter_or_reply(struct req *r, struct order_filter *f)
                    " WHERE (SELECT %s FROM orders x WHERE x.id = b.order_id))",
                    rows, match[0], match[1]);
     }
-    /* a bare date is a business day in business_timezone (migration 0017) */
+    /* a bare date is a business day in business_timezone (migration 0017);
+     * a scalar subquery, so it is computed once, not per row (a function
+     * with a subquery in it is not inlined) */
     if (query_time_or_reply(r, "created_from", &v) < 0) return -1;
-    if (v) add(f, "o.created_at >= query_time(", v, "::text)");
+    if (v) add(f, "o.created_at >= (SELECT query_time(", v, "::text))");
     if (query_time_or_reply(r, "created_to", &v) < 0) return -1;
-    if (v) add(f, "o.created_at < query_time(", v, "::text)");
+    if (v) add(f, "o.created_at < (SELECT query_time(", v, "::text))");
     v = req_query(r, "archived");
     if (!v || strcmp(v, "false") == 0) buf_puts(&f->where, " AND NOT o.is_archived");
     else if (strcmp(v, "true") == 0) buf_puts(&f->where, " AND o.is_archived");

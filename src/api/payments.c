@@ -69,8 +69,8 @@ void api_payments_list(struct req *r)
     reply_paged(r, &pg, "api_payments",
                 "payment_collections v JOIN orders o ON o.id = v.order_id"
                 " WHERE ($1::bigint IS NULL OR v.driver_id = $1) AND ($2::text IS NULL OR v.status = $2)"
-                " AND ($3::text IS NULL OR v.collected_at >= query_time($3))"
-                " AND ($4::text IS NULL OR v.collected_at < query_time($4))"
+                " AND ($3::text IS NULL OR v.collected_at >= (SELECT query_time($3)))"
+                " AND ($4::text IS NULL OR v.collected_at < (SELECT query_time($4)))"
                 " AND ($5::bigint IS NULL OR o.warehouse_id = $5)",
                 "v.collected_at DESC, v.id DESC", 5, p);
 }

@@ -116,9 +116,9 @@ bool looks_like_time(const char *s)
     if (day > mdays[month - 1] + (month == 2 && leap)) return false;
     if (!s[10]) return true;
     if (two(s + 11) > 23 || two(s + 14) > 59 || (s[16] == ':' && two(s + 17) > 60)) return false;
-    const char *off = strpbrk(s + 11, "+-");
-    if (off && (two(off + 1) > 15 || (off[3] && two(off + 3 + (off[3] == ':')) > 59)))
-        return false;
+    const char *off = strpbrk(s + 11, "+-"); /* shape_ok: 2 digits, then [:]2 digits or end */
+    if (off && two(off + 1) > 15) return false;
+    if (off && off[3] && two(off + 3 + (off[3] == ':')) > 59) return false;
     return true;
 }
 
@@ -151,8 +151,8 @@ static bool shape_ok(const char *s)
         p++;
         if (!isdigit((unsigned char)p[0]) || !isdigit((unsigned char)p[1])) return false;
         p += 2;
-        if (*p == ':') p++;
         if (!*p) return true;
+        if (*p == ':') p++; /* then the minutes must follow */
         return isdigit((unsigned char)p[0]) && isdigit((unsigned char)p[1]) && !p[2];
     }
     return *p == '\0';

@@ -154,10 +154,10 @@ static enum MHD_Result send_reply(struct req *r)
     snprintf(nst, sizeof nst, "%lu", db_statements_count());
     MHD_add_response_header(resp, "X-DB-Statements", nst);
     add_cors(r, resp);
-    /* responses not counted (preflight, an early 413, an unknown path)
-     * still say where the client stands; /health, /ready and /metrics
-     * stay clear of the limiter (and of the settings it reads) */
-    if (r->rl_limit == 0 && !(r->route && (r->route->flags & ROUTE_NO_LIMIT))) ratelimit_peek(r);
+    /* responses under /api/ not counted (preflight, an early 413) still
+     * say where the client stands; /health, /ready and /metrics stay clear
+     * of the limiter (and of the settings it reads) */
+    if (r->rl_limit == 0 && strncmp(r->path, "/api/", 5) == 0) ratelimit_peek(r);
     if (r->rl_limit > 0) {
         char v[32];
         snprintf(v, sizeof v, "%ld", r->rl_limit);
@@ -318,7 +318,9 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
                     !parse_i64(cl, strlen(cl), false, &n);
         if (cl && (huge || (parse_i64(cl, strlen(cl), false, &n) &&
                             (uint64_t)n > st->r.body_limit))) {
-            /* Answer before reading a byte of a body we would refuse. */
+            /* Answer before reading a byte of a body we would refuse (the
+             * token read first, so RateLimit-* are this user's) */
+            auth_identify(&st->r);
             st->r.body_too_large = true;
             reply_problem(&st->r, 413, "payload_too_large", "the body exceeds %zu bytes",
                           st->r.body_limit);
