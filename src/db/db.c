@@ -420,18 +420,28 @@ int db_reply_error(struct req *r, const struct db_error *err)
     /* a constraint violation names the field, in the words of the field
      * validator, instead of PostgreSQL's message (and constraint name) */
     static const struct {
-        const char *sqlstate, *message;
-    } rules[] = {{"23503", "refers to something that does not exist"},
-                 {"23505", "is already taken"},
-                 {"23514", "is not an accepted value"},
-                 {"23502", "is required"}};
+        const char *sqlstate, *message, *detail; /* for a field; without one */
+    } rules[] = {
+        {"23503", "refers to something that does not exist",
+         "the request refers to something that does not exist"},
+        {"23505", "is already taken", "something in the request already exists"},
+        {"23514", "is not an accepted value", "a value in the request is not accepted"},
+        {"23502", "is required", "a required value is missing"}};
     char field[64];
     for (size_t i = 0; i < ARRAY_LEN(rules); i++) {
         if (strcmp(err->sqlstate, rules[i].sqlstate) != 0) continue;
-        if (!violated_field(err, field, sizeof field)) break;
-        json_t *errors = json_pack("[{s:s,s:s}]", "field", field, "message", rules[i].message);
-        return reply_problem_errors(r, err->http_status, err->code, errors, "%s %s", field,
-                                    rules[i].message);
+        /* named only when the client sent that field: a rule on a column
+         * the statement fills itself (a history row's changed_by) is ours */
+        if (violated_field(err, field, sizeof field) && r->json &&
+            json_object_get(r->json, field)) {
+            json_t *errors =
+                json_pack("[{s:s,s:s}]", "field", field, "message", rules[i].message);
+            return reply_problem_errors(r, err->http_status, err->code, errors, "%s %s", field,
+                                        rules[i].message);
+        }
+        log_msgf(LOG_WARN, "constraint %s (%s): %s", err->constraint, err->sqlstate,
+                 err->message);
+        return reply_problem(r, err->http_status, err->code, "%s", rules[i].detail);
     }
     return reply_problem(r, err->http_status, err->code, "%s", err->message);
 }
