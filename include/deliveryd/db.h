@@ -78,6 +78,10 @@ db_res *db_query_generic_or_reply(struct req *r, const char *sql, int nparams,
                                   const char *const *params) MUSTCHECK;
 /** Sends the problem reply for err. Returns -1. */
 int db_reply_error(struct req *r, const struct db_error *err);
+/** The detail a client is told of err: its message below 500; a 5xx is
+ * logged here with its SQLSTATE and told only "retry" (503) or "internal
+ * error". For callers that answer through another path (the import). */
+void db_error_detail(const struct db_error *err, char *detail, size_t len);
 
 int db_begin_or_reply(struct req *r) MUSTCHECK;
 int db_commit_or_reply(struct req *r) MUSTCHECK;

@@ -58,5 +58,8 @@ bool utf8_valid(const char *s);
 /* Characters (code points) of the valid UTF-8 s: what a length limit
  * counts, so 200 Arabic letters are 200, not 400. */
 size_t utf8_chars(const char *s);
+/* Is the Content-Type ctype (with or without parameters such as
+ * "; charset=utf-8") the media type `type`, case-insensitively? */
+bool media_type_is(const char *ctype, const char *type);
 
 #endif

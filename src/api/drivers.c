@@ -19,9 +19,10 @@ static const struct fv_field driver_fields[] = {
     {"is_active", FV_BOOL, 0, 0, 0, 0, NULL},
 };
 enum { F_USERNAME, F_PASSWORD, F_FULL_NAME, F_PHONE, F_CODE, F_VEHICLE, F_WAREHOUSE, F_ACTIVE };
-/* the drivers-table columns of the fields above (NULL: not on drivers) */
+/* the drivers-table columns of the fields above (NULL: not on drivers;
+ * is_active is the user's, copied by migration 0015's trigger) */
 static const char *const driver_columns[] = {NULL,   NULL,           NULL,           "phone",
-                                             "code", "vehicle_type", "warehouse_id", "is_active"};
+                                             "code", "vehicle_type", "warehouse_id", NULL};
 
 static void reply_driver(struct req *r, int status, const char *id)
 {
@@ -119,40 +120,29 @@ void api_drivers_patch(struct req *r)
         buf_puts(&sets, "id = id");
     params[np] = id_text(r, r->ids[0]);
     params[np + 1] = scope_text(r);
-    char *sql = req_printf(r,
-                           "UPDATE drivers SET %s WHERE id = $%d"
-                           " AND ($%d::bigint IS NULL OR warehouse_id = $%d) RETURNING user_id",
-                           sets.data, np + 1, np + 2, np + 2);
+    char *sql = req_printf(r, "UPDATE drivers SET %s WHERE id = $%d", sets.data, np + 1);
     buf_free(&sets);
     if (db_begin_or_reply(r) < 0) return;
-    /* the user's row first: the trigger of migration 0015 (a user's active
-     * flag to their driver) locks users then drivers, and so must this */
-    const char *pu[] = {params[np]};
-    if (!db_query_or_reply(r,
-                           "SELECT 1 FROM users WHERE id = (SELECT user_id FROM drivers"
-                           " WHERE id = $1) FOR NO KEY UPDATE",
-                           1, pu))
-        return;
-    db_res *res = db_query_or_reply(r, sql, np + 2, params);
+    /* the user row first (it carries the name, the login phone and the
+     * active flag, which migration 0015's trigger copies to the driver):
+     * users then drivers, the trigger's lock order */
+    const char *p2[] = {params[np],         params[np + 1],  v.text[F_FULL_NAME],
+                        v.present[F_PHONE] ? "t" : "f", v.text[F_PHONE], v.text[F_ACTIVE]};
+    db_res *res = db_query_or_reply(
+        r,
+        "UPDATE users SET full_name = coalesce($3, full_name),"
+        " phone = CASE WHEN $4 THEN $5 ELSE phone END,"
+        " is_active = coalesce($6::bool, is_active)"
+        " WHERE id = (SELECT user_id FROM drivers WHERE id = $1"
+        "  AND ($2::bigint IS NULL OR warehouse_id = $2)) RETURNING id",
+        6, p2);
     if (!res) return;
     if (db_ntuples(res) == 0) {
         reply_problem(r, 404, "not_found", "no such driver");
         return;
     }
     const char *uid = db_get(res, 0, 0);
-    /* the user row carries the name, the login phone and the active flag */
-    const char *p2[] = {uid,
-                        v.text[F_FULL_NAME],
-                        v.present[F_PHONE] ? "t" : "f",
-                        v.text[F_PHONE],
-                        v.text[F_ACTIVE]};
-    if (!db_query_or_reply(r,
-                           "UPDATE users SET full_name = coalesce($2, full_name),"
-                           " phone = CASE WHEN $3 THEN $4 ELSE phone END,"
-                           " is_active = coalesce($5::bool, is_active) WHERE id = $1",
-                           5, p2) ||
-        db_commit_or_reply(r) < 0)
-        return;
+    if (!db_query_or_reply(r, sql, np + 1, params) || db_commit_or_reply(r) < 0) return;
     principal_invalidate(atoll(uid));
     reply_driver(r, 200, params[np]);
 }

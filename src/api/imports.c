@@ -2,7 +2,6 @@
  * content type), GET /imports, GET /imports/{id}. */
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
 
 #include "deliveryd/api.h"
 #include "deliveryd/import.h"
@@ -19,20 +18,16 @@ static const char *const sheet_types[] = {
     "application/x-csv", "text/comma-separated-values", "text/x-comma-separated-values",
     "text/plain", "application/octet-stream", NULL};
 
-/* Any of those types (or none): the bytes decide, since a label may be
- * wrong but a zip (.xlsx) or an OLE2 file (.xls) cannot be mistaken; other
- * bytes are read as CSV. Any other type (an image, a PDF): -1 (415). */
-static int pick_format(const char *ctype, const void *data, size_t len, enum sheet_format *fmt)
+/* Any of those types (or none) is a spreadsheet whose bytes decide its
+ * format (sheet_sniff), since a label may be wrong but a zip (.xlsx) or an
+ * OLE2 file (.xls) cannot be mistaken. Any other type (an image, a PDF):
+ * false (415). */
+static bool sheet_type_ok(const char *ctype)
 {
-    if (ctype) {
-        size_t n = strcspn(ctype, "; \t");
-        bool known = false;
-        for (const char *const *t = sheet_types; *t && !known; t++)
-            known = strlen(*t) == n && strncasecmp(ctype, *t, n) == 0;
-        if (!known) return -1;
-    }
-    *fmt = sheet_sniff(data, len);
-    return 0;
+    if (!ctype) return true;
+    for (const char *const *t = sheet_types; *t; t++)
+        if (media_type_is(ctype, *t)) return true;
+    return false;
 }
 
 /* filename="..." of a Content-Disposition header, or NULL (request-owned). */
@@ -71,7 +66,7 @@ void api_imports_create(struct req *r)
     const void *data = r->body.data;
     size_t len = r->body.len;
     const char *name = NULL, *part_type = ctype;
-    if (ctype && strncasecmp(ctype, "multipart/form-data", 19) == 0) {
+    if (ctype && media_type_is(ctype, "multipart/form-data")) {
         static const struct multipart_field_limit fl[] = {{"file", IMPORT_MAX_FILE}};
         static const struct multipart_limits lim = {IMPORT_MAX_FILE + 1024 * 1024, 16, 0, 0,
                                                     fl, 1};
@@ -115,12 +110,13 @@ void api_imports_create(struct req *r)
     }
     struct import_request in = {.data = data,
                                 .len = len,
+                                .format = sheet_sniff(data, len),
                                 .file_name = name,
                                 .dry_run = dry && strcmp(dry, "true") == 0,
                                 .default_warehouse = wh,
                                 .user_id = r->who.user_id,
                                 .scope_warehouse = scope ? r->who.warehouse_id : 0};
-    if (pick_format(part_type, data, len, &in.format) < 0) {
+    if (!sheet_type_ok(part_type)) {
         reply_problem(r, 415, "unsupported_media_type",
                       "send .xlsx, .xls or .csv (multipart field file, or the raw file)");
         return;

@@ -215,20 +215,17 @@ void api_orders_patch(struct req *r)
     visibility_params(r, params);
     params[2] = NULL; /* managers only: no driver restriction */
     if (sql_set_list(&sets, order_fields, &v, order_columns, params, &np) == 0) {
-        buf_free(&sets); /* nothing to change: no new version either */
-        if (v.text[F_VERSION]) {
-            /* but a stale version is still a conflict, as with changes */
-            const char *p[] = {params[0], params[1], NULL};
-            db_res *res = db_query_or_reply(
-                r, "SELECT version FROM orders o WHERE o.id = $1" VISIBLE, 3, p);
-            if (!res) return;
-            if (db_ntuples(res) == 1 && strcmp(db_get(res, 0, 0), v.text[F_VERSION]) != 0) {
-                reply_problem(r, 409, "version_mismatch", "the order is at version %s, not %s",
-                              db_get(res, 0, 0), v.text[F_VERSION]);
-                return;
-            }
-        }
-        api_orders_get(r);
+        buf_free(&sets); /* nothing to change: no new version either, but a
+                          * stale one is still a conflict, as with changes */
+        db_res *res = db_query_or_reply(
+            r, "SELECT body, version FROM api_orders o WHERE o.id = $1" VISIBLE, 3, params);
+        if (!res) return;
+        if (db_ntuples(res) == 1 && v.text[F_VERSION] &&
+            strcmp(db_get(res, 0, 1), v.text[F_VERSION]) != 0)
+            reply_problem(r, 409, "version_mismatch", "the order is at version %s, not %s",
+                          db_get(res, 0, 1), v.text[F_VERSION]);
+        else
+            reply_row_json(r, 200, res);
         return;
     }
     buf_puts(&sets, ", ");

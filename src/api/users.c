@@ -103,10 +103,10 @@ void api_users_get(struct req *r)
     if (res) reply_row_json(r, 200, res);
 }
 
-/* Runs "UPDATE users SET <sets> WHERE id = $id" then replies with the user.
- * `revoke`: the same statement revokes the user's refresh tokens (a password
- * set by an admin, a deactivation), as DELETE and a password change do. */
-static void update_user(struct req *r, const char *sets_sql, int np, const char **params,
+/* UPDATE users SET <sets> WHERE id = the path's id; `revoke`: the same
+ * statement revokes the user's refresh tokens (a new password, a
+ * deactivation). False after a reply (404, or the database's error). */
+static bool update_user(struct req *r, const char *sets_sql, int np, const char **params,
                         bool revoke)
 {
     char *sql = req_printf(r,
@@ -118,15 +118,13 @@ static void update_user(struct req *r, const char *sets_sql, int np, const char 
                                   : "");
     params[np] = id_text(r, r->ids[0]);
     db_res *res = db_query_or_reply(r, sql, np + 1, params);
-    if (!res) return;
+    if (!res) return false;
     principal_invalidate(r->ids[0]);
     if (db_ntuples(res) == 0) {
         reply_problem(r, 404, "not_found", "no such user");
-        return;
+        return false;
     }
-    const char *p[] = {params[np]};
-    res = db_query_or_reply(r, "SELECT body FROM api_users WHERE id = $1", 1, p);
-    if (res) reply_row_json(r, 200, res);
+    return true;
 }
 
 /* An admin cannot take their own access away (demote, deactivate, delete
@@ -143,10 +141,9 @@ void api_users_patch(struct req *r)
     struct fv_values v;
     if (parse_user_or_reply(r, &v, false) < 0)
         return;
-    if ((v.text[F_ROLE] && strcmp(v.text[F_ROLE], "admin") != 0) ||
-        (v.text[F_ACTIVE] && strcmp(v.text[F_ACTIVE], "false") == 0)) {
-        if (not_self_or_reply(r) < 0) return;
-    }
+    bool demoting = v.text[F_ROLE] && strcmp(v.text[F_ROLE], "admin") != 0;
+    bool deactivating = v.text[F_ACTIVE] && strcmp(v.text[F_ACTIVE], "false") == 0;
+    if ((demoting || deactivating) && not_self_or_reply(r) < 0) return;
     buf_t sets;
     buf_init(&sets);
     const char *params[FV_MAX_FIELDS + 1];
@@ -156,32 +153,19 @@ void api_users_patch(struct req *r)
     if (v.present[F_PASSWORD]) buf_puts(&sets, ", password_changed_at = now()");
     char *s = req_strdup(r, sets.data);
     buf_free(&sets);
-    bool deactivating = v.text[F_ACTIVE] && strcmp(v.text[F_ACTIVE], "false") == 0;
-    update_user(r, s, np, params, v.present[F_PASSWORD] || deactivating);
+    if (update_user(r, s, np, params, v.present[F_PASSWORD] || deactivating)) api_users_get(r);
 }
 
 void api_users_delete(struct req *r)
 {
     if (not_self_or_reply(r) < 0) return;
-    const char *p[] = {id_text(r, r->ids[0])};
-    db_res *res = db_query_or_reply(
-        r,
-        "WITH u AS (UPDATE users SET is_active = false WHERE id = $1 RETURNING id),"
-        " t AS (UPDATE refresh_tokens SET revoked_at = now()"
-        "  WHERE user_id IN (SELECT id FROM u) AND revoked_at IS NULL)"
-        " SELECT id FROM u",
-        1, p);
-    if (!res) return;
-    principal_invalidate(r->ids[0]);
-    if (db_ntuples(res) == 0) {
-        reply_problem(r, 404, "not_found", "no such user");
-        return;
-    }
-    reply_no_content(r);
+    const char *params[1];
+    if (update_user(r, "is_active = false", 0, params, true)) reply_no_content(r);
 }
 
 void api_users_unlock(struct req *r)
 {
-    const char *params[2];
-    update_user(r, "failed_login_count = 0, locked_until = NULL", 0, params, false);
+    const char *params[1];
+    if (update_user(r, "failed_login_count = 0, locked_until = NULL", 0, params, false))
+        api_users_get(r);
 }

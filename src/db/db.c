@@ -409,13 +409,23 @@ static bool violated_field(const struct db_error *err, char *out, size_t outsz)
     return false;
 }
 
+void db_error_detail(const struct db_error *err, char *detail, size_t len)
+{
+    if (err->http_status < 500) {
+        snprintf(detail, len, "%s", err->message);
+        return;
+    }
+    log_msgf(LOG_ERROR, "database error %s: %s", err->sqlstate, err->message);
+    snprintf(detail, len, "%s",
+             err->http_status == 503 ? "the database is unavailable; retry" : "internal error");
+}
+
 int db_reply_error(struct req *r, const struct db_error *err)
 {
     if (err->http_status >= 500) {
-        log_msgf(LOG_ERROR, "database error %s: %s", err->sqlstate, err->message);
-        if (err->http_status == 503)
-            return reply_problem(r, 503, "unavailable", "the database is unavailable; retry");
-        return reply_problem(r, 500, "internal", "internal error");
+        char detail[64];
+        db_error_detail(err, detail, sizeof detail);
+        return reply_problem(r, err->http_status, err->code, "%s", detail);
     }
     /* a constraint violation names the field, in the words of the field
      * validator, instead of PostgreSQL's message (and constraint name) */

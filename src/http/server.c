@@ -244,10 +244,8 @@ static void dispatch(struct conn_state *st)
     if (auth_require_or_reply(r) < 0) return;
     if (rt->flags & ROUTE_JSON) {
         const char *ct = req_header(r, "Content-Type");
-        /* the media type itself, before any parameter ("; charset=utf-8"):
-         * application/jsonx or application/json-patch+json are not it */
-        if (r->body.len && ct &&
-            (strncasecmp(ct, "application/json", 16) != 0 || !strchr("; \t", ct[16]))) {
+        /* application/jsonx or application/json-patch+json are not it */
+        if (r->body.len && ct && !media_type_is(ct, "application/json")) {
             reply_problem(r, 415, "unsupported_media_type", "expected application/json");
             return;
         }
@@ -314,10 +312,10 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
         int64_t n;
         /* digits too many for an int64 are too large as well */
-        bool huge = cl && *cl && strspn(cl, "0123456789") == strlen(cl) &&
-                    !parse_i64(cl, strlen(cl), false, &n);
-        if (cl && (huge || (parse_i64(cl, strlen(cl), false, &n) &&
-                            (uint64_t)n > st->r.body_limit))) {
+        bool too_large = cl && (parse_i64(cl, strlen(cl), false, &n)
+                                    ? (uint64_t)n > st->r.body_limit
+                                    : *cl && strspn(cl, "0123456789") == strlen(cl));
+        if (too_large) {
             /* Answer before reading a byte of a body we would refuse (the
              * token read first, so RateLimit-* are this user's) */
             auth_identify(&st->r);

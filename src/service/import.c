@@ -12,7 +12,6 @@
 
 #include "deliveryd/db.h"
 #include "deliveryd/fields.h"
-#include "deliveryd/log.h"
 #include "deliveryd/search_indexer.h"
 #include "deliveryd/settings.h"
 
@@ -385,20 +384,13 @@ static const char *const upsert_sql =
     "  SELECT id, NULL, 'pending', $3::bigint, 'imported' FROM up WHERE created)"
     " SELECT count(*) FILTER (WHERE created), count(*) FILTER (WHERE NOT created) FROM up";
 
-/* As db_reply_error answers: a 503 says retry, a 500 is logged with its
- * SQLSTATE and says nothing more (every 5xx was a 503 "retry" before, so
- * a file that can never import was retried) */
+/* The answer db_reply_error would give (a 5xx logged with its SQLSTATE:
+ * only a 503 says retry). */
 static void fail_db(struct import_outcome *out, const struct db_error *err)
 {
     out->status = err->http_status;
     out->code = err->code;
-    snprintf(out->detail, sizeof out->detail, "%s", err->message);
-    if (err->http_status == 503) {
-        snprintf(out->detail, sizeof out->detail, "the database is unavailable; retry");
-    } else if (err->http_status >= 500) {
-        log_msgf(LOG_ERROR, "import: database error %s: %s", err->sqlstate, err->message);
-        snprintf(out->detail, sizeof out->detail, "internal error");
-    }
+    db_error_detail(err, out->detail, sizeof out->detail);
     db_rollback();
 }
 

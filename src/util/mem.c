@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 static void oom(size_t n)
@@ -227,4 +228,10 @@ size_t utf8_chars(const char *s)
     size_t n = 0;
     for (; *s; s++) n += ((unsigned char)*s & 0xC0) != 0x80;
     return n;
+}
+
+bool media_type_is(const char *ctype, const char *type)
+{
+    size_t n = strcspn(ctype, "; \t");
+    return strlen(type) == n && strncasecmp(ctype, type, n) == 0;
 }
