@@ -17,6 +17,11 @@
 # reads = EXPLAIN + wrk vs pgbench, alone = one client, cancel = batch-cancel
 # (CANCEL_ROUNDS times, default BENCH_ROUNDS; CANCEL_PICK=random|recent picks
 # the orders; CANCEL_AFTER_CHECKPOINT=1 for the worst case).
+# ceiling (not in the default) = the search's ceiling on this machine: pgbench
+# at 1, 2, 4, 8 and 64 clients on three forms of the daemon's statement (as
+# sent with a cached total; the same rows without JSON; their ids only), so
+# the best throughput PostgreSQL reaches for it, and what the JSON costs,
+# can be compared with the 64 / throughput that a p99 at c64 cannot beat.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 bench_attach
@@ -115,6 +120,34 @@ for round in $(seq 1 "$BENCH_ROUNDS"); do
     blog "round $round $name, one client: $(fmt0 "$w_rps") req/s, p50 $w_p50 ms, p99 $w_p99 ms"
   done
 done
+
+fi
+
+if part ceiling; then
+# --- the search's ceiling: the statement as the daemon sends it when its total
+# is cached (api_orders_list), then without order_body() and without columns
+CEIL_SRC=$(sed -n '/^SELECT/p' "$BENCH_SRC/sql/orders_search.sql")
+CEIL_WHERE=$(grep -o 'WHERE TRUE AND o.id IN .*AND NOT o.is_archived ORDER BY' <<<"$CEIL_SRC" | head -1)
+[ -n "$CEIL_WHERE" ] || bdie "ceiling: cannot find the search's WHERE in orders_search.sql"
+CEIL_ORDER="o.created_at DESC, o.id DESC LIMIT :size OFFSET :off"
+ceil_json() { # $1 = what each item is
+  echo "\\set size 50"; echo "\\set off 0"
+  echo "SELECT json_build_object('items', coalesce((SELECT json_agg(x.body ORDER BY x.rn) FROM (SELECT $1 AS body, row_number() OVER (ORDER BY o.created_at DESC, o.id DESC) AS rn FROM orders o $CEIL_WHERE $CEIL_ORDER) x), '[]'::json), 'page', 1, 'page_size', :size::int, 'total', c.total)::text, c.total FROM (SELECT $MATCHES::bigint AS total) c;"
+}
+ceil_json "order_body(o)" >"$BENCH_RESULTS/search-cached-total.sql"
+{ echo "\\set size 50"; echo "\\set off 0"
+  echo "SELECT o.*, delivery_seconds(o) FROM orders o $CEIL_WHERE $CEIL_ORDER;"; } >"$BENCH_RESULTS/search-rows.sql"
+ceil_json "o.id" >"$BENCH_RESULTS/search-ids.sql"
+export PGOPTIONS="-c plan_cache_mode=force_generic_plan"
+for form in cached-total rows ids; do
+  for c in 1 2 4 8 64; do
+    read -r tps p50 p99 err <<<"$(pgbench_run "orders-search-$form-c$c" "$c" "$BENCH_RESULTS/search-$form.sql" \
+      -D "pat=%$DIGITS%" -D "dpat=%$DIGITS%" -D "grams=$GRAMS")"
+    record $SUITE "search $form (pgbench c$c)" 1 "$tps" "$p50" "$p99" "$err"
+    blog "ceiling: search $form, pgbench c$c: $(fmt0 "$tps") tps, p50 $p50 ms, p99 $p99 ms; 64/tps = $(awk -v t="$tps" 'BEGIN { printf "%.1f", 64000 / t }') ms"
+  done
+done
+unset PGOPTIONS
 
 fi
 
