@@ -55,6 +55,11 @@ void hex_encode(const unsigned char *in, size_t n, char *out);
 size_t utf8_valid_prefix(const unsigned char *s, size_t len);
 /* Is the NUL-terminated s (NULL counts) valid UTF-8? */
 bool utf8_valid(const char *s);
+/* Is s 1-max visible ASCII characters (0x21-0x7E)? What a client's
+ * X-Request-Id or Idempotency-Key may be: no spaces, controls or bytes
+ * beyond ASCII, so it can go into a header, a log line or the database as
+ * it is. */
+bool visible_ascii(const char *s, size_t max);
 /* Characters (code points) of the valid UTF-8 s: what a length limit
  * counts, so 200 Arabic letters are 200, not 400. */
 size_t utf8_chars(const char *s);

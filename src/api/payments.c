@@ -9,42 +9,76 @@
 static const char *const methods[] = {"cash", "knet", "card", "prepaid", NULL};
 static const char *const pay_statuses[] = {"unpaid", "remitted", "settled", NULL};
 
+/* Idempotency-Key (optional): a retry with the same key on the same order
+ * gets the payment already recorded (201 and its body, with
+ * Idempotent-Replayed: true) instead of a second collection; the same key
+ * with another method or amount is 409 conflict. The unique index decides between
+ * two concurrent requests with one key: the loser's insert does nothing
+ * and its follow-up read, a new statement, sees the winner's row. */
 void api_payments_record(struct req *r)
 {
     static const struct fv_field f[] = {
         {"method", FV_ENUM, FV_REQUIRED, 0, 0, 0, methods},
         {"amount", FV_MONEY, FV_REQUIRED, 0, 0, 0, NULL},
     };
+    const char *key = req_header(r, "Idempotency-Key");
+    if (key && !visible_ascii(key, 128)) {
+        reply_problem(r, 400, "bad_request",
+                      "Idempotency-Key must be 1-128 visible ASCII characters");
+        return;
+    }
     struct fv_values v;
     if (fv_parse_or_reply(r, NULL, f, ARRAY_LEN(f), &v) < 0) return;
     const char *p[] = {id_text(r, r->ids[0]), scope_text(r),
                        r->who.role == ROLE_DRIVER ? id_text(r, r->who.driver_id) : NULL,
-                       v.text[0], v.text[1], id_text(r, r->who.user_id)};
+                       v.text[0], v.text[1], id_text(r, r->who.user_id), key};
     db_res *res = db_query_or_reply(
         r,
         "WITH o AS (SELECT id, driver_id, amount, status FROM orders WHERE id = $1"
         "  AND ($2::bigint IS NULL OR warehouse_id = $2) AND ($3::bigint IS NULL OR driver_id = $3)),"
         " ins AS (INSERT INTO payment_collections (order_id, driver_id, method, amount,"
-        "  expected_amount, discrepancy, collected_by)"
+        "  expected_amount, discrepancy, collected_by, idempotency_key)"
         "  SELECT o.id, o.driver_id, $4, $5::numeric, o.amount,"
-        "   o.amount IS DISTINCT FROM $5::numeric, $6 FROM o"
+        "   o.amount IS DISTINCT FROM $5::numeric, $6, $7 FROM o"
         /* a payment is money a driver holds: a pending order has no driver */
-        "  WHERE o.status NOT IN ('pending', 'cancelled', 'returned') RETURNING id)"
+        "  WHERE o.status NOT IN ('pending', 'cancelled', 'returned')"
+        "  ON CONFLICT (order_id, idempotency_key) WHERE idempotency_key IS NOT NULL"
+        "  DO NOTHING RETURNING id)"
         " SELECT o.status, (SELECT id FROM ins) FROM o",
-        6, p);
+        7, p);
     if (!res) return;
     if (db_ntuples(res) == 0) {
         reply_problem(r, 404, "not_found", "no such order");
         return;
     }
-    if (db_isnull(res, 0, 1)) {
-        reply_problem(r, 409, "invalid_transition", "cannot record a payment for a %s order",
-                      db_get(res, 0, 0));
+    const char *status = req_strdup(r, db_get(res, 0, 0));
+    if (!db_isnull(res, 0, 1)) {
+        const char *p2[] = {db_get(res, 0, 1)};
+        res = db_query_or_reply(r, "SELECT body FROM api_payments WHERE id = $1", 1, p2);
+        if (res) reply_row_json(r, 201, res);
         return;
     }
-    const char *p2[] = {db_get(res, 0, 1)};
-    res = db_query_or_reply(r, "SELECT body FROM api_payments WHERE id = $1", 1, p2);
-    if (res) reply_row_json(r, 201, res);
+    if (key) {
+        const char *p3[] = {p[0], key, v.text[0], v.text[1]};
+        res = db_query_or_reply(r,
+                                "SELECT v.body, p.method = $3 AND p.amount = $4::numeric"
+                                " FROM payment_collections p JOIN api_payments v ON v.id = p.id"
+                                " WHERE p.order_id = $1 AND p.idempotency_key = $2",
+                                4, p3);
+        if (!res) return;
+        if (db_ntuples(res) == 1) {
+            if (db_get(res, 0, 1)[0] != 't') {
+                reply_problem(r, 409, "conflict",
+                              "this Idempotency-Key was used for a payment of another method "
+                              "or amount on this order");
+                return;
+            }
+            reply_header(r, "Idempotent-Replayed", "true");
+            reply_row_json(r, 201, res);
+            return;
+        }
+    }
+    reply_problem(r, 409, "invalid_transition", "cannot record a payment for a %s order", status);
 }
 
 void api_payments_list(struct req *r)

@@ -39,19 +39,6 @@ const char *req_header(struct req *r, const char *name)
     return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
 }
 
-/* A client's id is echoed when it is 1-128 visible ASCII characters (any
- * tracing format: UUIDs, W3C trace ids, "req=42/b"); anything else (spaces,
- * bytes beyond ASCII, an absurd length) is replaced by a generated one, so
- * a header or a log line never carries what it should not. */
-static bool request_id_ok(const char *s)
-{
-    size_t n = strlen(s);
-    if (n == 0 || n > 128) return false;
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)s[i] < 0x21 || (unsigned char)s[i] > 0x7E) return false;
-    return true;
-}
-
 static void client_ip(struct MHD_Connection *conn, char *out, size_t len)
 {
     const union MHD_ConnectionInfo *ci =
@@ -80,7 +67,11 @@ static struct conn_state *state_new(struct MHD_Connection *conn, const char *url
     r->route_index = -1;
     buf_init(&r->body);
     const char *rid = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-Id");
-    if (rid && request_id_ok(rid)) {
+    /* echoed when it is 1-128 visible ASCII characters (any tracing format:
+     * UUIDs, W3C trace ids, "req=42/b"); anything else is replaced by a
+     * generated one, so a header or a log line never carries what it
+     * should not */
+    if (rid && visible_ascii(rid, 128)) {
         snprintf(r->request_id, sizeof r->request_id, "%s", rid);
     } else {
         unsigned char raw[12];
@@ -129,7 +120,7 @@ static void add_cors(struct req *r, struct MHD_Response *resp)
     MHD_add_response_header(resp, "Vary", "Origin");
     MHD_add_response_header(resp, "Access-Control-Expose-Headers",
                             "X-Request-Id, RateLimit-Limit, RateLimit-Remaining, "
-                            "RateLimit-Reset, Retry-After, Content-Disposition");
+                            "RateLimit-Reset, Retry-After, Content-Disposition, Idempotent-Replayed");
 }
 
 static enum MHD_Result send_reply(struct req *r)
@@ -183,7 +174,7 @@ static void preflight(struct req *r, const char *allow)
                  allow && *allow ? allow : "GET, POST, PUT, PATCH, DELETE, OPTIONS");
     /* Content-Disposition: the file name of a raw-body import */
     reply_header(r, "Access-Control-Allow-Headers",
-                 "Authorization, Content-Type, Content-Disposition, X-Request-Id");
+                 "Authorization, Content-Type, Content-Disposition, Idempotency-Key, X-Request-Id");
     reply_header(r, "Access-Control-Max-Age", "600");
 }
 

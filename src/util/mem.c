@@ -216,6 +216,15 @@ size_t utf8_valid_prefix(const unsigned char *s, size_t len)
     return len;
 }
 
+bool visible_ascii(const char *s, size_t max)
+{
+    size_t n = s ? strlen(s) : 0;
+    if (n == 0 || n > max) return false;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x21 || (unsigned char)s[i] > 0x7E) return false;
+    return true;
+}
+
 bool utf8_valid(const char *s)
 {
     if (!s) return true;

@@ -5,9 +5,13 @@ settle as batch transitions with per-id outcomes (wrong status, unknown
 ids), and a driver's cash balance after a day of deliveries, always as exact
 decimal strings."""
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from decimal import Decimal
 
 from field_helpers import *  # noqa: F401,F403 - fixtures and helpers
+from helpers import Api
 
 
 def pay_path(oid):
@@ -123,6 +127,70 @@ def test_record_payment_endpoint(fw):
                 {"amount": "1.000"}, {"method": "cash"}):
         assert_problem(c.post(pay_path(o["id"]), json=bad), 422, "validation_failed")
     assert payments(fw.mgr, driver_id=d["id"])["total"] == 2
+
+
+def test_idempotency_key_makes_a_retried_payment_count_once(fw):
+    """An app that retries POST /payment after a lost response sends the same
+    Idempotency-Key: it gets the payment already recorded, the driver's cash
+    counts it once, even when the retries race each other; the same key with
+    another amount is a conflict; without a key each request records one."""
+    d, c = fw.driver()
+    o = fw.order_in("delivered", d, amount="7.250")
+    before = cash(fw.mgr, d["id"])
+    key = {"Idempotency-Key": "pay-" + fw.pg.sql("SELECT gen_random_uuid()")}
+    r = c.post(pay_path(o["id"]), json={"method": "cash", "amount": "7.250"}, headers=key)
+    assert r.status_code == 201 and "Idempotent-Replayed" not in r.headers, r.text
+    first = assert_payment(r.json())
+    # the retry, with the amount written another way: the same payment
+    again = c.post(pay_path(o["id"]), json={"method": "cash", "amount": 7.25}, headers=key)
+    assert again.status_code == 201 and again.headers.get("Idempotent-Replayed") == "true", again.text
+    assert again.json() == first
+    # the same key with another amount or method: refused, nothing recorded
+    for body in ({"method": "cash", "amount": "8.000"}, {"method": "knet", "amount": "7.250"}):
+        assert_problem(c.post(pay_path(o["id"]), json=body, headers=key), 409, "conflict")
+    # twelve racing retries of another order's payment: one collection
+    o2 = fw.order_in("delivered", d, amount="3.000")
+    key2 = {"Idempotency-Key": "race-" + fw.pg.sql("SELECT gen_random_uuid()")}
+    barrier = threading.Barrier(12)
+
+    def retry(_):
+        a = Api(c.base)
+        a.session.headers["Authorization"] = c.session.headers["Authorization"]
+        try:
+            a.get("/health")  # connected before the start line
+            barrier.wait(timeout=30)
+            return a.post(pay_path(o2["id"]), json={"method": "cash", "amount": "3.000"},
+                          headers=key2, timeout=30)
+        finally:
+            a.close()
+
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        answers = list(pool.map(retry, range(12)))
+    assert all(a.status_code == 201 for a in answers), [a.text for a in answers]
+    assert len({a.json()["id"] for a in answers}) == 1
+    assert sum(a.headers.get("Idempotent-Replayed") != "true" for a in answers) == 1
+    assert fw.pg.sql(f"SELECT count(*) FROM payment_collections WHERE order_id = {o2['id']}") == "1"
+    after = cash(fw.mgr, d["id"])
+    assert Decimal(after["unpaid_total"]) - Decimal(before["unpaid_total"]) == Decimal("10.250"), (before, after)
+    # a key is the order's: the same key on another order records a payment
+    o3 = fw.order_in("delivered", d, amount="1.000")
+    other = c.post(pay_path(o3["id"]), json={"method": "cash", "amount": "1.000"}, headers=key)
+    assert other.status_code == 201 and other.json()["id"] != first["id"], other.text
+    # without a key every request is a collection (split payments)
+    for _ in range(2):
+        assert c.post(pay_path(o3["id"]), json={"method": "card", "amount": "0.500"}).status_code == 201
+    assert fw.pg.sql(f"SELECT count(*) FROM payment_collections WHERE order_id = {o3['id']}") == "3"
+    # a key must be 1-128 visible ASCII characters; the key is checked
+    # before the order, so nothing is recorded
+    for bad in ("", "a" * 129, "has space", "caf\u00e9".encode().decode("latin-1")):
+        r = c.post(pay_path(o3["id"]), json={"method": "cash", "amount": "1.000"},
+                   headers={"Idempotency-Key": bad})
+        assert_problem(r, 400, "bad_request")
+    assert fw.pg.sql(f"SELECT count(*) FROM payment_collections WHERE order_id = {o3['id']}") == "3"
+    # a key does not open another driver's order
+    _, stranger = fw.driver()
+    assert_problem(stranger.post(pay_path(o["id"]), json={"method": "cash", "amount": "7.250"},
+                                 headers=key), 404, "not_found")
 
 
 def test_amounts_sent_as_json_numbers_are_exact(fw):

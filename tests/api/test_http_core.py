@@ -200,7 +200,8 @@ def test_cors_preflight(api):
     assert "POST" in r.headers.get("Access-Control-Allow-Methods", "").upper()
     allowed = {h.strip().lower() for h in r.headers.get("Access-Control-Allow-Headers", "").split(",")}
     # Content-Disposition carries the file name of a raw-body import
-    assert {"authorization", "content-type", "content-disposition", "x-request-id"} <= allowed
+    assert {"authorization", "content-type", "content-disposition", "idempotency-key",
+            "x-request-id"} <= allowed
 
 
 def test_cors_on_normal_request(api):
