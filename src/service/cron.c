@@ -216,7 +216,8 @@ static int job_sla(char **out, struct db_error *err)
     const char *p[] = {sla, quiet};
     if (begin_locked(3, err) < 0) return -1;
     /* late: open and past the ETA (or created_at + sla_minutes); each late
-     * order notifies its warehouse's managers once (sla_notified_at) */
+     * order notifies its warehouse's managers once per deadline
+     * (sla_notified_at, which a new ETA clears: migration 0019) */
     char *v = one_value(
         "WITH late AS (SELECT id, order_number, warehouse_id, sla_notified_at FROM orders"
         "  WHERE status NOT IN ('delivered', 'cancelled', 'returned') AND NOT is_archived"
@@ -224,10 +225,12 @@ static int job_sla(char **out, struct db_error *err)
         "   created_at + make_interval(mins => $1::int)) < now()),"
         " fresh AS (UPDATE orders o SET sla_notified_at = now() FROM late"
         "  WHERE o.id = late.id AND late.sla_notified_at IS NULL RETURNING o.id, o.order_number,"
-        "  o.warehouse_id),"
+        "  o.warehouse_id, coalesce(o.estimated_delivery_time,"
+        "   o.created_at + make_interval(mins => $1::int)) AS due_at),"
         " n AS (INSERT INTO notifications (user_id, type, title, body, data, order_id)"
         "  SELECT u.id, 'sla_breach', 'Order ' || f.order_number || ' is late',"
-        "   'The order is past its delivery time.', jsonb_build_object('order_id', f.id), f.id"
+        "   'The order is past its delivery time.', jsonb_build_object('order_id', f.id,"
+        "   'due_at', api_ts(f.due_at)), f.id"
         "  FROM fresh f JOIN users u ON u.role = 'manager' AND u.is_active"
         "   AND (u.warehouse_id IS NULL OR u.warehouse_id = f.warehouse_id)"
         "  ON CONFLICT DO NOTHING RETURNING 1),"

@@ -66,7 +66,10 @@ static void build_sql(void)
             "  $13::numeric AS pay_amount),"
             " ids AS (SELECT DISTINCT unnest(p.ids) AS id FROM p),"
             " cur AS (SELECT o.id, o.status, o.driver_id, o.version,"
-            "   EXISTS (SELECT 1 FROM proofs pr WHERE pr.order_id = o.id) AS has_proof"
+            "   EXISTS (SELECT 1 FROM proofs pr WHERE pr.order_id = o.id"
+            /* this attempt's proof: one from before the latest pickup (a
+             * failed attempt's photo of a closed door) does not count */
+            "    AND pr.captured_at >= o.picked_up_at) AS has_proof"
             /* = ANY of the parameter itself: a pkey scan in id order, so
              * the lock order costs no Sort of whole locked rows */
             "  FROM orders o, p WHERE o.id = ANY($1::bigint[])"

@@ -358,6 +358,46 @@ def test_sla_check_notifies_each_manager_once_and_closes_silent_sessions(ops, cw
     assert breaches(m_wh) == sorted(late_ids)
 
 
+def test_sla_check_reports_an_order_again_after_its_eta_moves(ops, cw, pg):
+    """A late order is reported once per deadline: a manager who moves its
+    ETA (PATCH) clears the report, and when the new ETA passes too the
+    managers hear about it again, with the deadline in data.due_at; an ETA
+    PATCHed to the same value changes nothing (migration 0019)."""
+    wh = ops.warehouse()
+    m_wh = ops.manager(wh["id"])
+    order = ops.new_order(m_wh, wh["id"])
+    pg.sql("UPDATE orders SET estimated_delivery_time = date_trunc('second', now()) - interval '1 hour'"
+           f" WHERE id = {order['id']}")
+    expected = managers_who_see(pg, wh["id"])
+    run_cron(cw, "sla-check")
+    assert sla_notes(pg, [order["id"]]) == {order["id"]: expected}
+    first_due = ops.get(m_wh, order["id"])["estimated_delivery_time"]
+
+    def dues():
+        return sorted(n["data"].get("due_at") for n in notifications_of(m_wh)
+                      if n["type"] == "sla_breach" and n["data"].get("order_id") == order["id"])
+    assert dues() == [first_due]
+    # the same ETA again is not a new deadline
+    r = m_wh.patch(f"{V1}/orders/{order['id']}", json={"estimated_delivery_time": first_due})
+    assert r.status_code == 200, r.text
+    assert run_cron(cw, "sla-check")["notified"] == 0
+    # moved two hours ahead: not late, nothing new
+    later = (datetime.now(timezone.utc) + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    r = m_wh.patch(f"{V1}/orders/{order['id']}", json={"estimated_delivery_time": later})
+    assert r.status_code == 200, r.text
+    run_cron(cw, "sla-check")
+    assert sla_notes(pg, [order["id"]]) == {order["id"]: expected}
+    # ... and that deadline passes too (time moved by hand): reported again
+    pg.sql("UPDATE orders SET estimated_delivery_time = estimated_delivery_time - interval '150 minutes'"
+           f" WHERE id = {order['id']}")
+    second_due = ops.get(m_wh, order["id"])["estimated_delivery_time"]
+    res = run_cron(cw, "sla-check")
+    assert res["notified"] >= expected, res
+    assert sla_notes(pg, [order["id"]]) == {order["id"]: 2 * expected}
+    assert dues() == sorted([first_due, second_due])
+    assert run_cron(cw, "sla-check")["notified"] == 0
+
+
 # --- purge-locations --------------------------------------------------------------------------------
 
 def test_purge_locations_with_tiny_retention(ops, cw, pg, cli):

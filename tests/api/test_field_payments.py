@@ -310,6 +310,40 @@ def test_payments_scope_and_exact_sums(fw):
                    422, "validation_failed")
 
 
+def test_cash_of_another_warehouses_order_reaches_the_drivers_manager(fw):
+    """An unscoped manager gives a warehouse-A order to a warehouse-B driver,
+    who collects cash. B's scoped manager, who sees that cash in
+    GET /drivers/{id}/cash, must also see the payment and be able to remit
+    it; A's scoped manager still sees it as their order's payment; a third
+    warehouse's manager sees nothing. A driver asking for another driver's
+    payments gets an empty list, not their own."""
+    mgr_b = fw.manager(fw.wh_b["id"])
+    wh_c = fw.warehouse()
+    mgr_c = fw.manager(wh_c["id"])
+    d, c = fw.driver(fw.wh_b["id"])
+    o = fw.order_in("picked_up", d, amount="4.000", warehouse_id=fw.wh_a["id"])
+    pay = c.ok("POST", f"{V1}/orders/{o['id']}/deliver",
+               json={"payment": {"method": "cash", "amount": "4.000"}})
+    assert pay["status"] == "delivered"
+    assert cash(mgr_b, d["id"])["unpaid_total"] == "4.000"
+    listed_b = payments(mgr_b, driver_id=d["id"])["items"]
+    assert [p["order_id"] for p in listed_b] == [o["id"]], listed_b
+    listed_a = payments(fw.mgr_a, driver_id=d["id"])["items"]
+    assert [p["order_id"] for p in listed_a] == [o["id"]], listed_a
+    assert payments(mgr_c, driver_id=d["id"])["total"] == 0
+    pid = listed_b[0]["id"]
+    r = mgr_c.ok("POST", V1 + "/payments/remit", json={"payment_ids": [pid]})
+    assert [x["code"] for x in r["failed"]] == ["not_found"], r
+    r = mgr_b.ok("POST", V1 + "/payments/remit", json={"payment_ids": [pid]})
+    assert r["succeeded"] == [pid], r
+    assert cash(mgr_b, d["id"])["remitted_total"] == "4.000"
+    # the driver: own payments, and nothing under another driver's id
+    other, _ = fw.driver(fw.wh_b["id"])
+    assert [p["id"] for p in payments(c)["items"]] == [pid]
+    assert payments(c, driver_id=d["id"])["total"] == 1
+    assert payments(c, driver_id=other["id"])["total"] == 0
+
+
 def test_bare_dates_are_business_days_on_every_range(fw):
     """`from`/`to` as bare dates are business days in business_timezone
     (Asia/Kuwait, UTC+3) on /payments, the work sessions and the GPS trail,

@@ -233,6 +233,34 @@ def test_proof_required_setting(fw):
     assert c.ok("POST", f"{V1}/orders/{o2['id']}/deliver", json={})["status"] == "delivered"
 
 
+def test_a_failed_attempts_proof_does_not_deliver_the_next_attempt(fw):
+    """The driver of a failed attempt photographs the closed door (a proof
+    on a failed order); the order is requeued, given to another driver and
+    picked up again. With require_proof_of_delivery that old photo must not
+    count: the second driver needs a proof of their own attempt."""
+    d1, c1 = fw.driver()
+    d2, c2 = fw.driver()
+    o = fw.order_in("picked_up", d1)
+    c1.ok("POST", f"{V1}/orders/{o['id']}/fail", json={"reason": "nobody home",
+                                                        "reason_code": "customer_not_home"})
+    c1.ok("POST", proof_path(o["id"]), 201, files={"photo": ("door.jpg", tiny_jpeg(), "image/jpeg")})
+    fw.mgr.ok("POST", f"{V1}/orders/{o['id']}/requeue", json={})
+    fw.mgr.ok("POST", f"{V1}/orders/{o['id']}/assign", json={"driver_id": d2["id"]})
+    c2.ok("POST", f"{V1}/orders/{o['id']}/pickup", json={})
+    try:
+        set_setting(fw, "require_proof_of_delivery", True)
+        time.sleep(1.2)
+        assert_problem(c2.post(f"{V1}/orders/{o['id']}/deliver", json={}), 409, "proof_required")
+        assert_problem(fw.mgr.post(f"{V1}/orders/{o['id']}/deliver", json={}), 409, "proof_required")
+        batch = fw.mgr.ok("POST", f"{V1}/orders/batch-delivery", json={"order_ids": [o["id"]]})
+        assert batch["succeeded"] == [] and [f["code"] for f in batch["failed"]] == ["proof_required"], batch
+        c2.ok("POST", proof_path(o["id"]), 201, files={"photo": ("p.jpg", tiny_jpeg(), "image/jpeg")})
+        assert c2.ok("POST", f"{V1}/orders/{o['id']}/deliver", json={})["status"] == "delivered"
+    finally:
+        set_setting(fw, "require_proof_of_delivery", False)
+        time.sleep(1.2)
+
+
 def test_kill9_during_photo_upload_leaves_nothing_behind(fw, start_daemon, test_session):
     storage = test_session.dir / f"storage-kill-{os.urandom(4).hex()}"
     storage.mkdir()

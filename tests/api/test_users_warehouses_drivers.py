@@ -373,6 +373,51 @@ def test_deactivating_a_drivers_user_deactivates_the_driver(idm, how):
     assert r.status_code == 200 and r.json()["driver_id"] == drv["id"], r.text
 
 
+@pytest.mark.parametrize("how", ["patch_driver", "delete_user", "role_change"])
+def test_a_driver_taken_out_goes_offline_and_cannot_be_assigned(idm, pg, how):
+    """An online driver who is deactivated (PATCH /drivers, DELETE /users) or
+    whose user stops being a driver (PATCH /users {"role":"manager"}) is
+    offline at once: the open work session ends ('deactivated'), is_online is
+    false, GET /drivers?is_online=true leaves them out, and an assignment to
+    the profile is refused (migration 0019). Before, they stayed online until
+    sla-check's silence timeout, and a role change left an assignable profile
+    that nobody could deliver with."""
+    from helpers import order_body, post_order
+    wh_id = _shared_warehouse(idm)
+    drv, body, c = idm.driver_client(wh_id)
+    try:
+        r = c.post(V1 + "/drivers/me/online", json={"latitude": 29.3, "longitude": 47.9})
+        assert r.status_code in (200, 201), r.text
+        assert idm.admin.get(f"{V1}/drivers/{drv['id']}").json()["is_online"] is True
+        if how == "patch_driver":
+            r = idm.admin.patch(f"{V1}/drivers/{drv['id']}", json={"is_active": False})
+        elif how == "delete_user":
+            r = idm.admin.delete(f"{V1}/users/{drv['user_id']}")
+        else:
+            r = idm.admin.patch(f"{V1}/users/{drv['user_id']}", json={"role": "manager"})
+        assert r.status_code in (200, 204), r.text
+        got = idm.admin.get(f"{V1}/drivers/{drv['id']}").json()
+        assert (got["is_active"], got["is_online"]) == (False, False), got
+        online = idm.admin.get(V1 + "/drivers", params={"is_online": "true", "page_size": 200}).json()
+        assert drv["id"] not in {d["id"] for d in online["items"]}
+        sessions = pg.sql(f"SELECT count(*) FILTER (WHERE ended_at IS NULL) || ' '"
+                              f" || string_agg(end_reason, ',') FROM work_sessions"
+                              f" WHERE driver_id = {drv['id']}")
+        assert sessions == "0 deactivated", sessions
+        order = post_order(idm.admin, order_body(wh_id))
+        assert "driver_id" in field_names(idm.admin.post(f"{V1}/orders/{order['id']}/assign",
+                                                         json={"driver_id": drv["id"]}))
+        if how == "role_change":
+            # made a driver again: the profile is back in dispatch
+            r = idm.admin.patch(f"{V1}/users/{drv['user_id']}", json={"role": "driver"})
+            assert r.status_code == 200, r.text
+            assert idm.admin.get(f"{V1}/drivers/{drv['id']}").json()["is_active"] is True
+            r = idm.admin.post(f"{V1}/orders/{order['id']}/assign", json={"driver_id": drv["id"]})
+            assert r.status_code == 200, r.text
+    finally:
+        c.close()
+
+
 def test_deactivating_a_driver_deactivates_their_user(idm):
     drv, body, c = idm.driver_client(_shared_warehouse(idm))
     try:

@@ -262,12 +262,17 @@ BEGIN
   SELECT body INTO b FROM api_payments WHERE order_id = ord;
   ASSERT b->>'amount' = '12.500' AND b->>'status' = 'unpaid', format('payment: %s', b);
 
-  INSERT INTO notifications (user_id, type, title, body, order_id)
-  VALUES (mgr, 'sla_breach', 'Late', 'Order is late', ord2);
-  INSERT INTO notifications (user_id, type, title, body, order_id)
-  VALUES (mgr, 'sla_breach', 'Late', 'Order is late', ord2)
-  ON CONFLICT (user_id, type, order_id) WHERE type = 'sla_breach' DO NOTHING;
+  -- one sla_breach per manager, order and deadline (migration 0019)
+  INSERT INTO notifications (user_id, type, title, body, order_id, data)
+  VALUES (mgr, 'sla_breach', 'Late', 'Order is late', ord2, '{"due_at": "2026-01-01T10:00:00Z"}');
+  INSERT INTO notifications (user_id, type, title, body, order_id, data)
+  VALUES (mgr, 'sla_breach', 'Late', 'Order is late', ord2, '{"due_at": "2026-01-01T10:00:00Z"}')
+  ON CONFLICT (user_id, order_id, (data ->> 'due_at')) WHERE type = 'sla_breach' DO NOTHING;
   ASSERT (SELECT count(*) FROM notifications) = 1, 'sla_breach dedup';
+  INSERT INTO notifications (user_id, type, title, body, order_id, data)
+  VALUES (mgr, 'sla_breach', 'Late', 'Order is late', ord2, '{"due_at": "2026-01-01T12:00:00Z"}')
+  ON CONFLICT (user_id, order_id, (data ->> 'due_at')) WHERE type = 'sla_breach' DO NOTHING;
+  ASSERT (SELECT count(*) FROM notifications) = 2, 'sla_breach again for a new deadline';
   SELECT body INTO b FROM api_notifications WHERE user_id = mgr;
   ASSERT b->>'body' = 'Order is late' AND b->>'type' = 'sla_breach', format('notification: %s', b);
 
