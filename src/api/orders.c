@@ -184,14 +184,22 @@ void api_orders_list(struct req *r)
         f.params[f.np++] = cached;
         count_sql = req_printf(r, "$%d::bigint", f.np);
     }
+    /* A reused count may predate a write made on another instance; the
+     * page itself is always fresh. So the total answered is never below
+     * what the page shows, and exact whenever the page is not full. */
     char *sql = req_printf(
         r,
-        "SELECT json_build_object('items', coalesce((SELECT json_agg(x.body ORDER BY x.rn)"
-        " FROM (SELECT order_body(o) AS body, row_number() OVER (ORDER BY %s) AS rn"
-        "  FROM orders o WHERE %s ORDER BY %s LIMIT $%d OFFSET $%d) x), '[]'::json),"
-        " 'page', $%d::int, 'page_size', $%d::int, 'total', c.total)::text, c.total"
-        " FROM (SELECT %s AS total) c",
-        f.order_by, f.where.data, f.order_by, n + 1, n + 2, n + 3, n + 1, count_sql);
+        "SELECT json_build_object('items', coalesce(i.items, '[]'::json),"
+        " 'page', $%d::int, 'page_size', $%d::int, 'total',"
+        "  CASE WHEN i.n = 0 AND $%d::bigint > 0 THEN least(c.total, $%d::bigint)"
+        "   WHEN i.n < $%d::bigint THEN $%d::bigint + i.n"
+        "   ELSE greatest(c.total, $%d::bigint + i.n) END)::text, c.total"
+        " FROM (SELECT %s AS total) c,"
+        " LATERAL (SELECT json_agg(x.body ORDER BY x.rn) AS items, count(*) AS n"
+        "  FROM (SELECT order_body(o) AS body, row_number() OVER (ORDER BY %s) AS rn"
+        "  FROM orders o WHERE %s ORDER BY %s LIMIT $%d OFFSET $%d) x) i",
+        n + 3, n + 1, n + 2, n + 2, n + 1, n + 2, n + 2, count_sql, f.order_by, f.where.data,
+        f.order_by, n + 1, n + 2);
     /* a digit search's own plan is fixed (order_filters.c): planned once
      * per connection, not per request, which was most of its time */
     db_res *res = f.generic_plan ? db_query_generic_or_reply(r, sql, f.np, f.params)
