@@ -65,6 +65,12 @@ static int parse_order_or_reply(struct req *r, struct fv_values *v, bool creatin
     } else {
         if (v->present[F_NUMBER]) ERR("order_number", "cannot be changed");
         if (v->present[F_WAREHOUSE]) ERR("warehouse_id", "cannot be changed");
+        /* members of the order that only its actions change: ignoring them
+         * would answer 200 for a change that did not happen */
+        if (json_object_get(r->json, "status"))
+            ERR("status", "changes only through the order's actions (assign, pickup, deliver, ...)");
+        if (json_object_get(r->json, "driver_id"))
+            ERR("driver_id", "changes only through assign and unassign");
     }
     if (v->text[F_PACI]) {
         size_t n = strlen(v->text[F_PACI]);
