@@ -253,8 +253,13 @@ static db_res *exec_statement(const char *sql, int nparams, const char *const *p
                               enum plan plan, struct db_error *err)
 {
     /* A connection that died while idle (a PostgreSQL restart) is only
-     * noticed when used: outside a transaction, reconnect and retry once. */
-    for (int attempt = 0; attempt < 2; attempt++) {
+     * noticed when used: outside a transaction, reconnect and retry once.
+     * A statement of its own (no transaction open) that lost a deadlock or
+     * a serialization check was rolled back whole: it runs again, up to
+     * twice, before the client is told to retry (LIBRARY-NOTES: 40P01,
+     * 40001). Inside a transaction only the caller can start over. */
+    int reconnects = 0;
+    for (int attempt = 0; attempt < 3; attempt++) {
         struct conn *c = get_conn(err);
         if (!c) return NULL;
         bool idle = PQtransactionStatus(c->pg) == PQTRANS_IDLE;
@@ -277,9 +282,17 @@ static db_res *exec_statement(const char *sql, int nparams, const char *const *p
                       PQpipelineStatus(c->pg) != PQ_PIPELINE_OFF ||
                       strncmp(err->sqlstate, "08", 2) == 0 ||
                       strcmp(err->sqlstate, "57P01") == 0;
-        if (!broken) return NULL;
+        if (!broken) {
+            bool lost = strcmp(err->sqlstate, "40P01") == 0 || strcmp(err->sqlstate, "40001") == 0;
+            if (lost && idle && PQtransactionStatus(c->pg) == PQTRANS_IDLE) {
+                log_msgf(LOG_WARN, "statement retried after SQLSTATE %s (attempt %d)",
+                         err->sqlstate, attempt + 1);
+                continue;
+            }
+            return NULL;
+        }
         drop_conn(c);
-        if (!idle) return NULL;
+        if (!idle || reconnects++ > 0) return NULL;
     }
     return NULL;
 }

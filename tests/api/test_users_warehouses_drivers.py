@@ -418,6 +418,41 @@ def test_a_driver_taken_out_goes_offline_and_cannot_be_assigned(idm, pg, how):
         c.close()
 
 
+def test_a_statement_that_loses_a_deadlock_is_run_again(idm, pg):
+    """DELETE /users/{id} of an online driver is one statement that locks the
+    user, the driver (trigger) and the open work session (trigger). Another
+    session holds that work session and then wants the driver row: a
+    deadlock, which PostgreSQL settles by failing the daemon's statement
+    (it waited first). A statement of its own was rolled back whole, so the
+    daemon runs it again instead of answering 503, and it succeeds once the
+    other session commits."""
+    import threading
+    drv, _body, c = idm.driver_client(_shared_warehouse(idm))
+    try:
+        r = c.post(V1 + "/drivers/me/online", json={})
+        assert r.status_code in (200, 201), r.text
+    finally:
+        c.close()
+    deadlocks_before = pg.log_text().count("deadlock detected")
+    other = threading.Thread(target=pg.sql, args=(
+        "BEGIN;"
+        f" SELECT 1 FROM work_sessions WHERE driver_id = {drv['id']} AND ended_at IS NULL FOR UPDATE;"
+        " SELECT pg_sleep(0.6);"
+        f" UPDATE drivers SET vehicle_type = vehicle_type WHERE id = {drv['id']};"
+        " SELECT pg_sleep(1.5);"
+        " COMMIT;",))
+    other.start()
+    try:
+        time.sleep(0.2)  # the other session holds the work session first
+        r = idm.admin.delete(f"{V1}/users/{drv['user_id']}")
+    finally:
+        other.join(timeout=30)
+    assert r.status_code == 204, r.text
+    assert pg.log_text().count("deadlock detected") > deadlocks_before, "no deadlock happened"
+    got = idm.admin.get(f"{V1}/drivers/{drv['id']}").json()
+    assert (got["is_active"], got["is_online"]) == (False, False), got
+
+
 def test_deactivating_a_driver_deactivates_their_user(idm):
     drv, body, c = idm.driver_client(_shared_warehouse(idm))
     try:
