@@ -55,6 +55,12 @@ void hex_encode(const unsigned char *in, size_t n, char *out);
 size_t utf8_valid_prefix(const unsigned char *s, size_t len);
 /* Is the NUL-terminated s (NULL counts) valid UTF-8? */
 bool utf8_valid(const char *s);
+/* An Arabic-Indic digit (U+0660-U+0669, as typed on an Arabic keyboard) or
+ * an Extended Arabic-Indic one (U+06F0-U+06F9) at p (two bytes): its value,
+ * else -1. Phones and searches read them as the ASCII digits. */
+int arabic_indic_digit(const unsigned char *p);
+/* A copy of s (xmalloc'd) with those digits written as ASCII digits. */
+char *ascii_digits_dup(const char *s);
 /* Is s 1-max visible ASCII characters (0x21-0x7E)? What a client's
  * X-Request-Id or Idempotency-Key may be: no spaces, controls or bytes
  * beyond ASCII, so it can go into a header, a log line or the database as

@@ -117,8 +117,12 @@ int order_filter_or_reply(struct req *r, struct order_filter *f)
     if (query_id_or_reply(r, "driver_id", &v) < 0) return -1;
     if (v) add(f, "o.driver_id = ", v, "::bigint");
     if ((v = req_query(r, "q")) && *v) {
-        size_t len = strlen(v);
         if (utf8_chars(v) > 100) return reply_field_error(r, "q", "is longer than 100 characters");
+        /* a phone typed with Arabic-Indic digits searches as digits */
+        char *ascii = ascii_digits_dup(v);
+        req_defer(r, free, ascii);
+        v = ascii;
+        size_t len = strlen(v);
         size_t digits = 0;
         bool phoneish = true;
         for (const char *p = v; *p; p++) {

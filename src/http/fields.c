@@ -8,6 +8,7 @@
 
 #include "deliveryd/auth.h"
 #include "deliveryd/http.h"
+#include "deliveryd/util.h"
 
 static void add_error(json_t *errors, const char *field, const char *message)
 {
@@ -27,9 +28,11 @@ int phone_normalize(const char *in, char *out, size_t outlen)
     }
     for (; *p; p++) {
         unsigned char c = (unsigned char)*p;
-        if (isdigit(c)) {
+        int ad = arabic_indic_digit((const unsigned char *)p);
+        if (isdigit(c) || ad >= 0) {
             if (nd + 1 >= sizeof digits) return -1;
-            digits[nd++] = (char)c;
+            digits[nd++] = ad >= 0 ? (char)('0' + ad) : (char)c;
+            if (ad >= 0) p++; /* two bytes */
         } else if (c == ' ' || ((c == '-' || c == '(' || c == ')') && nd > 0) ||
                    (c == '(' && nd == 0)) {
             continue; /* separators; a leading '-' would make a negative number */

@@ -216,6 +216,29 @@ size_t utf8_valid_prefix(const unsigned char *s, size_t len)
     return len;
 }
 
+int arabic_indic_digit(const unsigned char *p)
+{
+    if (p[0] == 0xD9 && p[1] >= 0xA0 && p[1] <= 0xA9) return p[1] - 0xA0;
+    if (p[0] == 0xDB && p[1] >= 0xB0 && p[1] <= 0xB9) return p[1] - 0xB0;
+    return -1;
+}
+
+char *ascii_digits_dup(const char *s)
+{
+    char *out = xmalloc(strlen(s) + 1), *o = out;
+    for (const char *p = s; *p; p++) {
+        int d = arabic_indic_digit((const unsigned char *)p);
+        if (d >= 0) {
+            *o++ = (char)('0' + d);
+            p++;
+        } else {
+            *o++ = *p;
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
 bool visible_ascii(const char *s, size_t max)
 {
     size_t n = s ? strlen(s) : 0;

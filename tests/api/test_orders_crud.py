@@ -136,6 +136,8 @@ def test_unknown_warehouse_is_422(ow):
     (50012345.0, "+96550012345"),
     (96550012345, "+96550012345"),
     ("+447911123456", "+447911123456"),
+    ("\u0665\u0660\u0660\u0660\u0661\u0662\u0663\u0667", "+96550001237"),  # Arabic-Indic
+    ("+\u0669\u0666\u0665 \u06f6\u06f0\u06f0\u06f1 \u06f2\u06f3\u06f4\u06f5", "+96560012345"),
 ])
 def test_phone_normalization(ow, given, expected):
     o = ow.new_order(customer_phone=given)

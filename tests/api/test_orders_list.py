@@ -186,6 +186,17 @@ def test_q_phone_digits_anywhere(ow, lw):
             assert wanted in digits, (q, oid)
 
 
+def test_q_phone_typed_with_arabic_indic_digits(ow, lw):
+    """A phone typed on an Arabic keyboard (U+0660-U+0669) or in the
+    extended forms (U+06F0-U+06F9) searches as the same digits: 4 digits,
+    the 6-digit window lookup, and the whole number."""
+    p = lw["phone1"]
+    arabic = "".join(chr(0x660 + int(ch)) for ch in p)
+    extended = "".join(chr(0x6F0 + int(ch)) for ch in p)
+    for q in (arabic[:4], arabic[1:7], arabic, extended[2:], "+\u0669\u0666\u0665 " + arabic):
+        assert lw["ids"]["alpha"] in mine(ow, lw, q=q), q
+
+
 def test_q_phone_dialled_with_00_matches_the_plus_form(ow, lw):
     """Customers give their number as 00965 ...; it is stored as +965 ..."""
     p = lw["phone1"]

@@ -59,6 +59,22 @@ static void test_phone_kuwait_rejected(void **state)
     phone_bad("96510012345"); /* 965 then a bad first digit */
 }
 
+static void test_phone_arabic_indic_digits(void **state)
+{
+    (void)state;
+    /* as typed on an Arabic keyboard (U+0660-U+0669) and in Persian/Urdu
+     * (U+06F0-U+06F9), alone or mixed with ASCII digits and separators */
+    phone_ok("\u0665\u0660\u0660\u0660\u0661\u0662\u0663\u0667", "+96550001237");
+    phone_ok("+\u0669\u0666\u0665 \u0665\u0660\u0660\u0661-\u0662\u0663\u0664\u0665",
+             "+96550012345");
+    phone_ok("\u06f6\u06f0\u06f0\u06f1\u06f2\u06f3\u06f4\u06f5", "+96560012345");
+    phone_ok("5001\u0662\u0663\u0664\u0665", "+96550012345");
+    phone_bad("\u0665\u0660\u0660\u0660\u0661\u0662\u0663"); /* 7 digits */
+    phone_bad("\u0661\u0660\u0660\u0660\u0661\u0662\u0663\u0664"); /* starts with 1 */
+    phone_bad("5001234\xd9");     /* a lone lead byte */
+    phone_bad("5001234\xd9\xaa"); /* U+066A, the Arabic percent sign */
+}
+
 static void test_phone_international(void **state)
 {
     (void)state;
@@ -417,6 +433,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_phone_kuwait),
         cmocka_unit_test(test_phone_kuwait_rejected),
+        cmocka_unit_test(test_phone_arabic_indic_digits),
         cmocka_unit_test(test_phone_international),
         cmocka_unit_test(test_money),
         cmocka_unit_test(test_time),
