@@ -377,7 +377,9 @@ static const char *const tmp_table_sql =
  * open dashboards keep their version after a daily re-export; counted as
  * skipped). orders.created_by stays NULL: the uploader is the imports
  * row's uploaded_by and the first history row's changed_by (one FK check
- * per row less, ~14 ms per 2,000). */
+ * per row less, ~14 ms per 2,000). A date-only ETA is the end of that
+ * business day (23:59:59 in business_timezone, as SQL_ETA_PARAM in api.h
+ * for the API). */
 static const char *const upsert_sql =
     "WITH up AS (INSERT INTO orders AS o (order_number, source, warehouse_id, customer_name,"
     "  customer_phone, delivery_address, area, block, street, avenue, building, floor,"
@@ -387,7 +389,7 @@ static const char *const upsert_sql =
     "  area, block, street, avenue, building, floor, apartment, paci_number, delivery_latitude,"
     "  delivery_longitude, customer_info, amount, payment_method, notes,"
     "  CASE WHEN eta IS NULL THEN NULL WHEN eta ~ '([Zz]|[+-][0-9]{2}:?[0-9]{2})$'"
-    "   THEN eta::timestamptz WHEN length(eta) = 10 THEN (eta || 'T00:00:00')::timestamp AT TIME ZONE"
+    "   THEN eta::timestamptz WHEN length(eta) = 10 THEN (eta || 'T23:59:59')::timestamp AT TIME ZONE"
     "   (SELECT coalesce(value #>> '{}', 'Asia/Kuwait') FROM settings WHERE key = 'business_timezone')"
     "   ELSE eta::timestamp AT TIME ZONE (SELECT coalesce(value #>> '{}', 'Asia/Kuwait')"
     "   FROM settings WHERE key = 'business_timezone') END,"

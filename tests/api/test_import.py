@@ -284,8 +284,8 @@ def test_headers_normalized_and_own_names_match(ops, imp):
     assert o["amount"] == "4.500" and o["payment_method"] == "prepaid"
     assert abs(o["delivery_latitude"] - 29.3375) < 1e-9
     assert abs(o["delivery_longitude"] - 48.0758) < 1e-9
-    # a date without a time: midnight in business_timezone (Asia/Kuwait, UTC+3)
-    assert o["estimated_delivery_time"] == "2026-11-30T21:00:00Z", o["estimated_delivery_time"]
+    # a date without a time: the end of that day in business_timezone (Asia/Kuwait, UTC+3)
+    assert o["estimated_delivery_time"] == "2026-12-01T20:59:59Z", o["estimated_delivery_time"]
     assert o["customer_info"] == {"Ship Via": "Truck"}
 
 
@@ -569,6 +569,25 @@ def test_reimport_of_unchanged_rows_counts_them_skipped_without_a_new_version(op
     assert c1["amount"] == "7.000" and c1["version"] == c0["version"] + 1
     assert [h["to_status"] for h in imp.mgr.get(f"{V1}/orders/{s0['id']}/history").json()] \
         == ["pending"]
+
+
+def test_a_date_only_eta_is_the_end_of_that_business_day(ops, imp):
+    """`Delivery Date` 2026-11-25 (text or an Excel date cell) means due by
+    the end of the 25th in business_timezone, not 00:00 of it (sla-check
+    called the order late in the first minutes of its day); a date-time is
+    taken as it is."""
+    text, cell, timed = ops.number("E"), ops.number("E"), ops.number("E")
+    rows = [["Sales Order", "Customer", "Mobile", "Site", "Area", "Delivery Date"],
+            [text, "Date Text", "50012399", imp.wh["code"], "Salmiya", "2026-11-25"],
+            [cell, "Date Cell", "50012399", imp.wh["code"], "Salmiya", datetime(2026, 11, 25).date()],
+            [timed, "Date Time", "50012399", imp.wh["code"], "Salmiya", "2026-11-25T09:30:00Z"]]
+    r = imp.mgr.import_file(xlsx_bytes(rows))
+    assert r.status_code == 201, r.text
+    assert_report(r.json(), created=3, failed=0)
+    for num in (text, cell):
+        eta = find_order(imp.mgr, num)["estimated_delivery_time"]
+        assert eta == "2026-11-25T20:59:59Z", (num, eta)  # 23:59:59 in Kuwait (UTC+3)
+    assert find_order(imp.mgr, timed)["estimated_delivery_time"] == "2026-11-25T09:30:00Z"
 
 
 def test_imported_orders_get_time_ordered_random_tracking_tokens(ops, imp):
@@ -943,7 +962,8 @@ def test_date_cells_and_numeric_order_numbers(ops, imp, fmt):
     assert o["floor"] == "3"
     assert o["estimated_delivery_time"] == "2026-12-24T15:45:00Z", o["estimated_delivery_time"]
     d = find_order(imp.mgr, text_num)
-    assert d["estimated_delivery_time"] == "2026-12-24T21:00:00Z", d["estimated_delivery_time"]
+    # a date cell without a time: due by the end of that business day
+    assert d["estimated_delivery_time"] == "2026-12-25T20:59:59Z", d["estimated_delivery_time"]
     assert d["floor"] == "0"
 
 

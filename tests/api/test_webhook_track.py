@@ -237,6 +237,20 @@ def test_an_event_that_changes_nothing_is_not_applied_and_keeps_the_version(ops,
     assert ops.get(wt.mgr, created["id"]) == created  # version, updated_at
 
 
+def test_a_date_only_eta_is_the_end_of_that_business_day(ops, wt):
+    """estimated_delivery_time "2026-11-25" is due by 23:59:59 of the 25th in
+    business_timezone (Asia/Kuwait, UTC+3), not by its first minute."""
+    o = d365_order(ops, wt, estimated_delivery_time="2026-11-25")
+    r, eid = send(wt, "order.created", o)
+    assert_accepted(r, eid, True)
+    got = find_order(wt.mgr, o["order_number"])
+    assert got["estimated_delivery_time"] == "2026-11-25T20:59:59Z", got
+    r, eid = send(wt, "order.updated", {"order_number": o["order_number"],
+                                        "estimated_delivery_time": "2026-11-26"})
+    assert_accepted(r, eid, True)
+    assert ops.get(wt.mgr, got["id"])["estimated_delivery_time"] == "2026-11-26T20:59:59Z"
+
+
 # --- order.cancelled -----------------------------------------------------------------------
 
 def test_cancelled_cancels_a_pending_order_as_the_system(ops, wt):
