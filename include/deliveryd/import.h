@@ -41,10 +41,15 @@ void import_run(const struct import_request *in, struct import_outcome *out);
 
 /**
  * The webhook: upserts one order given with the import field names
- * (`warehouse_code`, ...), source d365. Returns 0 with *applied and a
- * detail, or -1 with out filled (422 validation, 503 database).
+ * (`warehouse_code`, ...), source d365. partial (order.updated): an
+ * existing order gets only the members present, and only those are checked
+ * as required; an unknown one is created with the full checks. Not partial
+ * (order.created): every column is set, as an import row with every
+ * column. A pending order the event would not change is left alone
+ * (*applied false). Returns 0 with *applied and a detail, or -1 with out
+ * filled (422 validation, 503 database).
  */
-int import_upsert_one(const json_t *order, int64_t user_id, bool *applied, char *detail,
-                      size_t dlen, struct import_outcome *out);
+int import_upsert_one(const json_t *order, bool partial, int64_t user_id, bool *applied,
+                      char *detail, size_t dlen, struct import_outcome *out);
 
 #endif

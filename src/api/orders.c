@@ -35,14 +35,16 @@ static const struct fv_field order_fields[] = {
     {"version", FV_INT, 0, 1, 2147483647, 0, NULL},
 };
 enum {
-    F_NUMBER, F_WAREHOUSE, F_NAME, F_PHONE, F_ADDRESS, F_AREA, F_PACI = 12, F_VERSION = 20
+    F_NUMBER, F_WAREHOUSE, F_NAME, F_PHONE, F_ADDRESS, F_AREA, F_PACI = 12, F_ETA = 19,
+    F_VERSION = 20
 };
-/* columns written by create/patch (NULL: not a column) */
+/* columns written by create/patch as they are (NULL: not a column, or the
+ * ETA, written through SQL_ETA_PARAM) */
 static const char *const order_columns[] = {
     "order_number", "warehouse_id", "customer_name", "customer_phone", "delivery_address",
     "area", "block", "street", "avenue", "building", "floor", "apartment", "paci_number",
     "delivery_latitude", "delivery_longitude", "customer_info", "amount", "payment_method",
-    "notes", "estimated_delivery_time", NULL};
+    "notes", NULL, NULL};
 
 /* Rules the field table cannot say. `creating` adds the required fields. */
 static int parse_order_or_reply(struct req *r, struct fv_values *v, bool creating)
@@ -101,6 +103,11 @@ void api_orders_create(struct req *r)
         buf_printf(&cols, "%s, ", order_columns[i]);
         buf_printf(&vals, "$%d, ", np + 1);
         params[np++] = v.text[i];
+    }
+    if (v.present[F_ETA]) {
+        buf_puts(&cols, "estimated_delivery_time, ");
+        buf_printf(&vals, SQL_ETA_PARAM ", ", np + 1);
+        params[np++] = v.text[F_ETA];
     }
     params[np++] = id_text(r, r->who.user_id);
     /* the order and its first history row in one statement */
@@ -228,7 +235,13 @@ void api_orders_patch(struct req *r)
     int np = 3;
     visibility_params(r, params);
     params[2] = NULL; /* managers only: no driver restriction */
-    if (sql_set_list(&sets, order_fields, &v, order_columns, params, &np) == 0) {
+    int nset = sql_set_list(&sets, order_fields, &v, order_columns, params, &np);
+    if (v.present[F_ETA]) {
+        buf_printf(&sets, "%sestimated_delivery_time = " SQL_ETA_PARAM, nset++ ? ", " : "",
+                   np + 1);
+        params[np++] = v.text[F_ETA];
+    }
+    if (nset == 0) {
         buf_free(&sets); /* nothing to change: no new version either, but a
                           * stale one is still a conflict, as with changes */
         db_res *res = db_query_or_reply(

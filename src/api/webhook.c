@@ -133,7 +133,8 @@ void api_webhook_d365(struct req *r)
         }
     } else {
         struct import_outcome out;
-        if (import_upsert_one(order, 0, &applied, detail, sizeof detail, &out) < 0) {
+        bool partial = strcmp(event, "order.updated") == 0;
+        if (import_upsert_one(order, partial, 0, &applied, detail, sizeof detail, &out) < 0) {
             forget_event(id);
             reply_problem_errors(r, out.status, out.code, out.errors, "%s", out.detail);
             return;

@@ -206,11 +206,14 @@ static void add_err(json_t *errors, long row, const char *column, const char *fi
 
 /**
  * Validates raw (field name -> JSON value, strings from sheets) into out.
- * columns[f] is the header as written (NULL for the webhook). Returns the
- * number of errors added.
+ * columns[f] is the header as written (NULL for the webhook). given: NULL
+ * for a row that may create an order (every rule); else the update of an
+ * existing order, where only the fields given[f] are checked as required
+ * (order_number always). Returns the number of errors added.
  */
 static size_t validate_row(const struct ctx *c, json_t *raw, long rowno,
-                           const char *const *columns, struct row *out, json_t *errors)
+                           const char *const *columns, const bool *given, struct row *out,
+                           json_t *errors)
 {
     size_t nerr = 0;
     memset(out, 0, sizeof *out);
@@ -235,9 +238,17 @@ static size_t validate_row(const struct ctx *c, json_t *raw, long rowno,
         const char *canon = payment_canonical(json_string_value(pm));
         if (canon) json_object_set_new(raw, "payment_method", json_string(canon));
     }
+    const struct fv_field *table = import_fields;
+    struct fv_field update_fields[I_NFIELDS];
+    if (given) {
+        memcpy(update_fields, import_fields, sizeof update_fields);
+        for (int f = I_ORDER_NUMBER + 1; f < I_NFIELDS; f++)
+            if (!given[f]) update_fields[f].flags &= ~(unsigned)FV_REQUIRED;
+        table = update_fields;
+    }
     struct fv_values v;
     json_t *ferr = json_array();
-    fv_parse(raw, import_fields, I_NFIELDS, &v, ferr);
+    fv_parse(raw, table, I_NFIELDS, &v, ferr);
     for (size_t i = 0; i < json_array_size(ferr); i++) {
         json_t *e = json_array_get(ferr, i);
         const char *field = json_string_value(json_object_get(e, "field"));
@@ -247,7 +258,8 @@ static size_t validate_row(const struct ctx *c, json_t *raw, long rowno,
                 json_string_value(json_object_get(e, "message")), &nerr);
     }
     json_decref(ferr);
-    if (!v.text[I_DELIVERY_ADDRESS] && !v.text[I_AREA])
+    if (!v.text[I_DELIVERY_ADDRESS] && !v.text[I_AREA] &&
+        (!given || (given[I_DELIVERY_ADDRESS] && given[I_AREA])))
         add_err(errors, rowno, columns ? columns[I_DELIVERY_ADDRESS] : NULL, "delivery_address",
                 "delivery_address or area is required", &nerr);
     if (v.text[I_PACI]) {
@@ -265,6 +277,8 @@ static size_t validate_row(const struct ctx *c, json_t *raw, long rowno,
         if (!wid)
             add_err(errors, rowno, columns ? columns[I_WAREHOUSE_CODE] : NULL, "warehouse_code",
                     "matches no warehouse code or name", &nerr);
+    } else if (given && !given[I_WAREHOUSE_CODE]) {
+        wid = NULL; /* the update keeps the order's warehouse */
     } else {
         wid = c->default_warehouse;
         if (!wid)
@@ -349,10 +363,23 @@ static const char *const tmp_table_sql =
     " apartment text, paci_number text, delivery_latitude float8, delivery_longitude float8,"
     " amount numeric, payment_method text, notes text, eta text) ON COMMIT DROP";
 
+/* An update sets only the columns the file has (or the webhook event
+ * names): $5 lists them, our own column names, and any other column keeps
+ * its stored value. The upsert is sent unnamed, so PostgreSQL plans it with
+ * $5's value and folds each CASE to one side. */
+#define COL_NEW(col) \
+    "CASE WHEN '" col "' = ANY($5::text[]) THEN excluded." col " ELSE o." col " END"
+#define COL_SET(col) col " = " COL_NEW(col)
+
 /* The one upsert: new orders are created, pending ones updated, others
- * (and other warehouses' for a scoped manager) left alone. orders.created_by
- * stays NULL: the uploader is the imports row's uploaded_by and the first
- * history row's changed_by (one FK check per row less, ~14 ms per 2,000). */
+ * (and other warehouses' for a scoped manager) left alone, and so is a
+ * pending order the row would not change (no new version, no updated_at:
+ * open dashboards keep their version after a daily re-export; counted as
+ * skipped). orders.created_by stays NULL: the uploader is the imports
+ * row's uploaded_by and the first history row's changed_by (one FK check
+ * per row less, ~14 ms per 2,000). A date-only ETA is the end of that
+ * business day (23:59:59 in business_timezone, as SQL_ETA_PARAM in api.h
+ * for the API). */
 static const char *const upsert_sql =
     "WITH up AS (INSERT INTO orders AS o (order_number, source, warehouse_id, customer_name,"
     "  customer_phone, delivery_address, area, block, street, avenue, building, floor,"
@@ -362,27 +389,41 @@ static const char *const upsert_sql =
     "  area, block, street, avenue, building, floor, apartment, paci_number, delivery_latitude,"
     "  delivery_longitude, customer_info, amount, payment_method, notes,"
     "  CASE WHEN eta IS NULL THEN NULL WHEN eta ~ '([Zz]|[+-][0-9]{2}:?[0-9]{2})$'"
-    "   THEN eta::timestamptz WHEN length(eta) = 10 THEN (eta || 'T00:00:00')::timestamp AT TIME ZONE"
+    "   THEN eta::timestamptz WHEN length(eta) = 10 THEN (eta || 'T23:59:59')::timestamp AT TIME ZONE"
     "   (SELECT coalesce(value #>> '{}', 'Asia/Kuwait') FROM settings WHERE key = 'business_timezone')"
     "   ELSE eta::timestamp AT TIME ZONE (SELECT coalesce(value #>> '{}', 'Asia/Kuwait')"
     "   FROM settings WHERE key = 'business_timezone') END,"
     "  $2::bigint, tracking_token FROM import_rows ORDER BY order_number" /* one lock order */
-    " ON CONFLICT (order_number) DO UPDATE SET warehouse_id = excluded.warehouse_id,"
-    "  customer_name = excluded.customer_name, customer_phone = excluded.customer_phone,"
-    "  delivery_address = excluded.delivery_address, area = excluded.area,"
-    "  block = excluded.block, street = excluded.street, avenue = excluded.avenue,"
-    "  building = excluded.building, floor = excluded.floor, apartment = excluded.apartment,"
-    "  paci_number = excluded.paci_number, delivery_latitude = excluded.delivery_latitude,"
-    "  delivery_longitude = excluded.delivery_longitude,"
-    "  customer_info = o.customer_info || excluded.customer_info, amount = excluded.amount,"
-    "  payment_method = excluded.payment_method, notes = excluded.notes,"
-    "  estimated_delivery_time = excluded.estimated_delivery_time,"
+    " ON CONFLICT (order_number) DO UPDATE SET " COL_SET("warehouse_id") ","
+    "  " COL_SET("customer_name") ", " COL_SET("customer_phone") ","
+    "  " COL_SET("delivery_address") ", " COL_SET("area") ", " COL_SET("block") ","
+    "  " COL_SET("street") ", " COL_SET("avenue") ", " COL_SET("building") ","
+    "  " COL_SET("floor") ", " COL_SET("apartment") ", " COL_SET("paci_number") ","
+    "  " COL_SET("delivery_latitude") ", " COL_SET("delivery_longitude") ","
+    "  customer_info = o.customer_info || excluded.customer_info, " COL_SET("amount") ","
+    "  " COL_SET("payment_method") ", " COL_SET("notes") ","
+    "  " COL_SET("estimated_delivery_time") ","
     "  import_id = coalesce(excluded.import_id, o.import_id), version = o.version + 1"
     " WHERE o.status = 'pending' AND ($4::bigint IS NULL OR o.warehouse_id = $4::bigint)"
+    "  AND (o.warehouse_id, o.customer_name, o.customer_phone, o.delivery_address, o.area,"
+    "   o.block, o.street, o.avenue, o.building, o.floor, o.apartment, o.paci_number,"
+    "   o.delivery_latitude, o.delivery_longitude, o.customer_info, o.amount,"
+    "   o.payment_method, o.notes, o.estimated_delivery_time)"
+    "  IS DISTINCT FROM (" COL_NEW("warehouse_id") ", " COL_NEW("customer_name") ","
+    "   " COL_NEW("customer_phone") ", " COL_NEW("delivery_address") ","
+    "   " COL_NEW("area") ", " COL_NEW("block") ", " COL_NEW("street") ","
+    "   " COL_NEW("avenue") ", " COL_NEW("building") ", " COL_NEW("floor") ","
+    "   " COL_NEW("apartment") ", " COL_NEW("paci_number") ","
+    "   " COL_NEW("delivery_latitude") ", " COL_NEW("delivery_longitude") ","
+    "   o.customer_info || excluded.customer_info, " COL_NEW("amount") ","
+    "   " COL_NEW("payment_method") ", " COL_NEW("notes") ","
+    "   " COL_NEW("estimated_delivery_time") ")"
     " RETURNING o.id, (xmax = 0) AS created),"
     " h AS (INSERT INTO order_status_history (order_id, from_status, to_status, changed_by, reason)"
     "  SELECT id, NULL, 'pending', $3::bigint, 'imported' FROM up WHERE created)"
     " SELECT count(*) FILTER (WHERE created), count(*) FILTER (WHERE NOT created) FROM up";
+#undef COL_SET
+#undef COL_NEW
 
 /* The answer db_reply_error would give (a 5xx logged with its SQLSTATE:
  * only a 503 says retry). */
@@ -411,6 +452,7 @@ static int exec_ok(const char *sql, int n, const char *const *p, struct db_error
 struct loader {
     const char *source;
     const char *import_id; /* NULL: no imports row (webhook, dry run) */
+    char columns[512];     /* $5: the columns an update sets, "{area,...}" */
     char uid[24], scope[24];
     bool has_user, has_scope;
     bool staged; /* import_rows exists in this transaction */
@@ -418,12 +460,24 @@ struct loader {
     long created, updated;
 };
 
+/* given[f]: field f is in the file's header (or the webhook's order);
+ * I_WAREHOUSE_CODE stands for warehouse_id. Our field names are the
+ * column names. */
 static void loader_init(struct loader *l, const char *source, const char *import_id,
-                        int64_t user, int64_t scope)
+                        int64_t user, int64_t scope, const bool given[I_NALL])
 {
     memset(l, 0, sizeof *l);
     l->source = source;
     l->import_id = import_id;
+    size_t n = 0;
+    l->columns[n++] = '{';
+    for (int f = 0; f < I_NALL; f++) {
+        if (!given[f]) continue;
+        const char *col = f == I_WAREHOUSE_CODE ? "warehouse_id" : import_fields[f].name;
+        int w = snprintf(l->columns + n, sizeof l->columns - n, "%s%s", n > 1 ? "," : "", col);
+        if (w > 0) n += (size_t)w; /* fits: 19 names of at most 23 bytes */
+    }
+    snprintf(l->columns + n, sizeof l->columns - n, "}");
     snprintf(l->uid, sizeof l->uid, "%ld", (long)user);
     snprintf(l->scope, sizeof l->scope, "%ld", (long)scope);
     l->has_user = user > 0; /* else the system (webhook) */
@@ -454,8 +508,8 @@ static int loader_load(struct loader *l, const char *data, size_t len, bool wait
     l->staged = true;
     if (len && db_copy_in("COPY import_rows FROM STDIN", data, len, err) < 0) return -1;
     const char *p[] = {l->source, l->import_id, l->has_user ? l->uid : NULL,
-                       l->has_scope ? l->scope : NULL};
-    if (db_send(upsert_sql, 4, p, err) < 0) return -1;
+                       l->has_scope ? l->scope : NULL, l->columns};
+    if (db_send(upsert_sql, 5, p, err) < 0) return -1;
     l->in_flight = true;
     return wait ? loader_wait(l, err) : 0;
 }
@@ -507,6 +561,7 @@ struct write_args {
     json_t *errors;
     long rows_total, valid;
     size_t nerr_rows;
+    const bool *given; /* the fields the header has, as loader_init */
 };
 
 /* An import's transaction. Begun after the whole file is read for a small
@@ -515,6 +570,7 @@ struct write_args {
 struct import_tx {
     const struct import_request *in;
     const char *sha;
+    const bool *given; /* the fields the header has, as loader_init */
     char import_id[24]; /* "" for a dry run */
     struct loader ld;
     bool begun;
@@ -556,7 +612,7 @@ static int tx_begin(struct import_tx *t, struct import_outcome *out, struct db_e
         db_res_free(res);
     }
     loader_init(&t->ld, "excel", in->dry_run ? NULL : t->import_id, in->user_id,
-                in->scope_warehouse);
+                in->scope_warehouse, t->given);
     return 0;
 }
 
@@ -624,7 +680,7 @@ static int tx_finish(struct import_tx *t, const struct write_args *a, struct imp
 static int write_import(const struct write_args *a, struct import_outcome *out,
                         struct db_error *err)
 {
-    struct import_tx t = {.in = a->in, .sha = a->sha};
+    struct import_tx t = {.in = a->in, .sha = a->sha, .given = a->given};
     int b = tx_begin(&t, out, err);
     if (b != 0) return b > 0 ? 0 : -1;
     if (loader_load(&t.ld, a->copy->data, a->copy->len, true, err) < 0) return -1;
@@ -725,13 +781,14 @@ void import_run(const struct import_request *in, struct import_outcome *out)
     char **headers = NULL;
     size_t nheaders = 0;
     const char *columns[I_NALL] = {0};
+    bool given[I_NALL] = {0}; /* an update sets only these */
     long rows_total = 0, valid = 0;
     size_t nerr_rows = 0, nerr = 0;
     long rowno;
     const struct sheet_cell *cells;
     size_t ncells;
     bool have_header = false;
-    struct pipeline pl = {.t = {.in = in, .sha = sha}, .on = true};
+    struct pipeline pl = {.t = {.in = in, .sha = sha, .given = given}, .on = true};
     while ((rc = sheet_next_row(rd, &rowno, &cells, &ncells)) == 1) {
         if (!have_header) {
             have_header = true;
@@ -743,6 +800,11 @@ void import_run(const struct import_request *in, struct import_outcome *out)
                 if (colfield[i] >= 0 && !columns[colfield[i]]) columns[colfield[i]] = headers[i];
                 else if (colfield[i] >= 0) colfield[i] = -2; /* a second column for a field */
             }
+            /* a column the file lacks keeps the stored value on update; the
+             * warehouse is always given (the column, else ?warehouse_id=,
+             * else every row is an error) */
+            for (int f = 0; f < I_NALL; f++) given[f] = columns[f] != NULL;
+            given[I_WAREHOUSE_CODE] = true;
             continue;
         }
         if (++rows_total > MAX_ROWS) {
@@ -764,7 +826,7 @@ void import_run(const struct import_request *in, struct import_outcome *out)
         }
         struct row row;
         size_t before = nerr;
-        size_t e = validate_row(&c, raw, rowno, columns, &row, errors);
+        size_t e = validate_row(&c, raw, rowno, columns, NULL, &row, errors);
         nerr += e;
         if (e == 0) {
             json_t *first = json_object_get(seen, row.val[I_ORDER_NUMBER]);
@@ -828,7 +890,7 @@ void import_run(const struct import_request *in, struct import_outcome *out)
 
     /* one transaction: the imports row and every order, or nothing;
      * retried when PostgreSQL picks it as a deadlock/serialization victim */
-    struct write_args wa = {in, sha, &copy, errors, rows_total, valid, nerr_rows};
+    struct write_args wa = {in, sha, &copy, errors, rows_total, valid, nerr_rows, given};
     if (pl.t.begun && !pl.failed) { /* the rest, then the figures and COMMIT */
         if ((copy.len == pl.sent_off ||
              loader_load(&pl.t.ld, copy.data + pl.sent_off, copy.len - pl.sent_off, false,
@@ -856,8 +918,8 @@ done:
     json_decref(errors);
 }
 
-int import_upsert_one(const json_t *order, int64_t user_id, bool *applied, char *detail,
-                      size_t dlen, struct import_outcome *out)
+int import_upsert_one(const json_t *order, bool partial, int64_t user_id, bool *applied,
+                      char *detail, size_t dlen, struct import_outcome *out)
 {
     memset(out, 0, sizeof *out);
     struct db_error err;
@@ -868,6 +930,7 @@ int import_upsert_one(const json_t *order, int64_t user_id, bool *applied, char 
     }
     /* typed JSON to the strings a sheet would give; the rest is info */
     json_t *raw = json_object(), *info = json_object();
+    bool given[I_NALL] = {0}; /* the members present, null or not */
     const char *key;
     json_t *v;
     json_object_foreach((json_t *)order, key, v)
@@ -875,6 +938,7 @@ int import_upsert_one(const json_t *order, int64_t user_id, bool *applied, char 
         int f = -1;
         for (int k = 0; k < I_NALL; k++)
             if (strcmp(field_name(k), key) == 0) f = k;
+        if (f >= 0) given[f] = true;
         json_t *s = NULL;
         if (json_is_string(v)) s = json_incref(v);
         else if (json_is_integer(v)) s = json_sprintf("%lld", (long long)json_integer_value(v));
@@ -887,9 +951,29 @@ int import_upsert_one(const json_t *order, int64_t user_id, bool *applied, char 
             json_decref(s);
         }
     }
+    /* a partial update of an order we have checks only what it carries;
+     * an order we do not have yet needs what creating one needs */
+    bool update_only = false;
+    char stored_wh[24] = ""; /* orders are never deleted: it stays there */
+    const char *num = json_string_value(json_object_get(raw, "order_number"));
+    if (partial && num) {
+        const char *p[] = {num};
+        db_res *res =
+            db_exec("SELECT warehouse_id FROM orders WHERE order_number = $1", 1, p, &err);
+        if (!res) {
+            free_ctx(&c);
+            json_decref(raw);
+            json_decref(info);
+            fail_db(out, &err);
+            return -1;
+        }
+        update_only = db_ntuples(res) == 1;
+        if (update_only) snprintf(stored_wh, sizeof stored_wh, "%s", db_get(res, 0, 0));
+        db_res_free(res);
+    }
     struct row row;
     out->errors = json_array();
-    size_t nerr = validate_row(&c, raw, 0, NULL, &row, out->errors);
+    size_t nerr = validate_row(&c, raw, 0, NULL, update_only ? given : NULL, &row, out->errors);
     json_decref(raw);
     if (nerr) {
         free_ctx(&c);
@@ -901,23 +985,40 @@ int import_upsert_one(const json_t *order, int64_t user_id, bool *applied, char 
     }
     json_decref(out->errors);
     out->errors = NULL;
+    /* the proposed row must pass NOT NULL before ON CONFLICT turns it into
+     * the update, which leaves the warehouse alone */
+    if (!row.warehouse_id) row.warehouse_id = stored_wh;
     row.info = json_dumps(info, JSON_COMPACT);
     json_decref(info);
     buf_t copy;
     buf_init(&copy);
     copy_row(&copy, &row, 1, (uint64_t)(now_wall() * 1e6));
     free_ctx(&c); /* row.warehouse_id pointed into it */
+    if (!partial) /* order.created overwrites every column of a pending order */
+        for (int f = 0; f < I_NALL; f++) given[f] = true;
     struct loader ld;
-    loader_init(&ld, "d365", NULL, user_id, 0);
+    loader_init(&ld, "d365", NULL, user_id, 0, given);
     int rc = -1;
     if (exec_ok("BEGIN", 0, NULL, &err, NULL) == 0 &&
         loader_load(&ld, copy.data, copy.len, true, &err) == 0 &&
         exec_ok("COMMIT", 0, NULL, &err, NULL) == 0) {
         rc = 0;
         *applied = ld.created + ld.updated > 0;
-        snprintf(detail, dlen, "%s order %s",
-                 ld.created ? "created" : ld.updated ? "updated" : "not pending: left unchanged",
-                 row.val[I_ORDER_NUMBER]);
+        if (*applied) {
+            snprintf(detail, dlen, "%s order %s", ld.created ? "created" : "updated",
+                     row.val[I_ORDER_NUMBER]);
+        } else { /* which of the upsert's reasons, for the sender */
+            const char *p[] = {row.val[I_ORDER_NUMBER]};
+            db_res *res = db_exec("SELECT status FROM orders WHERE order_number = $1", 1, p, &err);
+            const char *st = res && db_ntuples(res) == 1 ? db_get(res, 0, 0) : NULL;
+            if (st && strcmp(st, "pending") == 0)
+                snprintf(detail, dlen, "order %s unchanged: nothing differs",
+                         row.val[I_ORDER_NUMBER]);
+            else
+                snprintf(detail, dlen, "order %s is %s: left unchanged", row.val[I_ORDER_NUMBER],
+                         st ? st : "not pending");
+            db_res_free(res);
+        }
     } else {
         fail_db(out, &err);
     }

@@ -284,8 +284,8 @@ def test_headers_normalized_and_own_names_match(ops, imp):
     assert o["amount"] == "4.500" and o["payment_method"] == "prepaid"
     assert abs(o["delivery_latitude"] - 29.3375) < 1e-9
     assert abs(o["delivery_longitude"] - 48.0758) < 1e-9
-    # a date without a time: midnight in business_timezone (Asia/Kuwait, UTC+3)
-    assert o["estimated_delivery_time"] == "2026-11-30T21:00:00Z", o["estimated_delivery_time"]
+    # a date without a time: the end of that day in business_timezone (Asia/Kuwait, UTC+3)
+    assert o["estimated_delivery_time"] == "2026-12-01T20:59:59Z", o["estimated_delivery_time"]
     assert o["customer_info"] == {"Ship Via": "Truck"}
 
 
@@ -507,6 +507,87 @@ def test_existing_pending_updated_others_skipped(ops, imp):
     d = ops.get(imp.mgr, delivered["id"])
     assert d["customer_name"] == "Done" and d["version"] == delivered["version"]
     assert find_order(imp.mgr, new)["customer_name"] == "Brand New"
+
+
+def test_reimport_sets_only_the_columns_the_file_has(ops, imp):
+    """A second file with fewer columns updates what it has: a column it
+    lacks keeps the stored value (area, block and notes became null), a
+    column it has with an empty cell still clears that field."""
+    num = ops.number("P")
+    first = [["Order No", "Customer", "Mobile", "Area", "Block", "Remarks", "Amount", "Site",
+              "Floor", "Gate"],
+             [num, "Ali", "50012399", "Salmiya", "10", "call first", "5", imp.wh["code"], "2",
+              "G1"]]
+    r = imp.mgr.import_file(csv_bytes(first), filename="a.csv", mime=CSV_MIME)
+    assert r.status_code == 201, r.text
+    assert_report(r.json(), created=1, failed=0)
+    before = find_order(imp.mgr, num)
+    second = [["Order No", "Customer", "Mobile", "Amount", "Site", "Address", "Floor"],
+              [num, "Ali K", "50012399", "6", imp.wh["code"], "Salmiya blk 10", ""]]
+    r = imp.mgr.import_file(csv_bytes(second), filename="b.csv", mime=CSV_MIME)
+    assert r.status_code == 201, r.text
+    assert_report(r.json(), rows_total=1, created=0, updated=1, skipped=0, failed=0)
+    o = ops.get(imp.mgr, before["id"])
+    # the columns the file has
+    assert o["customer_name"] == "Ali K" and o["amount"] == "6.000", o
+    assert o["delivery_address"] == "Salmiya blk 10", o
+    assert o["floor"] is None, "a column present with an empty cell clears the field"
+    # the columns it lacks
+    assert (o["area"], o["block"], o["notes"]) == ("Salmiya", "10", "call first"), o
+    assert o["customer_info"] == {"Gate": "G1"}, o
+    assert o["version"] == before["version"] + 1
+
+
+def test_reimport_of_unchanged_rows_counts_them_skipped_without_a_new_version(ops, imp):
+    """The daily re-export: a row identical to the stored order (as stored:
+    phone normalized, 5 as 5.000, a date ETA, coordinates) changes nothing -
+    no new version (open dashboards would get version_mismatch), no
+    updated_at - and is counted in `skipped`; a changed row in the same file
+    is still `updated`."""
+    same, changed, fresh = ops.number("S"), ops.number("S"), ops.number("S")
+    header = ["Sales Order", "Customer", "Mobile", "Site", "Area", "Amount", "Payment",
+              "Delivery Date", "Latitude", "Longitude", "Remarks", "Sales Rep"]
+
+    def row(num, amount):
+        return [num, "Same Person", "50012399", imp.wh["code"], "Salmiya", amount, "COD",
+                "2026-11-25", "29.3375", "48.0758", "", "Rep A"]
+    r = imp.mgr.import_file(csv_bytes([header, row(same, "5"), row(changed, "5")]),
+                            filename="day1.csv", mime=CSV_MIME)
+    assert r.status_code == 201, r.text
+    assert_report(r.json(), created=2, failed=0)
+    s0, c0 = (ops.get(imp.mgr, find_order(imp.mgr, n)["id"]) for n in (same, changed))
+    time.sleep(0.05)  # an update would show a later updated_at
+    day2 = [header, row(same, "5.000"), row(changed, "7"), row(fresh, "1")]
+    for dry_run in (True, False):
+        r = imp.mgr.import_file(csv_bytes(day2), filename="day2.csv", mime=CSV_MIME,
+                                dry_run=dry_run or None)
+        assert r.status_code == (200 if dry_run else 201), r.text
+        assert_report(r.json(), rows_total=3, created=1, updated=1, skipped=1, failed=0,
+                      dry_run=dry_run)
+    s1, c1 = ops.get(imp.mgr, s0["id"]), ops.get(imp.mgr, c0["id"])
+    assert s1 == s0, "an unchanged row must leave the order as it was (version, updated_at)"
+    assert c1["amount"] == "7.000" and c1["version"] == c0["version"] + 1
+    assert [h["to_status"] for h in imp.mgr.get(f"{V1}/orders/{s0['id']}/history").json()] \
+        == ["pending"]
+
+
+def test_a_date_only_eta_is_the_end_of_that_business_day(ops, imp):
+    """`Delivery Date` 2026-11-25 (text or an Excel date cell) means due by
+    the end of the 25th in business_timezone, not 00:00 of it (sla-check
+    called the order late in the first minutes of its day); a date-time is
+    taken as it is."""
+    text, cell, timed = ops.number("E"), ops.number("E"), ops.number("E")
+    rows = [["Sales Order", "Customer", "Mobile", "Site", "Area", "Delivery Date"],
+            [text, "Date Text", "50012399", imp.wh["code"], "Salmiya", "2026-11-25"],
+            [cell, "Date Cell", "50012399", imp.wh["code"], "Salmiya", datetime(2026, 11, 25).date()],
+            [timed, "Date Time", "50012399", imp.wh["code"], "Salmiya", "2026-11-25T09:30:00Z"]]
+    r = imp.mgr.import_file(xlsx_bytes(rows))
+    assert r.status_code == 201, r.text
+    assert_report(r.json(), created=3, failed=0)
+    for num in (text, cell):
+        eta = find_order(imp.mgr, num)["estimated_delivery_time"]
+        assert eta == "2026-11-25T20:59:59Z", (num, eta)  # 23:59:59 in Kuwait (UTC+3)
+    assert find_order(imp.mgr, timed)["estimated_delivery_time"] == "2026-11-25T09:30:00Z"
 
 
 def test_imported_orders_get_time_ordered_random_tracking_tokens(ops, imp):
@@ -881,7 +962,8 @@ def test_date_cells_and_numeric_order_numbers(ops, imp, fmt):
     assert o["floor"] == "3"
     assert o["estimated_delivery_time"] == "2026-12-24T15:45:00Z", o["estimated_delivery_time"]
     d = find_order(imp.mgr, text_num)
-    assert d["estimated_delivery_time"] == "2026-12-24T21:00:00Z", d["estimated_delivery_time"]
+    # a date cell without a time: due by the end of that business day
+    assert d["estimated_delivery_time"] == "2026-12-25T20:59:59Z", d["estimated_delivery_time"]
     assert d["floor"] == "0"
 
 

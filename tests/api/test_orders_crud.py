@@ -464,6 +464,25 @@ def test_an_impossible_eta_is_422_naming_it(ow, eta):
     assert field_names(r) == {"estimated_delivery_time"}
 
 
+def test_a_date_only_eta_is_the_end_of_that_business_day(ow):
+    """POST and PATCH take `estimated_delivery_time` as a bare date: due by
+    23:59:59 of that day in business_timezone (Asia/Kuwait, UTC+3; it was
+    UTC midnight, so sla-check called it late at 03:00 of its own day). A
+    date-time is taken as it is, and null still clears."""
+    o = ow.new_order(estimated_delivery_time="2026-11-25")
+    assert o["estimated_delivery_time"] == "2026-11-25T20:59:59Z", o
+    assert ow.get(o["id"])["estimated_delivery_time"] == "2026-11-25T20:59:59Z"
+    r = ow.mgr.patch(f"{V1}/orders/{o['id']}", json={"estimated_delivery_time": "2026-11-26"})
+    assert r.status_code == 200, r.text
+    assert r.json()["estimated_delivery_time"] == "2026-11-26T20:59:59Z", r.json()
+    r = ow.mgr.patch(f"{V1}/orders/{o['id']}", json={"estimated_delivery_time": "2026-11-26T08:00:00+03:00",
+                                                     "notes": "morning"})
+    assert r.status_code == 200, r.text
+    assert r.json()["estimated_delivery_time"] == "2026-11-26T05:00:00Z", r.json()
+    r = ow.mgr.patch(f"{V1}/orders/{o['id']}", json={"estimated_delivery_time": None})
+    assert r.status_code == 200 and r.json()["estimated_delivery_time"] is None, r.text
+
+
 def test_a_bad_required_value_is_one_error_not_two(ow):
     """A required field sent with a bad value gets its own error only (it
     also got "is required")."""

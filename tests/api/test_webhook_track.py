@@ -167,6 +167,90 @@ def test_updated_applies_while_pending_only(ops, wt):
     assert ops.get(wt.mgr, created["id"]) == assigned
 
 
+def test_updated_changes_only_the_members_present(ops, wt):
+    """order.updated of an existing order carries what changed: the members
+    it omits keep their values (they became null), and the required fields
+    are required only when present (amount alone was a 422)."""
+    o = d365_order(ops, wt, notes="gate 4", street="Salem St", paci_number="12345678",
+                   estimated_delivery_time="2026-12-03T10:00:00Z", sales_channel="B2B")
+    r, eid = send(wt, "order.created", o)
+    assert_accepted(r, eid, True)
+    created = find_order(wt.mgr, o["order_number"])
+    r, eid = send(wt, "order.updated", {"order_number": o["order_number"], "amount": "7.500"})
+    assert_accepted(r, eid, True)
+    upd = ops.get(wt.mgr, created["id"])
+    assert upd["amount"] == "7.500" and upd["version"] == created["version"] + 1
+    for k in ("customer_name", "customer_phone", "warehouse_id", "area", "block", "street",
+              "paci_number", "notes", "payment_method", "estimated_delivery_time",
+              "customer_info", "source"):
+        assert upd[k] == created[k], (k, upd[k], created[k])
+    # a member present as null clears an optional field; the others stay
+    r, eid = send(wt, "order.updated", {"order_number": o["order_number"], "notes": None,
+                                        "customer_name": "Renamed"})
+    assert_accepted(r, eid, True)
+    upd2 = ops.get(wt.mgr, created["id"])
+    assert upd2["notes"] is None and upd2["customer_name"] == "Renamed"
+    assert upd2["area"] == "Salmiya" and upd2["amount"] == "7.500"
+
+
+def test_updated_checks_present_members_and_creates_unknown_orders_in_full(ops, wt):
+    o = d365_order(ops, wt)
+    r, eid = send(wt, "order.created", o)
+    assert_accepted(r, eid, True)
+    before = ops.get(wt.mgr, find_order(wt.mgr, o["order_number"])["id"])
+    # a required member that is present must still be valid
+    for bad in ({"customer_name": ""}, {"customer_phone": "12"}, {"warehouse_code": "NOPE"},
+                {"delivery_address": None, "area": None}):
+        r, _ = send(wt, "order.updated", dict(bad, order_number=o["order_number"]))
+        body = assert_problem(r, 422, "validation_failed")
+        assert {e["field"] for e in body["errors"]} & (set(bad) | {"delivery_address"}), body
+    assert ops.get(wt.mgr, before["id"]) == before
+    # ... and valid, it is all an update needs
+    r, eid = send(wt, "order.updated", {"order_number": o["order_number"],
+                                        "customer_phone": "+965 5001 2396"})
+    assert_accepted(r, eid, True)
+    after = ops.get(wt.mgr, before["id"])
+    assert after["customer_phone"] == "+96550012396"
+    assert after["customer_name"] == before["customer_name"] and after["area"] == before["area"]
+    # an order we do not have: created, so what creating needs is required
+    unknown = ops.number("W")
+    r, eid = send(wt, "order.updated", {"order_number": unknown, "amount": "1.000"})
+    body = assert_problem(r, 422, "validation_failed")
+    assert {"customer_name", "customer_phone", "warehouse_code"} <= \
+        {e["field"] for e in body["errors"]}, body
+    assert find_order(wt.mgr, unknown) is None
+    r, eid = send(wt, "order.updated", d365_order(ops, wt, order_number=unknown))
+    assert_accepted(r, eid, True)
+    assert find_order(wt.mgr, unknown)["source"] == "d365"
+
+
+def test_an_event_that_changes_nothing_is_not_applied_and_keeps_the_version(ops, wt):
+    o = d365_order(ops, wt, amount="5", estimated_delivery_time="2026-12-03")
+    r, eid = send(wt, "order.created", o)
+    assert_accepted(r, eid, True)
+    created = ops.get(wt.mgr, find_order(wt.mgr, o["order_number"])["id"])
+    for event, order in (("order.updated", o), ("order.created", o),
+                         ("order.updated", {"order_number": o["order_number"], "area": "Salmiya"})):
+        r, eid = send(wt, event, order)
+        body = assert_accepted(r, eid, False)
+        assert "unchanged" in body["detail"], body
+    assert ops.get(wt.mgr, created["id"]) == created  # version, updated_at
+
+
+def test_a_date_only_eta_is_the_end_of_that_business_day(ops, wt):
+    """estimated_delivery_time "2026-11-25" is due by 23:59:59 of the 25th in
+    business_timezone (Asia/Kuwait, UTC+3), not by its first minute."""
+    o = d365_order(ops, wt, estimated_delivery_time="2026-11-25")
+    r, eid = send(wt, "order.created", o)
+    assert_accepted(r, eid, True)
+    got = find_order(wt.mgr, o["order_number"])
+    assert got["estimated_delivery_time"] == "2026-11-25T20:59:59Z", got
+    r, eid = send(wt, "order.updated", {"order_number": o["order_number"],
+                                        "estimated_delivery_time": "2026-11-26"})
+    assert_accepted(r, eid, True)
+    assert ops.get(wt.mgr, got["id"])["estimated_delivery_time"] == "2026-11-26T20:59:59Z"
+
+
 # --- order.cancelled -----------------------------------------------------------------------
 
 def test_cancelled_cancels_a_pending_order_as_the_system(ops, wt):
