@@ -54,20 +54,31 @@ static void reply_tokens(struct req *r, int64_t user_id, const char *role, const
     reply_json(r, 200, j);
 }
 
-static int new_refresh_token(struct req *r, const char *uid, char token[48])
+/* The columns and values of a new refresh token row, for the user `uid_sql`
+ * (an SQL expression), with $2 the token's hash, $3 the User-Agent and $4
+ * the client's address: one definition for login and rotation. */
+#define REFRESH_INSERT(uid_sql, from)                                                         \
+    "INSERT INTO refresh_tokens (user_id, token_hash, expires_at, user_agent, ip)"          \
+    " SELECT " uid_sql ", decode($2, 'hex'), now() + interval '" REFRESH_TTL_DAYS " days',"   \
+    " left($3, 200), $4" from
+
+/* $2..$4 of REFRESH_INSERT for a new random token. */
+static void refresh_params(struct req *r, char token[48], const char **p)
 {
     random_token(token);
     /* kept for the user's list of sessions; bytes that are not UTF-8
      * cannot be stored as text, and are no reason to refuse a login */
     const char *ua = req_header(r, "User-Agent");
-    const char *p[] = {uid, token_hash_hex(r, token), utf8_valid(ua) ? ua : NULL, r->client_ip};
-    return db_query_or_reply(r,
-                             "INSERT INTO refresh_tokens (user_id, token_hash, expires_at,"
-                             " user_agent, ip) VALUES ($1, decode($2, 'hex'),"
-                             " now() + interval '" REFRESH_TTL_DAYS " days', left($3, 200), $4)",
-                             4, p)
-               ? 0
-               : -1;
+    p[1] = token_hash_hex(r, token);
+    p[2] = utf8_valid(ua) ? ua : NULL;
+    p[3] = r->client_ip;
+}
+
+static int new_refresh_token(struct req *r, const char *uid, char token[48])
+{
+    const char *p[4] = {uid};
+    refresh_params(r, token, p);
+    return db_query_or_reply(r, REFRESH_INSERT("$1::bigint", ""), 4, p) ? 0 : -1;
 }
 
 static void locked_reply(struct req *r, const char *retry)
@@ -163,15 +174,25 @@ void api_auth_refresh(struct req *r)
         return;
     }
     const char *hash = token_hash_hex(r, token);
-    const char *p[] = {hash};
-    /* Rotation: the old token is revoked in the same statement that finds it. */
+    char refresh[48];
+    const char *p[4] = {hash};
+    refresh_params(r, refresh, p);
+    /* Rotation in one statement: the old token is revoked and its successor
+     * stored together. A second request with the same token waits for the
+     * first's row lock, then finds it revoked and takes the reuse branch
+     * below, which therefore always sees (and revokes) the successor: two
+     * separate statements let it run between them, leaving a thief who
+     * won the race a live session, or a legitimate client a token that
+     * was revoked behind its back. */
     db_res *old = db_query_or_reply(
         r,
-        "UPDATE refresh_tokens t SET revoked_at = now() FROM users u"
-        " WHERE t.token_hash = decode($1, 'hex') AND t.revoked_at IS NULL"
-        " AND t.expires_at > now() AND u.id = t.user_id AND u.is_active"
-        " RETURNING t.user_id, u.role",
-        1, p);
+        "WITH old AS (UPDATE refresh_tokens t SET revoked_at = now() FROM users u"
+        "  WHERE t.token_hash = decode($1, 'hex') AND t.revoked_at IS NULL"
+        "  AND t.expires_at > now() AND u.id = t.user_id AND u.is_active"
+        "  RETURNING t.user_id, u.role),"
+        " new AS (" REFRESH_INSERT("old.user_id", " FROM old") ")"
+        " SELECT user_id, role FROM old",
+        4, p);
     if (!old) return;
     if (db_ntuples(old) == 0) {
         /* A revoked token presented again: someone holds a stolen copy.
@@ -187,8 +208,6 @@ void api_auth_refresh(struct req *r)
         return;
     }
     const char *uid = db_get(old, 0, 0);
-    char refresh[48];
-    if (new_refresh_token(r, uid, refresh) < 0) return;
     const char *p2[] = {uid};
     db_res *b = db_query_or_reply(r, "SELECT body::text FROM api_users WHERE id = $1", 1, p2);
     if (!b || db_ntuples(b) != 1) {

@@ -206,6 +206,40 @@ def test_refresh_token_reuse_revokes_every_refresh_token_of_the_user(idm, api):
     assert _login(api, user["username"], pw).status_code == 200
 
 
+def test_two_refreshes_of_one_token_at_once_leave_no_live_successor(idm, api):
+    """Two requests present the same refresh token at the same moment (a
+    thief's copy and the owner's, or a client that retried): one rotates it,
+    the other is a reuse, and a reuse revokes every refresh token of the
+    user - including the successor the winner was just given. Rotation is
+    one statement, so the reuse always finds that successor; when the
+    revocation and the new token were two statements, the reuse could run
+    between them and the winner kept a live session (2 runs in 5). Eight
+    rounds."""
+    user, pw = idm.create_user("manager")
+    for _ in range(8):
+        token = api.login(user["username"], pw)["refresh_token"]
+        barrier = threading.Barrier(2)
+        answers = []
+
+        def refresh():
+            a = Api(api.base)
+            try:
+                a.get("/health")  # connected before the start line
+                barrier.wait(timeout=30)
+                answers.append(a.post(REFRESH, json={"refresh_token": token}, timeout=30))
+            finally:
+                a.close()
+        threads = [threading.Thread(target=refresh) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+        codes = sorted(a.status_code for a in answers)
+        assert codes == [200, 401], [a.text for a in answers]
+        winner = next(a for a in answers if a.status_code == 200).json()
+        assert_problem(api.post(REFRESH, json={"refresh_token": winner["refresh_token"]}), 401)
+
+
 def test_refresh_with_unknown_or_missing_token(api):
     assert_problem(api.post(REFRESH, json={"refresh_token": "not-a-real-refresh-token-0123456789"}),
                    401, "unauthorized")
