@@ -163,10 +163,16 @@ static int job_backfill(char **out, struct db_error *err)
             char norm[64];
             if (v && k == 2) v = phone_normalize(v, norm, sizeof norm) == 0 ? norm : NULL;
             if (v && (k == 4 || k == 5)) {
+                /* a decimal number in range, else not filled: strtod also
+                 * takes "nan" (which no range test refuses, and which the
+                 * column's CHECK then refused, failing every run), "inf"
+                 * and hex */
                 char *end;
                 double d = strtod(v, &end);
                 double lim_abs = k == 4 ? 90 : 180;
-                if (*end || end == v || d < -lim_abs || d > lim_abs) v = NULL;
+                if (*end || end == v || strspn(v, "+-0123456789.eE") != strlen(v) ||
+                    !(d >= -lim_abs && d <= lim_abs))
+                    v = NULL;
             }
             if (k > 0 && v) filled++;
             buf_puts(&cols[k], i ? "," : "");

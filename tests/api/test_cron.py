@@ -216,6 +216,7 @@ def test_backfill_fills_nulled_timestamps_and_customer_columns(ops, cw, pg, cli)
     keep = ops.new_order(cw.mgr, cw.wh["id"], customer_name="Keep This Name",
                          customer_phone="55559999", delivery_address="Keep Address")
     bad = ops.new_order(cw.mgr, cw.wh["id"])
+    odd = ops.new_order(cw.mgr, cw.wh["id"])
     orig = {o["id"]: ops.get(cw.mgr, o["id"]) for o in (delivered, failed, cancelled, returned)}
     # the previous schema's rows: timestamps missing, customer data only in the JSON blob
     stmts = []
@@ -237,6 +238,12 @@ def test_backfill_fills_nulled_timestamps_and_customer_columns(ops, cw, pg, cli)
            f" \"address\": \"Other\"}}' WHERE id = {keep['id']}")
     stmts.append("UPDATE orders SET customer_info = '{\"phone\": \"12\"}', customer_phone = NULL"
            f" WHERE id = {bad['id']}")
+    # coordinates that strtod reads but are no coordinates: not copied, and
+    # no reason to fail the run (a NaN used to reach the CHECK: 422 forever)
+    stmts.append("UPDATE orders SET customer_info = '{\"name\": \"Odd Coordinates\","
+           " \"lat\": \"nan\", \"lng\": \"0x1A\", \"latitude\": \"inf\"}',"
+           " customer_name = NULL, delivery_latitude = NULL, delivery_longitude = NULL"
+           f" WHERE id = {odd['id']}")
     pg.sql("; ".join(stmts))
 
     res = run_cron(cw, "backfill")
@@ -265,6 +272,9 @@ def test_backfill_fills_nulled_timestamps_and_customer_columns(ops, cw, pg, cli)
     assert (gk["customer_name"], gk["delivery_address"]) == ("Keep This Name", "Keep Address")
     assert gk["customer_phone"] == "+96555559999"
     assert ops.get(cw.mgr, bad["id"])["customer_phone"] is None, "an invalid phone was copied"
+    go = ops.get(cw.mgr, odd["id"])
+    assert go["customer_name"] == "Odd Coordinates"
+    assert (go["delivery_latitude"], go["delivery_longitude"]) == (None, None), go
 
     # a second run (from the command line) has nothing left to do
     out = run_cli(cli, "backfill")
