@@ -130,11 +130,15 @@ void api_drivers_patch(struct req *r)
                         v.present[F_PHONE] ? "t" : "f", v.text[F_PHONE], v.text[F_ACTIVE]};
     db_res *res = db_query_or_reply(
         r,
-        "UPDATE users SET full_name = coalesce($3, full_name),"
-        " phone = CASE WHEN $4 THEN $5 ELSE phone END,"
-        " is_active = coalesce($6::bool, is_active)"
-        " WHERE id = (SELECT user_id FROM drivers WHERE id = $1"
-        "  AND ($2::bigint IS NULL OR warehouse_id = $2)) RETURNING id",
+        "WITH u AS (UPDATE users SET full_name = coalesce($3, full_name),"
+        "  phone = CASE WHEN $4 THEN $5 ELSE phone END,"
+        "  is_active = coalesce($6::bool, is_active)"
+        "  WHERE id = (SELECT user_id FROM drivers WHERE id = $1"
+        "   AND ($2::bigint IS NULL OR warehouse_id = $2)) RETURNING id),"
+        /* a deactivation ends the driver's sessions, as through /users */
+        " t AS (UPDATE refresh_tokens SET revoked_at = now() WHERE $6::bool IS FALSE"
+        "  AND user_id IN (SELECT id FROM u) AND revoked_at IS NULL)"
+        " SELECT id FROM u",
         6, p2);
     if (!res) return;
     if (db_ntuples(res) == 0) {

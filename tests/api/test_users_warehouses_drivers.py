@@ -473,6 +473,25 @@ def test_deactivating_a_driver_deactivates_their_user(idm):
         c.close()
 
 
+def test_deactivating_a_driver_ends_their_sessions_for_good(idm):
+    """PATCH /drivers {"is_active": false} revokes the driver's refresh tokens,
+    as DELETE /users does: reactivating the driver later does not bring a
+    session from before back to life."""
+    drv, body, c = idm.driver_client(_shared_warehouse(idm))
+    c.close()
+    session = idm.anon().post(V1 + "/auth/login", json={"username": body["username"],
+                                                       "password": body["password"]}).json()
+    for active in (False, True):
+        r = idm.admin.patch(f"{V1}/drivers/{drv['id']}", json={"is_active": active})
+        assert r.status_code == 200 and r.json()["is_active"] is active, r.text
+    assert_problem(idm.anon().post(V1 + "/auth/refresh",
+                                   json={"refresh_token": session["refresh_token"]}), 401)
+    # a new login works
+    r = idm.anon().post(V1 + "/auth/login", json={"username": body["username"],
+                                                 "password": body["password"]})
+    assert r.status_code == 200, r.text
+
+
 def test_an_admin_cannot_take_their_own_access_away(idm):
     """Demoting, deactivating or deleting yourself is 409: with one admin
     nobody could undo it. Another admin can, and other edits of yourself work."""
