@@ -383,6 +383,22 @@ def test_track_follows_the_order_and_shows_driver_first_name_only(ops, wt):
     assert [e["status"] for e in t["events"]][-1] == "delivered"
 
 
+@pytest.mark.parametrize("space", ["\u00a0", "\t", "\u3000", "\u2009", "  "])
+def test_track_first_name_splits_on_any_space(ops, wt, space):
+    """A name pasted from a spreadsheet often has a no-break or another
+    Unicode space between its parts: the page still shows only the first
+    word. A cancelled order shows no driver."""
+    drv, drv_client = ops.driver(wt.wh["id"], full_name=f"Ahmad{space}Al-Sabah")
+    o = ops.new_order(wt.mgr, wt.wh["id"])
+    ops.must(wt.mgr, o["id"], "assign", {"driver_id": drv["id"]})
+    r = wt.anon.get(f"{V1}/track/{o['tracking_token']}")
+    assert r.status_code == 200 and r.json()["driver_first_name"] == "Ahmad", r.text
+    assert "Sabah" not in r.text
+    ops.must(wt.mgr, o["id"], "cancel", {"reason": "customer called"})
+    t = wt.anon.get(f"{V1}/track/{o['tracking_token']}").json()
+    assert t["status"] == "cancelled" and t["driver_first_name"] is None, t
+
+
 def test_track_unknown_token_is_404(ops, wt):
     o = ops.new_order(wt.mgr, wt.wh["id"])
     for token in ("0" * 64, o["tracking_token"][:-1], o["order_number"], str(o["id"]),
