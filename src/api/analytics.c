@@ -172,7 +172,7 @@ void api_orders_suggestions(struct req *r)
                        setting_text(r, "driver_offline_after_seconds", 600), id_text(r, n)};
     db_res *res = db_query_or_reply(
         r,
-        "WITH o AS (SELECT o.id, coalesce(o.delivery_latitude, w.latitude) AS lat,"
+        "WITH o AS (SELECT o.id, o.status, coalesce(o.delivery_latitude, w.latitude) AS lat,"
         "  coalesce(o.delivery_longitude, w.longitude) AS lng FROM orders o"
         "  JOIN warehouses w ON w.id = o.warehouse_id"
         "  WHERE o.id = $1 AND ($2::bigint IS NULL OR o.warehouse_id = $2)),"
@@ -186,6 +186,7 @@ void api_orders_suggestions(struct req *r)
         "  (SELECT count(*) FROM orders a WHERE a.driver_id = d.id"
         "   AND a.status IN ('assigned', 'picked_up')) AS active"
         "  FROM drivers d JOIN users u ON u.id = d.user_id, o WHERE d.is_active"
+        "  AND o.status IN ('pending', 'assigned', 'failed')" /* what assign takes */
         "  AND ($2::bigint IS NULL OR d.warehouse_id = $2)),"
         " sc AS (SELECT c.*, round((coalesce($3::float8 / (1 + c.km), 0)"
         "  + $4::float8 / (1 + c.active) + CASE WHEN c.live THEN $5::float8 ELSE 0 END)::numeric, 4)"
@@ -203,7 +204,19 @@ void api_orders_suggestions(struct req *r)
         "    ELSE round(km::numeric, 1) || ' km away' END,"
         "   active || ' active order' || CASE WHEN active = 1 THEN '' ELSE 's' END,"
         "   CASE WHEN live THEN 'online with a fresh position' ELSE 'offline or position stale'"
-        "   END)) ORDER BY live DESC, score DESC, id), '[]'::json) FROM top) END",
+        "   END)) ORDER BY live DESC, score DESC, id), '[]'::json) FROM top) END,"
+        " (SELECT status FROM o)",
         8, p);
-    if (res) reply_row_json(r, 200, res);
+    if (!res) return;
+    /* an order that cannot be assigned any more gets no suggestions (nor a
+     * remembered list that no decision can ever follow) */
+    if (db_ntuples(res) == 1 && !db_isnull(res, 0, 1)) {
+        const char *st = db_get(res, 0, 1);
+        if (strcmp(st, "pending") != 0 && strcmp(st, "assigned") != 0 && strcmp(st, "failed") != 0) {
+            reply_problem(r, 409, "invalid_transition",
+                          "a %s order cannot be assigned, so it gets no suggestions", st);
+            return;
+        }
+    }
+    reply_row_json(r, 200, res);
 }

@@ -309,6 +309,20 @@ def test_suggestions_rank_online_drivers_first(ops, sg):
     assert_problem(other_mgr.get(f"{V1}/orders/{o['id']}/suggestions"), 404, "not_found")
 
 
+def test_no_suggestions_for_an_order_that_cannot_be_assigned(ops, sg, pg):
+    """Suggestions are for orders that assign takes (pending, assigned,
+    failed); a delivered, cancelled or picked-up order gets 409 and no
+    remembered suggestion list (which no decision could ever follow)."""
+    for status in ("delivered", "cancelled", "picked_up"):
+        o = ops.order_in(sg.mgr, sg.wh["id"], status, sg.online)
+        body = assert_problem(sg.mgr.get(f"{V1}/orders/{o['id']}/suggestions"), 409,
+                              "invalid_transition")
+        assert status in body["detail"], body
+        assert pg.sql(f"SELECT count(*) FROM order_suggestions WHERE order_id = {o['id']}") == "0"
+    failed = ops.order_in(sg.mgr, sg.wh["id"], "failed", sg.online)
+    assert len(suggestions(sg.mgr, failed["id"])) >= 1
+
+
 def test_assignments_after_suggestions_are_recorded_as_decisions(ops, sg):
     def stats():
         r = sg.mgr.get(V1 + "/analytics/suggestions")
