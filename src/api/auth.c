@@ -87,6 +87,34 @@ static void locked_reply(struct req *r, const char *retry)
     reply_problem(r, 423, "account_locked", "the account is locked; retry in %s s", retry);
 }
 
+/* A wrong password for user `uid` (at login, or as the current password of
+ * a password change): counted toward the lockout. An expired lock starts a
+ * new count; reaching lockout_threshold locks for lockout_minutes. Replies
+ * 423 and returns -1 when the account is (now) locked, or -1 after the
+ * database's error; 0: the caller answers the wrong password its own way. */
+static int count_failure_or_reply(struct req *r, const char *uid)
+{
+    const char *p[] = {uid, setting_text(r, "lockout_threshold", 5),
+                       setting_text(r, "lockout_minutes", 15)};
+    db_res *f = db_query_or_reply(
+        r,
+        "WITH c AS (SELECT id, CASE WHEN locked_until IS NOT NULL AND locked_until <= now()"
+        "  THEN 1 ELSE failed_login_count + 1 END AS n FROM users WHERE id = $1 FOR UPDATE)"
+        " UPDATE users u SET failed_login_count = c.n,"
+        "  locked_until = CASE WHEN c.n >= $2::int"
+        "   THEN now() + make_interval(mins => $3::int) ELSE NULL END"
+        " FROM c WHERE u.id = c.id"
+        " RETURNING u.locked_until IS NOT NULL,"
+        "  greatest(1, ceil(extract(epoch FROM u.locked_until - now())))::int",
+        3, p);
+    if (!f) return -1;
+    if (db_ntuples(f) == 1 && db_get(f, 0, 0)[0] == 't') {
+        locked_reply(r, db_get(f, 0, 1));
+        return -1;
+    }
+    return 0;
+}
+
 void api_auth_login(struct req *r)
 {
     static const struct fv_field f[] = {
@@ -123,26 +151,8 @@ void api_auth_login(struct req *r)
         return;
     }
     if (!ok) {
-        const char *p2[] = {uid, setting_text(r, "lockout_threshold", 5),
-                            setting_text(r, "lockout_minutes", 15)};
-        /* An expired lock starts a new count; reaching the threshold locks. */
-        db_res *f2 = db_query_or_reply(
-            r,
-            "WITH c AS (SELECT id, CASE WHEN locked_until IS NOT NULL AND locked_until <= now()"
-            "  THEN 1 ELSE failed_login_count + 1 END AS n FROM users WHERE id = $1 FOR UPDATE)"
-            " UPDATE users u SET failed_login_count = c.n,"
-            "  locked_until = CASE WHEN c.n >= $2::int"
-            "   THEN now() + make_interval(mins => $3::int) ELSE NULL END"
-            " FROM c WHERE u.id = c.id"
-            " RETURNING u.locked_until IS NOT NULL,"
-            "  greatest(1, ceil(extract(epoch FROM u.locked_until - now())))::int",
-            3, p2);
-        if (!f2) return;
-        if (db_ntuples(f2) == 1 && db_get(f2, 0, 0)[0] == 't') {
-            locked_reply(r, db_get(f2, 0, 1));
-            return;
-        }
-        reply_problem(r, 401, "invalid_credentials", "wrong username or password");
+        if (count_failure_or_reply(r, uid) == 0)
+            reply_problem(r, 401, "invalid_credentials", "wrong username or password");
         return;
     }
     if (db_get(u, 0, 3)[0] != 't') {
@@ -258,12 +268,30 @@ void api_auth_password(struct req *r)
         return;
     }
     if (fv_parse_or_reply(r, NULL, f, ARRAY_LEN(f), &v) < 0) return;
+    /* optional: the caller's own refresh token, which the change keeps */
+    const char *keep = raw_string(r, "refresh_token", 128);
     const char *uid = id_text(r, r->who.user_id);
     const char *p[] = {uid};
-    db_res *u = db_query_or_reply(r, "SELECT password_hash FROM users WHERE id = $1", 1, p);
+    db_res *u = db_query_or_reply(
+        r,
+        "SELECT password_hash, coalesce(locked_until > now(), false),"
+        " greatest(1, ceil(extract(epoch FROM locked_until - now())))::int"
+        " FROM users WHERE id = $1",
+        1, p);
     if (!u) return;
-    if (db_ntuples(u) != 1 || !password_verify(current, db_get(u, 0, 0))) {
-        reply_field_error(r, "current_password", "is not the current password");
+    if (db_ntuples(u) != 1) {
+        reply_problem(r, 401, "unauthorized", "the user no longer exists");
+        return;
+    }
+    /* a stolen access token must not buy unlimited guesses of the password:
+     * wrong current passwords count toward the lockout, as at login */
+    if (db_get(u, 0, 1)[0] == 't') {
+        locked_reply(r, db_get(u, 0, 2));
+        return;
+    }
+    if (!password_verify(current, db_get(u, 0, 0))) {
+        if (count_failure_or_reply(r, uid) == 0)
+            reply_field_error(r, "current_password", "is not the current password");
         return;
     }
     char hash[PASSWORD_HASH_LEN];
@@ -271,14 +299,17 @@ void api_auth_password(struct req *r)
         reply_problem(r, 500, "internal", "hashing failed");
         return;
     }
-    const char *p2[] = {uid, hash};
-    /* a new password ends every other session */
+    const char *p2[] = {uid, hash, keep ? token_hash_hex(r, keep) : NULL};
+    /* a new password ends every session but the caller's own, when the
+     * caller names its refresh token (else that one ends too) */
     if (!db_query_or_reply(r,
                            "WITH u AS (UPDATE users SET password_hash = $2,"
-                           " password_changed_at = now() WHERE id = $1 RETURNING id)"
+                           " password_changed_at = now(), failed_login_count = 0"
+                           " WHERE id = $1 RETURNING id)"
                            " UPDATE refresh_tokens SET revoked_at = now()"
-                           " WHERE user_id = (SELECT id FROM u) AND revoked_at IS NULL",
-                           2, p2))
+                           " WHERE user_id = (SELECT id FROM u) AND revoked_at IS NULL"
+                           " AND ($3::text IS NULL OR token_hash <> decode($3, 'hex'))",
+                           3, p2))
         return;
     reply_no_content(r);
 }

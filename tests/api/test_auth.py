@@ -332,6 +332,55 @@ def test_password_change(idm, api):
         me_api.close()
 
 
+def test_a_password_change_keeps_only_the_session_that_names_itself(idm, api):
+    """A new password ends every session; the caller may name its own
+    refresh token to keep that one (the device where the password was
+    changed stays logged in). Without it, that session ends too."""
+    user, old, me_api = idm.user_client("manager")
+    try:
+        here = api.login(user["username"], old)
+        elsewhere = api.login(user["username"], old)
+        r = me_api.post(PASSWORD, json={"current_password": old, "new_password": "new-password-123",
+                                        "refresh_token": here["refresh_token"]})
+        assert r.status_code == 204, r.text
+        assert api.post(REFRESH, json={"refresh_token": here["refresh_token"]}).status_code == 200
+        assert_problem(api.post(REFRESH, json={"refresh_token": elsewhere["refresh_token"]}), 401)
+        # another user's token named in the body protects nothing of theirs
+        other, other_pw = idm.create_user("manager")
+        theirs = api.login(other["username"], other_pw)
+        again = api.login(user["username"], "new-password-123")
+        r = me_api.post(PASSWORD, json={"current_password": "new-password-123",
+                                        "new_password": "newer-password-456",
+                                        "refresh_token": theirs["refresh_token"]})
+        assert r.status_code == 204, r.text
+        assert_problem(api.post(REFRESH, json={"refresh_token": again["refresh_token"]}), 401)
+        assert api.post(REFRESH, json={"refresh_token": theirs["refresh_token"]}).status_code == 200
+    finally:
+        me_api.close()
+
+
+def test_wrong_current_passwords_count_toward_the_lockout(idm, api):
+    """A stolen access token must not buy unlimited guesses of the password:
+    wrong current passwords of POST /auth/password count as failed logins,
+    so the threshold locks the account (423) for the change and the login."""
+    user, pw, me_api = idm.user_client("manager")
+    try:
+        threshold = idm.settings()["lockout_threshold"]
+        for _ in range(threshold - 1):
+            r = me_api.post(PASSWORD, json={"current_password": pw + "?",
+                                            "new_password": "new-password-123"})
+            assert "current_password" in field_names(r)
+        r = me_api.post(PASSWORD, json={"current_password": pw + "?", "new_password": "new-password-123"})
+        assert_problem(r, 423, "account_locked")
+        assert int(r.headers["Retry-After"]) > 0
+        # locked: even the right current password is refused, and so is a login
+        assert_problem(me_api.post(PASSWORD, json={"current_password": pw,
+                                                   "new_password": "new-password-123"}), 423)
+        assert_problem(_login(api, user["username"], pw), 423, "account_locked")
+    finally:
+        me_api.close()
+
+
 # --- forged and tampered access tokens -------------------------------------------------
 
 def _forgeries(secret, uid, role):
