@@ -79,6 +79,8 @@ int settings_validate(const char *key, const json_t *v, const char **msg)
             json_t *e = json_array_get(v, i);
             if (!json_is_string(e) || !snake_case(json_string_value(e), 64))
                 *msg = "must be a non-empty array of snake_case codes";
+            for (size_t j = 0; j < i && !*msg; j++)
+                if (json_equal(e, json_array_get(v, j))) *msg = "must not list a code twice";
         }
         break;
     }

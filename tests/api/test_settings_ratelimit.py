@@ -78,6 +78,7 @@ def test_unknown_setting_is_404(idm):
     ("failure_reason_codes", []),
     ("failure_reason_codes", "damaged"),
     ("failure_reason_codes", ["Not Snake Case"]),
+    ("failure_reason_codes", ["damaged", "other", "damaged"]),
     ("import_column_aliases", ["Order"]),
     ("suggestion_weights", {"distance": 2, "load": 0.5, "online": 0.5}),
 ])
