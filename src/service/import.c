@@ -730,6 +730,147 @@ static bool retryable(const struct db_error *err)
     return strcmp(err->sqlstate, "40P01") == 0 || strcmp(err->sqlstate, "40001") == 0;
 }
 
+/* The row's recognized cells by our field names (raw, for validate_row)
+ * and the others by their headers as written (info, for customer_info). */
+static void row_objects(const struct sheet_cell *cells, size_t ncells, char *const *headers,
+                        size_t nheaders, const int *colfield, json_t **raw_out, json_t **info_out)
+{
+    json_t *raw = json_object(), *info = json_object();
+    for (size_t i = 0; i < ncells && i < nheaders; i++) {
+        if (cells[i].kind == SHEET_CELL_EMPTY || cells[i].len == 0) continue;
+        json_t *s = json_stringn(cells[i].text, cells[i].len);
+        if (!s) continue; /* the readers give UTF-8; be safe */
+        if (colfield[i] >= 0) {
+            json_object_set_new(raw, field_name(colfield[i]), s);
+        } else if (*headers[i]) {
+            json_object_set_new(info, headers[i], s);
+        } else {
+            json_decref(s);
+        }
+    }
+    *raw_out = raw;
+    *info_out = info;
+}
+
+/* The order number as validate_row stores it (trimmed), or NULL when the
+ * row has no valid one. The caller frees it. */
+static char *order_number_of(const json_t *raw)
+{
+    struct fv_values v;
+    json_t *ferr = json_array();
+    fv_parse(raw, &import_fields[I_ORDER_NUMBER], 1, &v, ferr);
+    json_decref(ferr);
+    char *n = v.text[0];
+    v.text[0] = NULL;
+    fv_values_free(&v);
+    return n;
+}
+
+/* A row whose rules depend on whether its order exists: it failed the
+ * creation rules, or shares its order number with such a row (so that the
+ * first valid row of a number still wins). raw as read: validate_row
+ * changes the object it checks. */
+struct deferred {
+    long rowno;
+    json_t *raw, *info;
+};
+
+/* One element of a text[] literal: "..." with \ and " escaped. */
+static void array_add(buf_t *b, const char *s)
+{
+    buf_puts(b, b->len > 1 ? ",\"" : "\"");
+    for (const char *p = s; *p; p++) {
+        if (*p == '"' || *p == '\\') buf_append(b, "\\", 1);
+        buf_append(b, p, 1);
+    }
+    buf_append(b, "\"", 1);
+}
+
+/**
+ * The deferred rows, in sheet order, after ONE look-up of all their order
+ * numbers (in the import's transaction when it has begun): a row whose
+ * order exists - or whose number an earlier row of the file already
+ * carries - is checked as an update (given: the header's fields), any
+ * other as a creation. Valid rows go to copy as in the reading loop, an
+ * existing order's row with the warehouse it already has when the file
+ * has no warehouse column (only for the proposed row's NOT NULL: the
+ * update keeps the stored one). Errors go to errors in row order.
+ * Returns -1 with err filled when the look-up fails.
+ */
+static int resolve_deferred(const struct ctx *c, const struct deferred *d, size_t nd,
+                            const char *const *columns, const bool *given, json_t *seen,
+                            buf_t *copy, uint64_t token_us, long *valid, size_t *nerr_rows,
+                            json_t *errors, struct db_error *err)
+{
+    char **nums = xcalloc(nd, sizeof *nums);
+    buf_t arr;
+    buf_init(&arr);
+    buf_puts(&arr, "{");
+    for (size_t i = 0; i < nd; i++) {
+        nums[i] = order_number_of(d[i].raw);
+        if (nums[i]) array_add(&arr, nums[i]);
+    }
+    buf_puts(&arr, "}");
+    const char *p[] = {arr.data};
+    db_res *res = db_exec("SELECT order_number, warehouse_id FROM orders"
+                          " WHERE order_number = ANY($1::text[])",
+                          1, p, err);
+    buf_free(&arr);
+    json_t *stored = json_object(); /* order number -> its warehouse id */
+    int rc = -1;
+    if (!res) goto out;
+    for (int i = 0; i < db_ntuples(res); i++)
+        json_object_set_new(stored, db_get(res, i, 0), json_string(db_get(res, i, 1)));
+    db_res_free(res);
+    for (size_t i = 0; i < nd; i++) {
+        const char *wh = nums[i] ? json_string_value(json_object_get(stored, nums[i])) : NULL;
+        bool exists = wh || (nums[i] && json_object_get(seen, nums[i]));
+        struct row row;
+        size_t e = validate_row(c, d[i].raw, d[i].rowno, columns, exists ? given : NULL, &row,
+                                errors);
+        if (e == 0) {
+            json_t *first = json_object_get(seen, row.val[I_ORDER_NUMBER]);
+            if (first) {
+                char m[96];
+                snprintf(m, sizeof m, "repeats the order number of row %lld",
+                         (long long)json_integer_value(first));
+                add_err(errors, d[i].rowno, columns[I_ORDER_NUMBER], "order_number", m, &e);
+            } else {
+                json_object_set_new(seen, row.val[I_ORDER_NUMBER], json_integer(d[i].rowno));
+                if (!row.warehouse_id) row.warehouse_id = wh; /* exists, so not via seen */
+                row.info = json_dumps(d[i].info, JSON_COMPACT);
+                copy_row(copy, &row, d[i].rowno, token_us);
+                (*valid)++;
+            }
+            row_free(&row);
+        }
+        if (e) (*nerr_rows)++;
+    }
+    rc = 0;
+out:
+    json_decref(stored);
+    for (size_t i = 0; i < nd; i++) free(nums[i]);
+    free(nums);
+    return rc;
+}
+
+/* Two error lists, each in row order, as one in row order (the first
+ * MAX_REPORTED_ERRORS). Takes both. */
+static json_t *merge_errors(json_t *a, json_t *b)
+{
+    json_t *out = json_array();
+    size_t i = 0, j = 0, na = json_array_size(a), nb = json_array_size(b);
+    while ((i < na || j < nb) && json_array_size(out) < MAX_REPORTED_ERRORS) {
+        bool take_a = j >= nb ||
+                      (i < na && json_integer_value(json_object_get(json_array_get(a, i), "row")) <=
+                                     json_integer_value(json_object_get(json_array_get(b, j), "row")));
+        json_array_append(out, take_a ? json_array_get(a, i++) : json_array_get(b, j++));
+    }
+    json_decref(a);
+    json_decref(b);
+    return out;
+}
+
 void import_run(const struct import_request *in, struct import_outcome *out)
 {
     memset(out, 0, sizeof *out);
@@ -774,6 +915,9 @@ void import_run(const struct import_request *in, struct import_outcome *out)
     json_t *aliases = settings_get("import_column_aliases");
     json_t *errors = json_array();
     json_t *seen = json_object(); /* order_number -> first row */
+    json_t *dnums = json_object(); /* the order numbers of deferred rows */
+    struct deferred *def = NULL;
+    size_t ndef = 0, defcap = 0;
     buf_t copy;
     buf_init(&copy);
     const uint64_t token_us = (uint64_t)(now_wall() * 1e6);
@@ -800,35 +944,38 @@ void import_run(const struct import_request *in, struct import_outcome *out)
                 if (colfield[i] >= 0 && !columns[colfield[i]]) columns[colfield[i]] = headers[i];
                 else if (colfield[i] >= 0) colfield[i] = -2; /* a second column for a field */
             }
-            /* a column the file lacks keeps the stored value on update; the
-             * warehouse is always given (the column, else ?warehouse_id=,
-             * else every row is an error) */
+            /* a column the file lacks keeps the stored value on update,
+             * the warehouse too (?warehouse_id= is for new orders) */
             for (int f = 0; f < I_NALL; f++) given[f] = columns[f] != NULL;
-            given[I_WAREHOUSE_CODE] = true;
             continue;
         }
         if (++rows_total > MAX_ROWS) {
             rc = ROWS_EXCEEDED;
             break;
         }
-        json_t *raw = json_object(), *info = json_object();
-        for (size_t i = 0; i < ncells && i < nheaders; i++) {
-            if (cells[i].kind == SHEET_CELL_EMPTY || cells[i].len == 0) continue;
-            json_t *s = json_stringn(cells[i].text, cells[i].len);
-            if (!s) continue; /* the readers give UTF-8; be safe */
-            if (colfield[i] >= 0) {
-                json_object_set_new(raw, field_name(colfield[i]), s);
-            } else if (*headers[i]) {
-                json_object_set_new(info, headers[i], s);
-            } else {
-                json_decref(s);
-            }
-        }
+        json_t *raw, *info;
+        row_objects(cells, ncells, headers, nheaders, colfield, &raw, &info);
         struct row row;
         size_t before = nerr;
-        size_t e = validate_row(&c, raw, rowno, columns, NULL, &row, errors);
-        nerr += e;
-        if (e == 0) {
+        /* the creation rules, errors only counted: a row that fails them
+         * waits for the look-up of its order number (resolve_deferred) */
+        size_t e = validate_row(&c, raw, rowno, columns, NULL, &row, NULL);
+        bool defer = e != 0 || (ndef && json_object_get(dnums, row.val[I_ORDER_NUMBER]));
+        if (defer) {
+            if (e == 0) row_free(&row);
+            json_decref(raw);
+            json_decref(info);
+            if (ndef == defcap) {
+                defcap = defcap ? 2 * defcap : 64;
+                def = xrealloc(def, defcap * sizeof *def);
+            }
+            struct deferred *d = &def[ndef++];
+            d->rowno = rowno;
+            row_objects(cells, ncells, headers, nheaders, colfield, &d->raw, &d->info);
+            char *num = order_number_of(d->raw);
+            if (num) json_object_set_new(dnums, num, json_true());
+            free(num);
+        } else {
             json_t *first = json_object_get(seen, row.val[I_ORDER_NUMBER]);
             if (first) {
                 char m[96];
@@ -844,24 +991,19 @@ void import_run(const struct import_request *in, struct import_outcome *out)
                     pipeline_flush(&pl, &copy, valid, out);
             }
             row_free(&row);
+            json_decref(raw);
+            json_decref(info);
         }
         if (nerr > before) nerr_rows++;
-        json_decref(raw);
-        json_decref(info);
         if (pl.duplicate) break; /* out holds the earlier import's figures */
     }
-    for (size_t i = 0; i < nheaders; i++) free(headers[i]);
-    free(headers);
-    json_decref(seen);
+    json_decref(dnums);
     json_decref(aliases);
-    free_ctx(&c);
     if (pl.duplicate || rc < 0 || !have_header || !columns[I_ORDER_NUMBER])
         db_rollback(); /* whatever the pipeline began (a no-op if nothing) */
     if (pl.duplicate) {
         sheet_close(rd);
-        buf_free(&copy);
-        json_decref(errors);
-        return;
+        goto done;
     }
     if (rc < 0) {
         if (rc == ROWS_EXCEEDED)
@@ -869,23 +1011,35 @@ void import_run(const struct import_request *in, struct import_outcome *out)
         else
             snprintf(msg, sizeof msg, "%s", sheet_error(rd));
         sheet_close(rd);
-        buf_free(&copy);
-        json_decref(errors);
         out->status = rc == SHEET_ERR_TOO_LARGE ? 413 : 422;
         out->code = rc == SHEET_ERR_TOO_LARGE ? "payload_too_large" : "validation_failed";
         snprintf(out->detail, sizeof out->detail, "the file cannot be read: %s", msg);
-        return;
+        goto done;
     }
     sheet_close(rd);
     if (!have_header || !columns[I_ORDER_NUMBER]) {
-        buf_free(&copy);
-        json_decref(errors);
         out->status = 422;
         out->code = "validation_failed";
         snprintf(out->detail, sizeof out->detail, "%s",
                  have_header ? "no column matches order_number (e.g. 'Sales Order')"
                              : "the file has no header row");
-        return;
+        goto done;
+    }
+
+    /* the deferred rows, after one look-up: in the transaction once the
+     * pipeline has begun it (its upsert in flight read first); if the
+     * pipeline failed, the whole-file way below starts afresh */
+    if (ndef) {
+        if (pl.t.begun && !pl.failed && loader_wait(&pl.t.ld, &pl.err) < 0) pl.failed = true;
+        if (pl.failed) db_rollback();
+        json_t *derrors = json_array();
+        if (resolve_deferred(&c, def, ndef, columns, given, seen, &copy, token_us, &valid,
+                             &nerr_rows, derrors, &err) < 0) {
+            json_decref(derrors);
+            fail_db(out, &err);
+            goto done;
+        }
+        errors = merge_errors(errors, derrors);
     }
 
     /* one transaction: the imports row and every order, or nothing;
@@ -914,6 +1068,15 @@ void import_run(const struct import_request *in, struct import_outcome *out)
 failed:
     fail_db(out, &err);
 done:
+    for (size_t i = 0; i < ndef; i++) {
+        json_decref(def[i].raw);
+        json_decref(def[i].info);
+    }
+    free(def);
+    for (size_t i = 0; i < nheaders; i++) free(headers[i]);
+    free(headers);
+    json_decref(seen);
+    free_ctx(&c);
     buf_free(&copy);
     json_decref(errors);
 }

@@ -626,6 +626,129 @@ def test_pending_order_of_another_warehouse_is_not_updated_by_scoped_manager(ops
     assert o["customer_name"] == "Theirs" and o["warehouse_id"] == imp.wh2["id"]
 
 
+# --- update files: only the order number and the columns to change -------------------
+
+KEEP = ("customer_name", "customer_phone", "delivery_address", "area", "amount",
+        "payment_method", "warehouse_id", "status")
+
+
+def test_an_update_file_reschedules_existing_pending_orders(ops, imp):
+    """`Order No,Delivery Date` for orders we have: each pending one gets the
+    new date and keeps every other field; one version more, not two."""
+    a = ops.new_order(imp.mgr, imp.wh["id"], customer_name="Resched A", amount="4.000")
+    b = ops.new_order(imp.mgr, imp.wh["id"], customer_name="Resched B")
+    rows = [["Order No", "Delivery Date"],
+            [a["order_number"], "2026-12-01"],
+            [b["order_number"], "2026-12-02 14:00"]]
+    r = imp.mgr.import_file(csv_bytes(rows), filename="resched.csv", mime=CSV_MIME)
+    assert r.status_code == 201, r.text
+    assert_report(r.json(), rows_total=2, created=0, updated=2, skipped=0, failed=0)
+    assert r.json()["errors"] == []
+    a1, b1 = ops.get(imp.mgr, a["id"]), ops.get(imp.mgr, b["id"])
+    assert a1["estimated_delivery_time"] == "2026-12-01T20:59:59Z", a1  # end of day, Kuwait
+    assert b1["estimated_delivery_time"] == "2026-12-02T11:00:00Z", b1
+    for before, after in ((a, a1), (b, b1)):
+        assert {k: after[k] for k in KEEP} == {k: before[k] for k in KEEP}, (before, after)
+        assert after["version"] == before["version"] + 1, (before, after)
+
+
+def test_an_update_file_row_for_an_unknown_order_needs_every_required_field(ops, imp):
+    """A row whose order number we do not have would create an order: the
+    creation rules apply (the row's columns are those the file has)."""
+    known = ops.new_order(imp.mgr, imp.wh["id"], amount="1.000")
+    unknown = ops.number("N")
+    rows = [["Order No", "Amount"], [known["order_number"], "2.5"], [unknown, "3"]]
+    r = imp.mgr.import_file(csv_bytes(rows), filename="amounts.csv", mime=CSV_MIME)
+    assert r.status_code == 201, r.text
+    body = assert_report(r.json(), rows_total=2, created=0, updated=1, skipped=0, failed=1)
+    by = errors_by_row(body)
+    assert set(by) == {3}, body["errors"]
+    assert {(e["column"], e["field"]) for e in by[3]} == {
+        (None, "customer_name"), (None, "customer_phone"), (None, "delivery_address")}, by
+    assert find_order(imp.mgr, unknown) is None
+    assert ops.get(imp.mgr, known["id"])["amount"] == "2.500"
+
+
+def test_an_update_file_checks_the_columns_it_has(ops, imp):
+    """An existing order's row is checked as usual for the columns present:
+    an empty required cell, a bad value, both address columns empty."""
+    o = ops.new_order(imp.mgr, imp.wh["id"], customer_name="Checked")
+    rows = [["Order No", "Customer", "Address", "Area", "Amount"],
+            [o["order_number"], "", "Street 1", "", "1"],
+            [o["order_number"], "Name", "", "", "1"],
+            [o["order_number"], "Name", "Street 1", "", "-4"]]
+    r = imp.mgr.import_file(csv_bytes(rows), filename="checked.csv", mime=CSV_MIME,
+                            dry_run=True)
+    assert r.status_code == 200, r.text
+    body = assert_report(r.json(), rows_total=3, created=0, updated=0, failed=3, dry_run=True)
+    by = errors_by_row(body)
+    assert {(e["column"], e["field"]) for e in by[2]} == {("Customer", "customer_name")}, by
+    assert {(e["column"], e["field"]) for e in by[3]} == {("Address", "delivery_address")}, by
+    assert {(e["column"], e["field"]) for e in by[4]} == {("Amount", "amount")}, by
+
+
+def test_an_update_file_skips_orders_past_pending(ops, imp):
+    delivered = ops.order_in(imp.mgr, imp.wh["id"], "delivered", imp.drv, customer_name="Done")
+    assigned = ops.order_in(imp.mgr, imp.wh["id"], "assigned", imp.drv)
+    rows = [["Order No", "Delivery Date"],
+            [delivered["order_number"], "2026-12-03"], [assigned["order_number"], "2026-12-03"]]
+    r = imp.mgr.import_file(csv_bytes(rows), filename="late.csv", mime=CSV_MIME)
+    assert r.status_code == 201, r.text
+    assert_report(r.json(), rows_total=2, created=0, updated=0, skipped=2, failed=0)
+    for o in (delivered, assigned):
+        after = ops.get(imp.mgr, o["id"])
+        assert after["version"] == o["version"], after
+        assert after["estimated_delivery_time"] == o["estimated_delivery_time"], after
+
+
+def test_an_update_file_dry_run_reports_what_the_real_run_does(ops, imp):
+    pending = ops.new_order(imp.mgr, imp.wh["id"])
+    same = ops.new_order(imp.mgr, imp.wh["id"], amount="5.000")
+    delivered = ops.order_in(imp.mgr, imp.wh["id"], "delivered", imp.drv)
+    rows = [["Order No", "Amount"], [pending["order_number"], "9"], [same["order_number"], "5"],
+            [delivered["order_number"], "9"], [ops.number("D"), "9"], ["", "1"]]
+    data = csv_bytes(rows)
+    reports = []
+    for dry_run in (True, False):
+        r = imp.mgr.import_file(data, filename="dry-upd.csv", mime=CSV_MIME,
+                                dry_run=dry_run or None)
+        assert r.status_code == (200 if dry_run else 201), r.text
+        reports.append(assert_report(r.json(), rows_total=5, created=0, updated=1, skipped=2,
+                                     failed=2, dry_run=dry_run))
+    keys = ("rows_total", "created", "updated", "skipped", "failed", "errors")
+    assert {k: reports[0][k] for k in keys} == {k: reports[1][k] for k in keys}
+    assert {e["row"] for e in reports[1]["errors"]} == {5, 6}
+    assert ops.get(imp.mgr, pending["id"])["amount"] == "9.000"
+    assert ops.get(imp.mgr, same["id"])["version"] == same["version"]
+
+
+def test_an_update_file_keeps_the_orders_warehouse(ops, imp):
+    """Without a warehouse column an existing order stays where it is, even
+    when ?warehouse_id= names another warehouse (the default for new
+    orders) or there is no default at all."""
+    o = ops.new_order(imp.boss, imp.wh["id"], amount="1.000")
+    for i, params in enumerate(({}, {"warehouse_id": imp.wh2["id"]})):
+        rows = [["Order No", "Amount"], [o["order_number"], f"{2 + i}"]]
+        r = imp.boss.import_file(csv_bytes(rows), filename=f"wh{i}.csv", mime=CSV_MIME, **params)
+        assert r.status_code == 201, r.text
+        assert_report(r.json(), rows_total=1, updated=1, failed=0)
+        after = ops.get(imp.boss, o["id"])
+        assert after["warehouse_id"] == imp.wh["id"] and after["amount"] == f"{2 + i}.000", after
+
+
+def test_a_scoped_managers_update_file_does_not_touch_another_warehouses_order(ops, imp):
+    theirs = ops.new_order(imp.mgr2, imp.wh2["id"], amount="1.000")
+    mine = ops.new_order(imp.mgr, imp.wh["id"], amount="1.000")
+    rows = [["Order No", "Amount"], [theirs["order_number"], "8"], [mine["order_number"], "8"]]
+    r = imp.mgr.import_file(csv_bytes(rows), filename="scoped-upd.csv", mime=CSV_MIME)
+    assert r.status_code == 201, r.text
+    assert_report(r.json(), rows_total=2, created=0, updated=1, skipped=1, failed=0)
+    t = ops.get(imp.mgr2, theirs["id"])
+    assert t["amount"] == "1.000" and t["version"] == theirs["version"], t
+    assert t["warehouse_id"] == imp.wh2["id"]
+    assert ops.get(imp.mgr, mine["id"])["amount"] == "8.000"
+
+
 # --- file names, media types, refused files -----------------------------------------
 
 def test_file_name_from_content_disposition_on_raw_body(ops, imp):
