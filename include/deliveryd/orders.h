@@ -9,6 +9,10 @@
 
 struct order_filter {
     buf_t where; /* "TRUE AND ..." over orders o */
+    /* NULL, or a common table expression the where needs ("m AS
+     * MATERIALIZED (...)": the q search's matching order ids), to be put
+     * in the statement's WITH */
+    const char *with;
     const char *params[ORDER_FILTER_MAX_PARAMS];
     int np;
     const char *order_by; /* trusted SQL from the sort whitelist */

@@ -79,6 +79,9 @@ pg_start() {
   if [ "$mode" = test ]; then
     # Throwaway test clusters: durability is not wanted, speed is.
     opts="$opts -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+    # extra server options for a debugging run, e.g. auto_explain:
+    # DELIVERYD_TEST_PG_OPTS="-c session_preload_libraries=auto_explain -c auto_explain.log_min_duration=2000"
+    opts="$opts ${DELIVERYD_TEST_PG_OPTS:-}"
   fi
   if ! (cd "$dir" && as_pg_user "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/log" -w -t 60 \
           -o "$opts" start >/dev/null 2>&1); then

@@ -161,7 +161,9 @@ void api_orders_export(struct req *r)
     buf_init(&sql);
     buf_puts(&sql, "DECLARE export_cur NO SCROLL CURSOR FOR"
                    " WITH s AS (SELECT coalesce((SELECT value #>> '{}' FROM settings"
-                   "  WHERE key = 'business_timezone'), 'Asia/Kuwait') AS tz) SELECT ");
+                   "  WHERE key = 'business_timezone'), 'Asia/Kuwait') AS tz)");
+    if (f.with) buf_printf(&sql, ", %s", f.with);
+    buf_puts(&sql, " SELECT ");
     for (int c = 0; c < NCOLS; c++) buf_printf(&sql, "%s%s", c ? ", " : "", cols[c].sql);
     buf_printf(&sql,
                " FROM orders o CROSS JOIN s JOIN warehouses w ON w.id = o.warehouse_id"

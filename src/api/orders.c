@@ -183,7 +183,7 @@ void api_orders_list(struct req *r)
     }
     buf_t key;
     buf_init(&key);
-    buf_printf(&key, LIST_TOTALS_PREFIX "%s", f.where.data);
+    buf_printf(&key, LIST_TOTALS_PREFIX "%s|%s", f.with ? f.with : "", f.where.data);
     for (int i = 0; i < f.np; i++) buf_printf(&key, "|%s", f.params[i] ? f.params[i] : "\\N");
     size_t clen = 0;
     char *cached = microcache_get_or_refresh(key.data, &clen);
@@ -202,7 +202,7 @@ void api_orders_list(struct req *r)
      * what the page shows, and exact whenever the page is not full. */
     char *sql = req_printf(
         r,
-        "SELECT json_build_object('items', coalesce(i.items, '[]'::json),"
+        "%s%s SELECT json_build_object('items', coalesce(i.items, '[]'::json),"
         " 'page', $%d::int, 'page_size', $%d::int, 'total',"
         "  CASE WHEN i.n = 0 AND $%d::bigint > 0 THEN least(c.total, $%d::bigint)"
         "   WHEN i.n < $%d::bigint THEN $%d::bigint + i.n"
@@ -211,7 +211,8 @@ void api_orders_list(struct req *r)
         " LATERAL (SELECT json_agg(x.body ORDER BY x.rn) AS items, count(*) AS n"
         "  FROM (SELECT order_body(o) AS body, row_number() OVER (ORDER BY %s) AS rn"
         "  FROM orders o WHERE %s ORDER BY %s LIMIT $%d OFFSET $%d) x) i",
-        n + 3, n + 1, n + 2, n + 2, n + 1, n + 2, n + 2, count_sql, f.order_by, f.where.data,
+        f.with ? "WITH " : "", f.with ? f.with : "", n + 3, n + 1, n + 2, n + 2, n + 1, n + 2,
+        n + 2, count_sql, f.order_by, f.where.data,
         f.order_by, n + 1, n + 2);
     /* a digit search's own plan is fixed (order_filters.c): planned once
      * per connection, not per request, which was most of its time */

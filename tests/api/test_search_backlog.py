@@ -9,6 +9,7 @@ import time
 import pytest
 
 from conftest import PG_BIN
+from helpers import Api
 from ops_helpers import *  # noqa: F401,F403
 
 
@@ -145,6 +146,56 @@ def test_search_finds_orders_still_in_the_backlog_and_keeps_edits(ops, sb, pg):
     assert [o["id"] for o in found["items"]] == [second["id"]]
     assert sb.mgr.get(V1 + "/orders", params={"q": "hamad backlog"}).json()["total"] == 0
     assert sb.mgr.get(V1 + "/orders", params={"q": "zubaida back"}).json()["total"] == 1
+
+
+def test_a_search_right_after_a_big_import_into_a_new_warehouse(ops, pg, start_daemon):
+    """A manager imports the day's orders into a warehouse the planner's
+    statistics know nothing of yet (new, or autovacuum has not analyzed
+    since) and searches at once, while the orders are still in the backlog.
+    The search's matching ids are computed once (a materialized CTE): as
+    a plain IN (subquery) they became the inner side of a nested loop over
+    the warehouse's orders (estimated 1, really 6,000), re-run per order
+    with the whole backlog each time, and the search hit the statement
+    timeout (503). A daemon with a 3 s statement timeout must answer."""
+    fast = start_daemon(STATEMENT_TIMEOUT_MS="3000")
+    # the statistics: orders of another warehouse, analyzed (and autovacuum
+    # kept from analyzing again during the test)
+    old_wh = ops.warehouse()
+    old_mgr = ops.manager(old_wh["id"])
+    old_lines = ["Sales Order,Customer,Mobile,Area"]
+    old_lines += [f"{ops.number('OW')},Old Warehouse Row,5{i:07d},Surra" for i in range(20000)]
+    r = old_mgr.import_file(("\r\n".join(old_lines) + "\r\n").encode(), filename="old.csv",
+                            mime="text/csv")
+    assert r.status_code == 201, r.text[:300]
+    pg.sql("SELECT order_search_drain(100000)")
+    pg.sql("ANALYZE orders; ANALYZE order_search; ANALYZE order_search_backlog;"
+           " ALTER TABLE orders SET (autovacuum_enabled = false)")
+    try:
+        wh = ops.warehouse()
+        mgr = ops.manager(wh["id"])
+        numbers = [ops.number("NW") for _ in range(6000)]
+        lines = ["Sales Order,Customer,Mobile,Area"]
+        lines += [f"{n},New Warehouse Row,6{i:07d},Qurain" for i, n in enumerate(numbers)]
+        # the drain waits while this is held: every order stays in the backlog
+        lock = HeldLock(pg, "LOCK TABLE order_search IN SHARE MODE")
+        try:
+            r = mgr.import_file(("\r\n".join(lines) + "\r\n").encode(), filename="day.csv",
+                                mime="text/csv")
+            assert r.status_code == 201 and r.json()["created"] == 6000, r.text[:300]
+            via_fast = Api(fast.url(), token=mgr.session.headers["Authorization"].split(" ", 1)[1])
+            try:
+                for n in (numbers[0], numbers[4321]):
+                    got = via_fast.get(V1 + "/orders", params={"q": n, "warehouse_id": wh["id"]},
+                                       timeout=30)
+                    assert got.status_code == 200, got.text
+                    assert [o["order_number"] for o in got.json()["items"]] == [n]
+                    assert got.json()["total"] == 1
+            finally:
+                via_fast.close()
+        finally:
+            lock.release()
+    finally:
+        pg.sql("ALTER TABLE orders RESET (autovacuum_enabled)")
 
 
 def test_drain_moves_each_order_once_and_skips_rows_another_drain_holds(ops, sb, pg):
