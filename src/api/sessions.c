@@ -60,9 +60,12 @@ void api_sessions_offline(struct req *r)
     const char *p[] = {id_text(r, r->who.driver_id)};
     db_res *res = db_query_or_reply(
         r,
-        "WITH c AS (UPDATE work_sessions s SET ended_at = now(), end_reason = 'offline'"
-        "  WHERE driver_id = $1 AND ended_at IS NULL RETURNING work_session_body(s) AS body),"
-        " d AS (UPDATE drivers SET is_online = false WHERE id = $1)"
+        /* the driver's row first, then the session: the lock order of
+         * migration 0019's trigger (a deactivation ends the session) */
+        "WITH d AS (UPDATE drivers SET is_online = false WHERE id = $1 RETURNING id),"
+        " c AS (UPDATE work_sessions s SET ended_at = now(), end_reason = 'offline'"
+        "  WHERE driver_id = (SELECT id FROM d) AND ended_at IS NULL"
+        "  RETURNING work_session_body(s) AS body)"
         " SELECT body FROM c",
         1, p);
     if (!res) return;

@@ -240,8 +240,11 @@ static int job_sla(char **out, struct db_error *err)
         "  FROM fresh f JOIN users u ON u.role = 'manager' AND u.is_active"
         "   AND (u.warehouse_id IS NULL OR u.warehouse_id = f.warehouse_id)"
         "  ON CONFLICT DO NOTHING RETURNING 1),"
+        /* the drivers' rows locked first, then their sessions: the lock
+         * order of migration 0019's trigger */
         " quiet AS (SELECT id FROM drivers WHERE is_online"
-        "  AND coalesce(last_seen_at, '-infinity') < now() - make_interval(secs => $2::int)),"
+        "  AND coalesce(last_seen_at, '-infinity') < now() - make_interval(secs => $2::int)"
+        "  ORDER BY id FOR NO KEY UPDATE),"
         " closed AS (UPDATE work_sessions s SET ended_at = greatest(s.started_at,"
         "   coalesce(d.last_seen_at, s.started_at)), end_reason = 'timeout'"
         "  FROM drivers d WHERE d.id = s.driver_id AND s.ended_at IS NULL"

@@ -258,10 +258,21 @@ static size_t validate_row(const struct ctx *c, json_t *raw, long rowno,
                 json_string_value(json_object_get(e, "message")), &nerr);
     }
     json_decref(ferr);
-    if (!v.text[I_DELIVERY_ADDRESS] && !v.text[I_AREA] &&
-        (!given || (given[I_DELIVERY_ADDRESS] && given[I_AREA])))
-        add_err(errors, rowno, columns ? columns[I_DELIVERY_ADDRESS] : NULL, "delivery_address",
-                "delivery_address or area is required", &nerr);
+    if ((!v.text[I_DELIVERY_ADDRESS] || !*v.text[I_DELIVERY_ADDRESS]) &&
+        (!v.text[I_AREA] || !*v.text[I_AREA])) {
+        if (!given || (given[I_DELIVERY_ADDRESS] && given[I_AREA]))
+            add_err(errors, rowno, columns ? columns[I_DELIVERY_ADDRESS] : NULL,
+                    "delivery_address", "delivery_address or area is required", &nerr);
+        /* an update that empties one of the two without giving the other
+         * could leave the order with neither: it must give both */
+        else if (given[I_DELIVERY_ADDRESS] || given[I_AREA]) {
+            int f = given[I_DELIVERY_ADDRESS] ? I_DELIVERY_ADDRESS : I_AREA;
+            add_err(errors, rowno, columns ? columns[f] : NULL, import_fields[f].name,
+                    f == I_AREA ? "cannot be emptied unless delivery_address is given too"
+                                : "cannot be emptied unless area is given too",
+                    &nerr);
+        }
+    }
     if (v.text[I_PACI]) {
         for (const char *p = v.text[I_PACI]; *p; p++)
             if (!isdigit((unsigned char)*p)) {
@@ -1118,11 +1129,12 @@ int import_upsert_one(const json_t *order, bool partial, int64_t user_id, bool *
      * an order we do not have yet needs what creating one needs */
     bool update_only = false;
     char stored_wh[24] = ""; /* orders are never deleted: it stays there */
-    const char *num = json_string_value(json_object_get(raw, "order_number"));
-    if (partial && num) {
+    char *num = partial ? order_number_of(raw) : NULL; /* trimmed, as stored */
+    if (num) {
         const char *p[] = {num};
         db_res *res =
             db_exec("SELECT warehouse_id FROM orders WHERE order_number = $1", 1, p, &err);
+        free(num);
         if (!res) {
             free_ctx(&c);
             json_decref(raw);

@@ -687,6 +687,27 @@ def test_an_update_file_checks_the_columns_it_has(ops, imp):
     assert {(e["column"], e["field"]) for e in by[4]} == {("Amount", "amount")}, by
 
 
+def test_an_update_file_cannot_empty_the_area_alone(ops, imp):
+    """A file with an Area column but no address column, whose cell is
+    empty, would leave an area-only order with neither: refused, and the
+    order keeps its area. Given both columns, the row is checked as a whole."""
+    o = ops.new_order(imp.mgr, imp.wh["id"], delivery_address=None, area="Salmiya")
+    before = ops.get(imp.mgr, o["id"])
+    assert before["delivery_address"] is None and before["area"] == "Salmiya"
+    rows = [["Order No", "Area"], [o["order_number"], ""]]
+    r = imp.mgr.import_file(csv_bytes(rows), filename="area.csv", mime=CSV_MIME)
+    assert r.status_code in (200, 201), r.text
+    body = assert_report(r.json(), rows_total=1, created=0, updated=0, failed=1)
+    assert {(e["column"], e["field"]) for e in errors_by_row(body)[2]} == {("Area", "area")}, body
+    assert ops.get(imp.mgr, o["id"]) == before
+    rows = [["Order No", "Area", "Address"], [o["order_number"], "", "Block 4, Street 9"]]
+    r = imp.mgr.import_file(csv_bytes(rows), filename="area2.csv", mime=CSV_MIME)
+    assert r.status_code == 201, r.text
+    assert_report(r.json(), rows_total=1, created=0, updated=1, failed=0)
+    after = ops.get(imp.mgr, o["id"])
+    assert (after["area"], after["delivery_address"]) == (None, "Block 4, Street 9"), after
+
+
 def test_an_update_file_skips_orders_past_pending(ops, imp):
     delivered = ops.order_in(imp.mgr, imp.wh["id"], "delivered", imp.drv, customer_name="Done")
     assigned = ops.order_in(imp.mgr, imp.wh["id"], "assigned", imp.drv)

@@ -191,6 +191,11 @@ def test_updated_changes_only_the_members_present(ops, wt):
     upd2 = ops.get(wt.mgr, created["id"])
     assert upd2["notes"] is None and upd2["customer_name"] == "Renamed"
     assert upd2["area"] == "Salmiya" and upd2["amount"] == "7.500"
+    # the order number is read as stored (trimmed): still an update
+    r, eid = send(wt, "order.updated", {"order_number": "  " + o["order_number"] + " ",
+                                        "amount": "8.000"})
+    assert_accepted(r, eid, True)
+    assert ops.get(wt.mgr, created["id"])["amount"] == "8.000"
 
 
 def test_updated_checks_present_members_and_creates_unknown_orders_in_full(ops, wt):
@@ -199,8 +204,10 @@ def test_updated_checks_present_members_and_creates_unknown_orders_in_full(ops, 
     assert_accepted(r, eid, True)
     before = ops.get(wt.mgr, find_order(wt.mgr, o["order_number"])["id"])
     # a required member that is present must still be valid
+    # ... and emptying the area (or the address) alone could leave the order
+    # with neither, so it needs the other member too (the order has area only)
     for bad in ({"customer_name": ""}, {"customer_phone": "12"}, {"warehouse_code": "NOPE"},
-                {"delivery_address": None, "area": None}):
+                {"delivery_address": None, "area": None}, {"area": None}, {"area": ""}):
         r, _ = send(wt, "order.updated", dict(bad, order_number=o["order_number"]))
         body = assert_problem(r, 422, "validation_failed")
         assert {e["field"] for e in body["errors"]} & (set(bad) | {"delivery_address"}), body
