@@ -33,6 +33,9 @@ void buf_puts(buf_t *b, const char *s);
 void buf_printf(buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /** Appends s as a JSON string literal (with quotes). */
 void buf_json_str(buf_t *b, const char *s);
+/** Appends s as one element of a PostgreSQL array literal: "..." with "
+ * and \ escaped (a text[] parameter built in C; the caller writes { , }). */
+void buf_array_elem(buf_t *b, const char *s);
 /** Hands the bytes to the caller (who frees them); the buffer is reset. */
 char *buf_steal(buf_t *b, size_t *len);
 

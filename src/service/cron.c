@@ -180,12 +180,7 @@ static int job_backfill(char **out, struct db_error *err)
                 buf_puts(&cols[k], "NULL");
                 continue;
             }
-            buf_puts(&cols[k], "\"");
-            for (const char *s = v; *s; s++) {
-                if (*s == '"' || *s == '\\') buf_puts(&cols[k], "\\");
-                buf_append(&cols[k], s, 1);
-            }
-            buf_puts(&cols[k], "\"");
+            buf_array_elem(&cols[k], v);
         }
     }
     db_res_free(c);

@@ -786,17 +786,6 @@ struct deferred {
     json_t *raw, *info;
 };
 
-/* One element of a text[] literal: "..." with \ and " escaped. */
-static void array_add(buf_t *b, const char *s)
-{
-    buf_puts(b, b->len > 1 ? ",\"" : "\"");
-    for (const char *p = s; *p; p++) {
-        if (*p == '"' || *p == '\\') buf_append(b, "\\", 1);
-        buf_append(b, p, 1);
-    }
-    buf_append(b, "\"", 1);
-}
-
 /**
  * The deferred rows, in sheet order, after ONE look-up of all their order
  * numbers (in the import's transaction when it has begun): a row whose
@@ -819,7 +808,9 @@ static int resolve_deferred(const struct ctx *c, const struct deferred *d, size_
     buf_puts(&arr, "{");
     for (size_t i = 0; i < nd; i++) {
         nums[i] = order_number_of(d[i].raw);
-        if (nums[i]) array_add(&arr, nums[i]);
+        if (!nums[i]) continue;
+        if (arr.len > 1) buf_puts(&arr, ",");
+        buf_array_elem(&arr, nums[i]);
     }
     buf_puts(&arr, "}");
     const char *p[] = {arr.data};

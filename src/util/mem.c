@@ -120,6 +120,16 @@ void buf_json_str(buf_t *b, const char *s)
     buf_append(b, "\"", 1);
 }
 
+void buf_array_elem(buf_t *b, const char *s)
+{
+    buf_puts(b, "\"");
+    for (const char *p = s; *p; p++) {
+        if (*p == '"' || *p == '\\') buf_puts(b, "\\");
+        buf_append(b, p, 1);
+    }
+    buf_puts(b, "\"");
+}
+
 char *buf_steal(buf_t *b, size_t *len)
 {
     if (!b->data) buf_reserve(b, 0), b->data[0] = '\0';
