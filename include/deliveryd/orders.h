@@ -58,6 +58,8 @@ struct db_res;
  */
 struct db_res *order_action_run(struct req *r, enum order_action act,
                                 const struct action_input *in);
+/** The statuses an action takes, as a text[] literal ("{pending,...}"). */
+const char *order_action_from(enum order_action act);
 /** Why an id was not changed: code + detail (for batches and single replies). */
 void order_action_explain(enum order_action act, const struct action_input *in,
                           struct db_res *res, int row, int *status, const char **code,

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "deliveryd/api.h"
+#include "deliveryd/orders.h"
 #include "deliveryd/settings.h"
 #include "deliveryd/sharedcache.h"
 
@@ -169,7 +170,8 @@ void api_orders_suggestions(struct req *r)
     snprintf(wo, sizeof wo, "%g", json_number_value(json_object_get(w, "online")));
     const char *p[] = {id_text(r, r->ids[0]), scope_text(r), wd, wl, wo,
                        setting_text(r, "location_stale_seconds", 300),
-                       setting_text(r, "driver_offline_after_seconds", 600), id_text(r, n)};
+                       setting_text(r, "driver_offline_after_seconds", 600), id_text(r, n),
+                       order_action_from(ACT_ASSIGN)};
     db_res *res = db_query_or_reply(
         r,
         "WITH o AS (SELECT o.id, o.status, coalesce(o.delivery_latitude, w.latitude) AS lat,"
@@ -186,7 +188,7 @@ void api_orders_suggestions(struct req *r)
         "  (SELECT count(*) FROM orders a WHERE a.driver_id = d.id"
         "   AND a.status IN ('assigned', 'picked_up')) AS active"
         "  FROM drivers d JOIN users u ON u.id = d.user_id, o WHERE d.is_active"
-        "  AND o.status IN ('pending', 'assigned', 'failed')" /* what assign takes */
+        "  AND o.status = ANY($9::text[])" /* what assign takes */
         "  AND ($2::bigint IS NULL OR d.warehouse_id = $2)),"
         " sc AS (SELECT c.*, round((coalesce($3::float8 / (1 + c.km), 0)"
         "  + $4::float8 / (1 + c.active) + CASE WHEN c.live THEN $5::float8 ELSE 0 END)::numeric, 4)"
@@ -205,18 +207,15 @@ void api_orders_suggestions(struct req *r)
         "   active || ' active order' || CASE WHEN active = 1 THEN '' ELSE 's' END,"
         "   CASE WHEN live THEN 'online with a fresh position' ELSE 'offline or position stale'"
         "   END)) ORDER BY live DESC, score DESC, id), '[]'::json) FROM top) END,"
-        " (SELECT status FROM o)",
-        8, p);
+        " (SELECT status FROM o), (SELECT status = ANY($9::text[]) FROM o)",
+        9, p);
     if (!res) return;
     /* an order that cannot be assigned any more gets no suggestions (nor a
      * remembered list that no decision can ever follow) */
-    if (db_ntuples(res) == 1 && !db_isnull(res, 0, 1)) {
-        const char *st = db_get(res, 0, 1);
-        if (strcmp(st, "pending") != 0 && strcmp(st, "assigned") != 0 && strcmp(st, "failed") != 0) {
-            reply_problem(r, 409, "invalid_transition",
-                          "a %s order cannot be assigned, so it gets no suggestions", st);
-            return;
-        }
+    if (db_ntuples(res) == 1 && !db_isnull(res, 0, 2) && db_get(res, 0, 2)[0] != 't') {
+        reply_problem(r, 409, "invalid_transition",
+                      "a %s order cannot be assigned, so it gets no suggestions", db_get(res, 0, 1));
+        return;
     }
     reply_row_json(r, 200, res);
 }

@@ -155,6 +155,11 @@ struct db_res *order_action_run(struct req *r, enum order_action act,
     return db_query_prepared_or_reply(r, sql_text[act][!in->batch], ARRAY_LEN(params), params);
 }
 
+const char *order_action_from(enum order_action act)
+{
+    return defs[act].from;
+}
+
 void order_action_explain(enum order_action act, const struct action_input *in,
                           struct db_res *res, int row, int *status, const char **code,
                           char *detail, size_t dlen)
