@@ -124,21 +124,18 @@ void api_drivers_patch(struct req *r)
     buf_free(&sets);
     if (db_begin_or_reply(r) < 0) return;
     /* the user row first (it carries the name, the login phone and the
-     * active flag, which migration 0015's trigger copies to the driver):
+     * active flag, which migration 0015's trigger copies to the driver;
+     * a deactivation also ends the user's sessions, migration 0020):
      * users then drivers, the trigger's lock order */
     const char *p2[] = {params[np],         params[np + 1],  v.text[F_FULL_NAME],
                         v.present[F_PHONE] ? "t" : "f", v.text[F_PHONE], v.text[F_ACTIVE]};
     db_res *res = db_query_or_reply(
         r,
-        "WITH u AS (UPDATE users SET full_name = coalesce($3, full_name),"
-        "  phone = CASE WHEN $4 THEN $5 ELSE phone END,"
-        "  is_active = coalesce($6::bool, is_active)"
-        "  WHERE id = (SELECT user_id FROM drivers WHERE id = $1"
-        "   AND ($2::bigint IS NULL OR warehouse_id = $2)) RETURNING id),"
-        /* a deactivation ends the driver's sessions, as through /users */
-        " t AS (UPDATE refresh_tokens SET revoked_at = now() WHERE $6::bool IS FALSE"
-        "  AND user_id IN (SELECT id FROM u) AND revoked_at IS NULL)"
-        " SELECT id FROM u",
+        "UPDATE users SET full_name = coalesce($3, full_name),"
+        " phone = CASE WHEN $4 THEN $5 ELSE phone END,"
+        " is_active = coalesce($6::bool, is_active)"
+        " WHERE id = (SELECT user_id FROM drivers WHERE id = $1"
+        "  AND ($2::bigint IS NULL OR warehouse_id = $2)) RETURNING id",
         6, p2);
     if (!res) return;
     if (db_ntuples(res) == 0) {

@@ -104,8 +104,9 @@ void api_users_get(struct req *r)
 }
 
 /* UPDATE users SET <sets> WHERE id = the path's id; `revoke`: the same
- * statement revokes the user's refresh tokens (a new password, a
- * deactivation). False after a reply (404, or the database's error). */
+ * statement revokes the user's refresh tokens (a new password; a
+ * deactivation revokes them in the database, migration 0020). False after
+ * a reply (404, or the database's error). */
 static bool update_user(struct req *r, const char *sets_sql, int np, const char **params,
                         bool revoke)
 {
@@ -153,14 +154,14 @@ void api_users_patch(struct req *r)
     if (v.present[F_PASSWORD]) buf_puts(&sets, ", password_changed_at = now()");
     char *s = req_strdup(r, sets.data);
     buf_free(&sets);
-    if (update_user(r, s, np, params, v.present[F_PASSWORD] || deactivating)) api_users_get(r);
+    if (update_user(r, s, np, params, v.present[F_PASSWORD])) api_users_get(r);
 }
 
 void api_users_delete(struct req *r)
 {
     if (not_self_or_reply(r) < 0) return;
     const char *params[1];
-    if (update_user(r, "is_active = false", 0, params, true)) reply_no_content(r);
+    if (update_user(r, "is_active = false", 0, params, false)) reply_no_content(r);
 }
 
 void api_users_unlock(struct req *r)
