@@ -36,6 +36,10 @@ static const struct cfg_def defs[] = {
     {"MIGRATIONS_DIR", CFG_STR, "migrations", 0, 0, S(migrations_dir), 0, 1},
     {"CONNECTION_LIMIT", CFG_INT, "4000", 16, 100000, S(connection_limit), 0, 0},
     {"CONNECTION_TIMEOUT", CFG_INT, "30", 1, 3600, S(connection_timeout), 0, 0},
+    /* one address may hold this many connections (0: no limit; behind a
+     * reverse proxy every connection comes from the proxy's address) */
+    {"PER_ADDRESS_CONNECTION_LIMIT", CFG_INT, "256", 0, 100000, S(per_address_connection_limit), 0, 0},
+    {"REQUEST_HEAD_TIMEOUT", CFG_INT, "20", 1, 3600, S(request_head_timeout), 0, 0},
     {"TRUST_PROXY", CFG_INT, "0", 0, 1, S(trust_proxy), 0, 0},
     {"STATEMENT_TIMEOUT_MS", CFG_INT, "15000", 100, 600000, S(db_pool_statement_timeout_ms), 0, 0},
 };

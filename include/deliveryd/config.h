@@ -22,6 +22,8 @@ struct config {
     char *migrations_dir;
     long connection_limit;
     long connection_timeout;
+    long per_address_connection_limit;
+    long request_head_timeout;
     long db_pool_statement_timeout_ms;
     long trust_proxy; /* 1: take the client address from X-Forwarded-For */
     enum log_level log_level;

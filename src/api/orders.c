@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "deliveryd/api.h"
+#include "deliveryd/auth.h"
 #include "deliveryd/microcache.h"
 #include "deliveryd/orders.h"
 
@@ -88,15 +89,54 @@ static int parse_order_or_reply(struct req *r, struct fv_values *v, bool creatin
     return fv_reply_errors(r, errs);
 }
 
+static void res_free(void *p)
+{
+    db_res_free(p);
+}
+
+/* The order an earlier POST with this Idempotency-Key created, answered
+ * again (201, Idempotent-Replayed: true); 409 when that POST's body was
+ * another. Returns false when the key names no order of this user. */
+static bool replay_or_reply(struct req *r, const char *key, const char *sha_hex)
+{
+    const char *p[] = {id_text(r, r->who.user_id), key, sha_hex};
+    db_res *res = db_query_or_reply(r,
+                                    "SELECT order_body(o), o.idempotency_sha256 = decode($3, 'hex')"
+                                    " FROM orders o WHERE o.created_by = $1 AND o.idempotency_key = $2",
+                                    3, p);
+    if (!res) return true;
+    if (db_ntuples(res) == 0) return false;
+    if (db_get(res, 0, 1)[0] != 't') {
+        reply_problem(r, 409, "conflict",
+                      "this Idempotency-Key was used for another order (a different body)");
+        return true;
+    }
+    reply_header(r, "Idempotent-Replayed", "true");
+    reply_row_json(r, 201, res);
+    return true;
+}
+
+/* Idempotency-Key (optional): a retry with the same key and body gets the
+ * order created the first time instead of a second one. The unique index
+ * (created_by, idempotency_key) decides between racing retries: the
+ * loser's insert does nothing (or, when both also sent the same
+ * order_number, fails on that index) and its follow-up read, a new
+ * statement, sees the winner's order. */
 void api_orders_create(struct req *r)
 {
+    const char *key = req_header(r, "Idempotency-Key");
+    if (key && !visible_ascii(key, 128)) {
+        reply_problem(r, 400, "bad_request",
+                      "Idempotency-Key must be 1-128 visible ASCII characters");
+        return;
+    }
     struct fv_values v;
     if (parse_order_or_reply(r, &v, true) < 0)
         return;
     buf_t cols, vals;
     buf_init(&cols);
     buf_init(&vals);
-    const char *params[FV_MAX_FIELDS + 1];
+    const char *params[FV_MAX_FIELDS + 3];
     int np = 0;
     for (size_t i = 0; i < v.n; i++) {
         if (!v.present[i] || !order_columns[i]) continue;
@@ -109,20 +149,47 @@ void api_orders_create(struct req *r)
         buf_printf(&vals, SQL_ETA_PARAM ", ", np + 1);
         params[np++] = v.text[F_ETA];
     }
+    char *sha_hex = NULL;
+    if (key) {
+        unsigned char sha[32];
+        sha256_bytes(r->body.data ? r->body.data : "", r->body.len, sha);
+        sha_hex = req_alloc(r, 65);
+        hex_encode(sha, sizeof sha, sha_hex);
+        buf_puts(&cols, "idempotency_key, idempotency_sha256, ");
+        buf_printf(&vals, "$%d, decode($%d, 'hex'), ", np + 1, np + 2);
+        params[np++] = key;
+        params[np++] = sha_hex;
+    }
     params[np++] = id_text(r, r->who.user_id);
     /* the order and its first history row in one statement */
     char *sql = req_printf(r,
                            "WITH o AS (INSERT INTO orders AS ins (%screated_by, source)"
-                           " VALUES (%s$%d, 'manual') RETURNING ins.id, ins.status,"
+                           " VALUES (%s$%d, 'manual')%s RETURNING ins.id, ins.status,"
                            " order_body(ins) AS body),"
                            " h AS (INSERT INTO order_status_history (order_id, from_status,"
                            " to_status, changed_by) SELECT id, NULL, status, $%d FROM o)"
                            " SELECT body FROM o",
-                           cols.data ? cols.data : "", vals.data ? vals.data : "", np, np);
+                           cols.data ? cols.data : "", vals.data ? vals.data : "", np,
+                           key ? " ON CONFLICT (created_by, idempotency_key)"
+                                 " WHERE idempotency_key IS NOT NULL DO NOTHING"
+                               : "",
+                           np);
     buf_free(&cols);
     buf_free(&vals);
-    db_res *res = db_query_or_reply(r, sql, np, params);
-    if (res) reply_row_json(r, 201, res);
+    struct db_error err;
+    db_res *res = db_exec(sql, np, params, &err);
+    if (!res) {
+        if (!(key && strcmp(err.sqlstate, "23505") == 0 && replay_or_reply(r, key, sha_hex)))
+            db_reply_error(r, &err);
+        return;
+    }
+    req_defer(r, res_free, res);
+    if (db_ntuples(res) == 1) {
+        reply_row_json(r, 201, res);
+        return;
+    }
+    if (!replay_or_reply(r, key, sha_hex))
+        reply_problem(r, 503, "unavailable", "the order of this Idempotency-Key was not found; retry");
 }
 
 /* " AND scope AND own" for one order $1 with $2 scope and $3 own driver */

@@ -1,6 +1,7 @@
 #include "deliveryd/db.h"
 
 #include <libpq-fe.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -92,11 +93,31 @@ static void quiet_notices(void *arg, const char *message)
     (void)message;
 }
 
+/* An idle connection (no transaction, nothing sent) has nothing to say: a
+ * readable socket means the server (or a pooler in between) ended the
+ * session, sending a FATAL message and closing (a restart). Found out
+ * here, before a statement is sent, a reconnect cannot repeat anything.
+ * Bounded: a message and the end of the stream take two reads at most. */
+static bool idle_conn_alive(PGconn *pg)
+{
+    for (int i = 0; i < 4; i++) {
+        struct pollfd p = {.fd = PQsocket(pg), .events = POLLIN};
+        if (p.fd < 0) return false;
+        if (poll(&p, 1, 0) <= 0) return true; /* nothing to read (or EINTR) */
+        if (!PQconsumeInput(pg) || PQstatus(pg) != CONNECTION_OK) return false;
+        PGnotify *n;
+        while ((n = PQnotifies(pg)) != NULL) PQfreemem(n);
+    }
+    return PQstatus(pg) == CONNECTION_OK;
+}
+
 static struct conn *get_conn(struct db_error *err)
 {
     db_global_init();
     struct conn *cur = pthread_getspecific(conn_key);
-    if (cur && PQstatus(cur->pg) == CONNECTION_OK) return cur;
+    if (cur && PQstatus(cur->pg) == CONNECTION_OK &&
+        (PQtransactionStatus(cur->pg) != PQTRANS_IDLE || idle_conn_alive(cur->pg)))
+        return cur;
     if (cur) drop_conn(cur);
     char options[256];
     snprintf(options, sizeof options,
@@ -180,7 +201,7 @@ enum plan { PLAN_EACH, PLAN_PREPARED, PLAN_GENERIC };
  * run in one implicit transaction (one Sync), so a failure also undoes the
  * SET. Returns the EXECUTE's result, or the first error. */
 static PGresult *exec_generic(PGconn *pg, const char *name, int nparams,
-                              const char *const *params)
+                              const char *const *params, bool *sent)
 {
     if (!PQenterPipelineMode(pg)) return NULL;
     PGresult *keep = NULL, *res;
@@ -189,6 +210,7 @@ static PGresult *exec_generic(PGconn *pg, const char *name, int nparams,
         PQsendQueryPrepared(pg, name, nparams, params, NULL, NULL, 0) &&
         PQsendQueryParams(pg, "RESET plan_cache_mode", 0, NULL, NULL, NULL, NULL, 0) &&
         PQpipelineSync(pg)) {
+        *sent = true;
         /* each command's results end with a NULL; the Sync's result does not */
         for (int cmd = 0; cmd < 3; cmd++)
             while ((res = PQgetResult(pg)) != NULL) {
@@ -203,33 +225,6 @@ static PGresult *exec_generic(PGconn *pg, const char *name, int nparams,
     return keep;
 }
 
-/* Sends one statement as `plan` says (preparing it on first use). *used is
- * the cache entry the result came from, if any. */
-static PGresult *send_statement(struct conn *c, const char *sql, int nparams,
-                                const char *const *params, enum plan plan, struct prepared **used)
-{
-    *used = NULL;
-    if (plan == PLAN_EACH) return PQexecParams(c->pg, sql, nparams, NULL, params, NULL, NULL, 0);
-    uint64_t h = sql_hash(sql);
-    struct prepared *p = prepared_find(c, sql, h);
-    if (!p) {
-        if (c->nprepared == PREPARED_MAX)
-            return PQexecParams(c->pg, sql, nparams, NULL, params, NULL, NULL, 0);
-        char name[16];
-        snprintf(name, sizeof name, "s%u", c->next_name++);
-        PGresult *res = PQprepare(c->pg, name, sql, nparams, NULL);
-        if (!res || PQresultStatus(res) != PGRES_COMMAND_OK) return res;
-        PQclear(res);
-        p = &c->prepared[c->nprepared++];
-        p->hash = h;
-        p->sql = xstrdup(sql);
-        snprintf(p->name, sizeof p->name, "%s", name);
-    }
-    *used = p;
-    if (plan == PLAN_GENERIC) return exec_generic(c->pg, p->name, nparams, params);
-    return PQexecPrepared(c->pg, p->name, nparams, params, NULL, NULL, 0);
-}
-
 /* Reads every result of the command in flight; keeps the first. */
 static PGresult *collect(PGconn *c)
 {
@@ -241,6 +236,51 @@ static PGresult *collect(PGconn *c)
     return first;
 }
 
+/* The result of a command just handed to libpq (`queued` is what the
+ * PQsend* call returned): *sent says whether it left for the server, so
+ * that a broken connection can tell "never ran" from "may have run". */
+static PGresult *result_of(PGconn *pg, int queued, bool *sent)
+{
+    if (!queued) return NULL;
+    *sent = true;
+    return collect(pg);
+}
+
+/* Sends one statement as `plan` says (preparing it on first use). *used is
+ * the cache entry the result came from, if any; *sent is false when the
+ * statement cannot have reached the server (preparing it or sending it
+ * failed), so it cannot have run. */
+static PGresult *send_statement(struct conn *c, const char *sql, int nparams,
+                                const char *const *params, enum plan plan, struct prepared **used,
+                                bool *sent)
+{
+    *used = NULL;
+    *sent = false;
+    if (plan == PLAN_EACH)
+        return result_of(c->pg, PQsendQueryParams(c->pg, sql, nparams, NULL, params, NULL, NULL, 0),
+                         sent);
+    uint64_t h = sql_hash(sql);
+    struct prepared *p = prepared_find(c, sql, h);
+    if (!p) {
+        if (c->nprepared == PREPARED_MAX)
+            return result_of(
+                c->pg, PQsendQueryParams(c->pg, sql, nparams, NULL, params, NULL, NULL, 0), sent);
+        char name[16];
+        snprintf(name, sizeof name, "s%u", c->next_name++);
+        PGresult *res = PQprepare(c->pg, name, sql, nparams, NULL);
+        if (!res || PQresultStatus(res) != PGRES_COMMAND_OK) return res;
+        PQclear(res);
+        p = &c->prepared[c->nprepared++];
+        p->hash = h;
+        p->sql = xstrdup(sql);
+        snprintf(p->name, sizeof p->name, "%s", name);
+    }
+    *used = p;
+    if (plan == PLAN_GENERIC) return exec_generic(c->pg, p->name, nparams, params, sent);
+    return result_of(c->pg, PQsendQueryPrepared(c->pg, p->name, nparams, params, NULL, NULL, 0),
+                     sent);
+}
+
 /* A successful result, as callers hold it. */
 static db_res *wrap(PGresult *res)
 {
@@ -249,11 +289,30 @@ static db_res *wrap(PGresult *res)
     return r;
 }
 
+/* The statement left for the server and the connection broke before its
+ * answer came back: it may have run (and committed, outside a
+ * transaction) or not. Running it again could do it twice, so the client
+ * is told to retry, which its idempotency key makes safe (SQLSTATE 08007,
+ * "transaction resolution unknown"). */
+static void outcome_unknown(struct db_error *err)
+{
+    log_msgf(LOG_WARN, "database connection broke after a statement was sent (%s: %s)",
+             err->sqlstate, err->message);
+    snprintf(err->sqlstate, sizeof err->sqlstate, "08007");
+    snprintf(err->message, sizeof err->message,
+             "the database connection broke while the request ran; its outcome is unknown");
+    db_map_sqlstate(err->sqlstate, &err->http_status, &err->code);
+}
+
 static db_res *exec_statement(const char *sql, int nparams, const char *const *params,
                               enum plan plan, struct db_error *err)
 {
-    /* A connection that died while idle (a PostgreSQL restart) is only
-     * noticed when used: outside a transaction, reconnect and retry once.
+    /* A connection that died while idle (a PostgreSQL or pooler restart)
+     * is noticed by get_conn before anything is sent. Once sent, a
+     * statement runs again only when it cannot have run: it never left
+     * (sending or preparing failed), or the server answered it with the
+     * end of the session (57P01) instead of a result. Anything else that
+     * breaks the connection in flight is an unknown outcome (503).
      * A statement of its own (no transaction open) that lost a deadlock or
      * a serialization check was rolled back whole: it runs again, up to
      * twice, before the client is told to retry (LIBRARY-NOTES: 40P01,
@@ -266,7 +325,8 @@ static db_res *exec_statement(const char *sql, int nparams, const char *const *p
         metrics_db_statement();
         tl_statements++;
         struct prepared *used;
-        PGresult *res = send_statement(c, sql, nparams, params, plan, &used);
+        bool sent;
+        PGresult *res = send_statement(c, sql, nparams, params, plan, &used, &sent);
         if (res && result_ok(res)) return wrap(res);
         fill_error(c->pg, res, err);
         if (res) PQclear(res);
@@ -292,7 +352,13 @@ static db_res *exec_statement(const char *sql, int nparams, const char *const *p
             return NULL;
         }
         drop_conn(c);
-        if (!idle || reconnects++ > 0) return NULL;
+        bool not_run = !sent || strcmp(err->sqlstate, "57P01") == 0;
+        /* inside a transaction, only a COMMIT can have taken effect */
+        if (!not_run && (idle || strncmp(sql, "COMMIT", 6) == 0)) {
+            outcome_unknown(err);
+            return NULL;
+        }
+        if (!idle || !not_run || reconnects++ > 0) return NULL;
     }
     return NULL;
 }
@@ -429,14 +495,19 @@ void db_error_detail(const struct db_error *err, char *detail, size_t len)
         return;
     }
     log_msgf(LOG_ERROR, "database error %s: %s", err->sqlstate, err->message);
-    snprintf(detail, len, "%s",
-             err->http_status == 503 ? "the database is unavailable; retry" : "internal error");
+    if (strcmp(err->sqlstate, "08007") == 0)
+        snprintf(detail, len, "%s",
+                 "the database connection broke while the request ran, so whether it took "
+                 "effect is unknown; retry (with the same Idempotency-Key for a creation)");
+    else
+        snprintf(detail, len, "%s",
+                 err->http_status == 503 ? "the database is unavailable; retry" : "internal error");
 }
 
 int db_reply_error(struct req *r, const struct db_error *err)
 {
     if (err->http_status >= 500) {
-        char detail[64];
+        char detail[192];
         db_error_detail(err, detail, sizeof detail);
         return reply_problem(r, err->http_status, err->code, "%s", detail);
     }

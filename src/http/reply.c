@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "deliveryd/http.h"
@@ -177,6 +178,13 @@ static int vproblem(struct req *r, int status, const char *code, json_t *extra, 
     }
     json_object_set_new(j, "request_id", json_string(r->request_id));
     if (!r->responded) r->error_code = code;
+    /* a 503 is always "come back soon": say when, unless the caller did */
+    if (status == 503 && !r->responded) {
+        bool has = false;
+        for (int i = 0; i < r->nheaders; i++)
+            if (strcasecmp(r->headers[i].name, "Retry-After") == 0) has = true;
+        if (!has) reply_header(r, "Retry-After", "1");
+    }
     char *s = json_dumps(j, JSON_COMPACT);
     json_decref(j);
     set_body(r, status, "application/problem+json", s, s ? strlen(s) : 0);

@@ -16,6 +16,7 @@
 #include "deliveryd/config.h"
 #include "deliveryd/db.h"
 #include "deliveryd/http.h"
+#include "deliveryd/head_deadline.h"
 #include "deliveryd/http_pipeline.h"
 #include "deliveryd/log.h"
 #include "deliveryd/metrics.h"
@@ -297,6 +298,7 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
 {
     struct conn_state *st = *con_cls;
     if (!st) {
+        head_deadline_done(conn);
         st = state_new(conn, url, method);
         *con_cls = st;
         __atomic_add_fetch(&g_inflight, 1, __ATOMIC_SEQ_CST);
@@ -341,6 +343,7 @@ static void completed_cb(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
     struct conn_state *st = *con_cls;
+    head_deadline_rearm(conn);
     if (!st) return;
     *con_cls = NULL;
     struct req *r = &st->r;
@@ -414,9 +417,16 @@ int http_start(void)
         (unsigned)g_cfg.connection_limit, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned)g_cfg.connection_timeout, MHD_OPTION_NOTIFY_COMPLETED, completed_cb, NULL,
         MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, MHD_OPTION_UNESCAPE_CALLBACK, unescape_cb, NULL,
-        MHD_OPTION_END);
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)g_cfg.per_address_connection_limit,
+        MHD_OPTION_NOTIFY_CONNECTION, head_deadline_notify, NULL, MHD_OPTION_END);
     if (!g_daemon) {
         log_msgf(LOG_ERROR, "cannot listen on %s:%ld", g_cfg.bind_address, g_cfg.port);
+        return -1;
+    }
+    if (head_deadline_start((double)g_cfg.request_head_timeout) < 0) {
+        log_msgf(LOG_ERROR, "cannot start the request-head deadline thread");
+        MHD_stop_daemon(g_daemon);
+        g_daemon = NULL;
         return -1;
     }
     return 0;
@@ -437,4 +447,5 @@ void http_stop(double drain_seconds)
     if (left > 0) log_msgf(LOG_WARN, "stopping with %ld requests still in flight", left);
     MHD_stop_daemon(g_daemon);
     g_daemon = NULL;
+    head_deadline_stop();
 }
