@@ -36,7 +36,7 @@ static int serve(void)
     }
     mkdir(g_cfg.storage_dir, 0750);
     files_clean_tmp();
-    metrics_init();
+    metrics_init(g_nroutes, route_metric_label);
 
     /* Threads inherit this mask: only the main thread takes the signals. */
     sigset_t set;

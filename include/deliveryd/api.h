@@ -13,6 +13,7 @@ void api_metrics(struct req *r);
 
 /* common.c: helpers every handler shares */
 #include "deliveryd/db.h"
+#include "deliveryd/db_reply.h"
 
 struct paging {
     long page, size;
@@ -118,6 +119,11 @@ void api_imports_list(struct req *r);
 void api_imports_get(struct req *r);
 void api_orders_export(struct req *r);
 void api_webhook_d365(struct req *r);
+/* order_actions.c: order_action_run as `r`'s caller; the result is owned
+ * by the request; NULL after replying. */
+#include "deliveryd/orders.h"
+struct db_res *order_action_or_reply(struct req *r, enum order_action act,
+                                     const struct action_input *in) MUSTCHECK;
 /* proofs.c */
 void api_proofs_create(struct req *r);
 void api_proofs_get(struct req *r);

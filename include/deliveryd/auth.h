@@ -9,8 +9,6 @@
 
 #include "deliveryd/util.h"
 
-#define PASSWORD_MIN_LEN 10
-#define PASSWORD_MAX_LEN 1024
 #define PASSWORD_HASH_LEN 128 /* crypto_pwhash_STRBYTES */
 
 /** Must run once before threads start (prepares the dummy hash). */

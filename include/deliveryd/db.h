@@ -9,7 +9,6 @@
 
 #include "deliveryd/util.h"
 
-struct req;
 typedef struct db_res db_res; /* a PGresult */
 
 struct db_error {
@@ -30,6 +29,15 @@ struct db_error {
  */
 db_res *db_exec(const char *sql, int nparams, const char *const *params, struct db_error *err)
     MUSTCHECK;
+/* How a statement is planned: for these parameter values each time (an
+ * unnamed statement), through the connection's prepared statement for its
+ * text (PostgreSQL's choice of custom or generic plan), or through that
+ * prepared statement on its generic plan always (see the *_or_reply
+ * variants in db_reply.h for when each fits). */
+enum db_plan { DB_PLAN_EACH, DB_PLAN_PREPARED, DB_PLAN_GENERIC };
+/** db_exec with the plan given. */
+db_res *db_exec_plan(const char *sql, int nparams, const char *const *params, enum db_plan plan,
+                     struct db_error *err) MUSTCHECK;
 /**
  * db_exec through a statement prepared once per connection (keyed by the
  * SQL text): parse and planning are paid once, and after five runs
@@ -57,34 +65,11 @@ void db_res_free(db_res *res);
 int db_copy_in(const char *copy_sql, const char *data, size_t len, struct db_error *err)
     MUSTCHECK;
 
-/**
- * db_exec for handlers: the result is owned by the request; on failure the
- * problem reply is already sent (mapped through the SQLSTATE table) and NULL
- * comes back, so the caller just returns.
- */
-db_res *db_query_or_reply(struct req *r, const char *sql, int nparams, const char *const *params)
-    MUSTCHECK;
-/** db_query_or_reply through db_exec_prepared. */
-db_res *db_query_prepared_or_reply(struct req *r, const char *sql, int nparams,
-                                   const char *const *params) MUSTCHECK;
-/**
- * db_query_prepared_or_reply on the statement's generic plan from the first
- * run (plan_cache_mode set around it, still one round trip), for a statement
- * PostgreSQL would go on planning each time because its generic plan's
- * estimate looks worse, though its shape is the right one for every value.
- * Planning is then paid once per connection and text.
- */
-db_res *db_query_generic_or_reply(struct req *r, const char *sql, int nparams,
-                                  const char *const *params) MUSTCHECK;
-/** Sends the problem reply for err. Returns -1. */
-int db_reply_error(struct req *r, const struct db_error *err);
 /** The detail a client is told of err: its message below 500; a 5xx is
  * logged here with its SQLSTATE and told only "retry" (503) or "internal
  * error". For callers that answer through another path (the import). */
 void db_error_detail(const struct db_error *err, char *detail, size_t len);
 
-int db_begin_or_reply(struct req *r) MUSTCHECK;
-int db_commit_or_reply(struct req *r) MUSTCHECK;
 /** Rolls back an open transaction, if any (safe to call always). */
 void db_rollback(void);
 

@@ -9,7 +9,9 @@
 
 #include "deliveryd/util.h"
 
-struct req;
+/* Passwords: every password set (users, drivers, create-user, change). */
+#define PASSWORD_MIN_LEN 10
+#define PASSWORD_MAX_LEN 1024
 
 enum fv_type {
     FV_STRING,
@@ -57,21 +59,8 @@ size_t fv_parse(const json_t *obj, const struct fv_field *fields, size_t n,
                 struct fv_values *out, json_t *errors);
 void fv_values_free(struct fv_values *v);
 
-/**
- * For handlers: values are owned by the request; on any error replies 422
- * validation_failed listing every bad field and returns -1.
- */
-int fv_parse_or_reply(struct req *r, const json_t *obj, const struct fv_field *fields, size_t n,
-                      struct fv_values *out) MUSTCHECK;
-
-/** fv_parse with the values owned by the request (no reply). */
-size_t fv_parse_req(struct req *r, const json_t *obj, const struct fv_field *fields, size_t n,
-                    struct fv_values *out, json_t *errors);
 /** Appends one {field, message}. */
 void fv_add_error(json_t *errors, const char *field, const char *message);
-/** Takes errors: when non-empty replies 422 listing them and returns -1. */
-int fv_reply_errors(struct req *r, json_t *errors) MUSTCHECK;
-
 /** Index of `name` in fields (the caller's table), or -1. */
 int fv_index(const struct fv_field *fields, size_t n, const char *name);
 

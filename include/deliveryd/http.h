@@ -7,18 +7,9 @@
 #include <stdint.h>
 
 #include "deliveryd/util.h"
+#include "deliveryd/who.h"
 
 struct MHD_Connection;
-
-enum role_bits {
-    ROLE_ADMIN = 1u << 0,
-    ROLE_MANAGER = 1u << 1,
-    ROLE_DRIVER = 1u << 2,
-    ROLE_STAFF = ROLE_ADMIN | ROLE_MANAGER,
-    ROLE_ANY = ROLE_ADMIN | ROLE_MANAGER | ROLE_DRIVER,
-    ROLE_PUBLIC = 1u << 8, /* no authentication */
-    ROLE_CRON = 1u << 9,   /* Authorization: Bearer CRON_SECRET */
-};
 
 enum route_flags {
     ROUTE_JSON = 1u << 0,     /* body must be a JSON object (parsed into r->json) */
@@ -43,14 +34,6 @@ struct route {
 
 #define ROUTE_MAX_PARAMS 4
 #define JSON_BODY_MAX (1024 * 1024)
-
-/* Who is calling, after authentication. */
-struct principal {
-    int64_t user_id;
-    unsigned role;         /* one ROLE_* bit */
-    int64_t warehouse_id;  /* 0: not scoped */
-    int64_t driver_id;     /* 0: not a driver */
-};
 
 struct cleanup {
     void (*fn)(void *);
@@ -166,10 +149,30 @@ int router_match(const struct route *table, size_t n, const char *method, const 
 /* The route table (api/routes.c). */
 extern const struct route g_routes[];
 extern const size_t g_nroutes;
+/** The Prometheus labels of route `index` (for metrics_init). */
+void route_metric_label(buf_t *b, size_t index);
 
 /* Server lifecycle (server.c). */
 int http_start(void) MUSTCHECK;
 /** Stops accepting, waits up to `drain_seconds` for requests in flight. */
 void http_stop(double drain_seconds);
+
+/* The field validator's request glue (http/fields_reply.c); the validator
+ * itself is util/fields.c. */
+struct fv_field;
+struct fv_values;
+/**
+ * For handlers: values are owned by the request; on any error replies 422
+ * validation_failed listing every bad field and returns -1.
+ */
+int fv_parse_or_reply(struct req *r, const json_t *obj, const struct fv_field *fields, size_t n,
+                      struct fv_values *out) MUSTCHECK;
+
+/** fv_parse with the values owned by the request (no reply). */
+size_t fv_parse_req(struct req *r, const json_t *obj, const struct fv_field *fields, size_t n,
+                    struct fv_values *out, json_t *errors);
+/** Takes errors: when non-empty replies 422 listing them and returns -1. */
+int fv_reply_errors(struct req *r, json_t *errors) MUSTCHECK;
+
 
 #endif

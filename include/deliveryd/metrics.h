@@ -6,7 +6,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-void metrics_init(void);
+#include "deliveryd/util.h"
+
+/** Writes the Prometheus labels of route `index` (route="...",method="..."). */
+typedef void metrics_label_fn(buf_t *b, size_t index);
+/** `routes` routes, labelled by `label` (the router's table: the metrics
+ * know no HTTP types). */
+void metrics_init(size_t routes, metrics_label_fn *label);
 void metrics_free(void);
 /** route_index -1 for unmatched requests. */
 void metrics_observe(int route_index, int status, double seconds);

@@ -12,6 +12,7 @@
 #include <xlsxwriter.h>
 
 #include "deliveryd/api.h"
+#include "deliveryd/order_filter.h"
 #include "deliveryd/orders.h"
 
 #define FETCH_ROWS "2000"

@@ -80,11 +80,28 @@ static int action_input_or_reply(struct req *r, enum order_action act, struct ac
     return 0;
 }
 
+static void res_free(void *p)
+{
+    db_res_free(p);
+}
+
+db_res *order_action_or_reply(struct req *r, enum order_action act, const struct action_input *in)
+{
+    struct db_error err;
+    db_res *res = order_action_run(&r->who, act, in, &err);
+    if (!res) {
+        db_reply_error(r, &err);
+        return NULL;
+    }
+    req_defer(r, res_free, res);
+    return res;
+}
+
 static void single(struct req *r, enum order_action act)
 {
     struct action_input in;
     if (action_input_or_reply(r, act, &in, false) < 0) return;
-    db_res *res = order_action_run(r, act, &in);
+    db_res *res = order_action_or_reply(r, act, &in);
     if (!res) return;
     if (db_ntuples(res) == 1 && !db_isnull(res, 0, 4)) {
         reply_json_text(r, 200, db_get(res, 0, 4), db_getlen(res, 0, 4));
@@ -101,7 +118,7 @@ static void batch(struct req *r, enum order_action act)
 {
     struct action_input in;
     if (action_input_or_reply(r, act, &in, true) < 0) return;
-    db_res *res = order_action_run(r, act, &in);
+    db_res *res = order_action_or_reply(r, act, &in);
     if (!res) return;
     json_t *ok = json_array(), *failed = json_array();
     for (int i = 0; i < db_ntuples(res); i++) {

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "deliveryd/api.h"
+#include "deliveryd/order_filter.h"
 #include "deliveryd/orders.h"
 
 static const char *const statuses[] = {"pending", "assigned",  "picked_up", "delivered",

@@ -8,6 +8,7 @@
 #include "deliveryd/api.h"
 #include "deliveryd/auth.h"
 #include "deliveryd/microcache.h"
+#include "deliveryd/order_filter.h"
 #include "deliveryd/orders.h"
 
 static const char *const payment_methods[] = {"cash", "knet", "card", "prepaid", NULL};

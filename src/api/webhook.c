@@ -51,7 +51,7 @@ static int cancel_by_number(struct req *r, json_t *order, bool *applied, char *d
     }
     struct action_input in = {.ids = req_printf(r, "{%s}", db_get(res, 0, 0)),
                               .reason = reason && *reason ? reason : "cancelled in Dynamics 365"};
-    db_res *out = order_action_run(r, ACT_CANCEL, &in);
+    db_res *out = order_action_or_reply(r, ACT_CANCEL, &in);
     if (!out) return -1;
     *applied = !db_isnull(out, 0, 4);
     if (*applied) {

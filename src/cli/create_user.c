@@ -7,6 +7,7 @@
 #include "deliveryd/auth.h"
 #include "deliveryd/cli.h"
 #include "deliveryd/db.h"
+#include "deliveryd/fields.h"
 
 static void usage(void)
 {

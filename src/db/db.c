@@ -9,7 +9,6 @@
 #include <string.h>
 
 #include "deliveryd/config.h"
-#include "deliveryd/http.h"
 #include "deliveryd/log.h"
 #include "deliveryd/metrics.h"
 
@@ -190,11 +189,7 @@ static void prepared_forget(struct conn *c, struct prepared *p)
     *p = c->prepared[--c->nprepared];
 }
 
-/* How a statement is planned: for these parameter values each time (an
- * unnamed statement), through the connection's prepared statement for its
- * text (PostgreSQL's choice of custom or generic plan), or through that
- * prepared statement on its generic plan always. */
-enum plan { PLAN_EACH, PLAN_PREPARED, PLAN_GENERIC };
+enum plan { PLAN_EACH = DB_PLAN_EACH, PLAN_PREPARED = DB_PLAN_PREPARED, PLAN_GENERIC = DB_PLAN_GENERIC };
 
 /* EXECUTE of prepared statement `name` on its generic plan: plan_cache_mode
  * is set around it in one pipeline, so one round trip. The three commands
@@ -363,6 +358,12 @@ static db_res *exec_statement(const char *sql, int nparams, const char *const *p
     return NULL;
 }
 
+db_res *db_exec_plan(const char *sql, int nparams, const char *const *params, enum db_plan plan,
+                     struct db_error *err)
+{
+    return exec_statement(sql, nparams, params, (enum plan)plan, err);
+}
+
 db_res *db_exec(const char *sql, int nparams, const char *const *params, struct db_error *err)
 {
     return exec_statement(sql, nparams, params, PLAN_EACH, err);
@@ -457,37 +458,6 @@ void db_res_free(db_res *res)
     free(res);
 }
 
-static void res_free_cb(void *p)
-{
-    db_res_free(p);
-}
-
-/* The field a constraint violation is about, from PostgreSQL's default
- * names: <table>_<column>_fkey, _key, _lower_key (our case-insensitive
- * unique indexes) or _check; a not-null violation names its column. Other
- * names (rules over several columns) name no field: false. */
-static bool violated_field(const struct db_error *err, char *out, size_t outsz)
-{
-    if (strcmp(err->sqlstate, "23502") == 0 && err->column[0]) {
-        snprintf(out, outsz, "%s", err->column);
-        return true;
-    }
-    size_t tl = strlen(err->table);
-    if (!tl || strncmp(err->constraint, err->table, tl) != 0 || err->constraint[tl] != '_')
-        return false;
-    const char *col = err->constraint + tl + 1;
-    static const char *const suffixes[] = {"_lower_key", "_fkey", "_key", "_check"};
-    size_t cl = strlen(col);
-    for (size_t i = 0; i < ARRAY_LEN(suffixes); i++) {
-        size_t sl = strlen(suffixes[i]);
-        if (cl > sl && strcmp(col + cl - sl, suffixes[i]) == 0 && cl - sl < outsz) {
-            snprintf(out, outsz, "%.*s", (int)(cl - sl), col);
-            return true;
-        }
-    }
-    return false;
-}
-
 void db_error_detail(const struct db_error *err, char *detail, size_t len)
 {
     if (err->http_status < 500) {
@@ -502,82 +472,6 @@ void db_error_detail(const struct db_error *err, char *detail, size_t len)
     else
         snprintf(detail, len, "%s",
                  err->http_status == 503 ? "the database is unavailable; retry" : "internal error");
-}
-
-int db_reply_error(struct req *r, const struct db_error *err)
-{
-    if (err->http_status >= 500) {
-        char detail[192];
-        db_error_detail(err, detail, sizeof detail);
-        return reply_problem(r, err->http_status, err->code, "%s", detail);
-    }
-    /* a constraint violation names the field, in the words of the field
-     * validator, instead of PostgreSQL's message (and constraint name) */
-    static const struct {
-        const char *sqlstate, *message, *detail; /* for a field; without one */
-    } rules[] = {
-        {"23503", "refers to something that does not exist",
-         "the request refers to something that does not exist"},
-        {"23505", "is already taken", "something in the request already exists"},
-        {"23514", "is not an accepted value", "a value in the request is not accepted"},
-        {"23502", "is required", "a required value is missing"}};
-    char field[64];
-    for (size_t i = 0; i < ARRAY_LEN(rules); i++) {
-        if (strcmp(err->sqlstate, rules[i].sqlstate) != 0) continue;
-        /* named only when the client sent that field: a rule on a column
-         * the statement fills itself (a history row's changed_by) is ours */
-        if (violated_field(err, field, sizeof field) && r->json &&
-            json_object_get(r->json, field)) {
-            json_t *errors =
-                json_pack("[{s:s,s:s}]", "field", field, "message", rules[i].message);
-            return reply_problem_errors(r, err->http_status, err->code, errors, "%s %s", field,
-                                        rules[i].message);
-        }
-        log_msgf(LOG_WARN, "constraint %s (%s): %s", err->constraint, err->sqlstate,
-                 err->message);
-        return reply_problem(r, err->http_status, err->code, "%s", rules[i].detail);
-    }
-    return reply_problem(r, err->http_status, err->code, "%s", err->message);
-}
-
-static db_res *query_or_reply(struct req *r, const char *sql, int nparams,
-                              const char *const *params, enum plan plan)
-{
-    struct db_error err;
-    db_res *res = exec_statement(sql, nparams, params, plan, &err);
-    if (!res) {
-        db_reply_error(r, &err);
-        return NULL;
-    }
-    req_defer(r, res_free_cb, res);
-    return res;
-}
-
-db_res *db_query_or_reply(struct req *r, const char *sql, int nparams, const char *const *params)
-{
-    return query_or_reply(r, sql, nparams, params, PLAN_EACH);
-}
-
-db_res *db_query_prepared_or_reply(struct req *r, const char *sql, int nparams,
-                                   const char *const *params)
-{
-    return query_or_reply(r, sql, nparams, params, PLAN_PREPARED);
-}
-
-db_res *db_query_generic_or_reply(struct req *r, const char *sql, int nparams,
-                                  const char *const *params)
-{
-    return query_or_reply(r, sql, nparams, params, PLAN_GENERIC);
-}
-
-int db_begin_or_reply(struct req *r)
-{
-    return db_query_or_reply(r, "BEGIN", 0, NULL) ? 0 : -1;
-}
-
-int db_commit_or_reply(struct req *r)
-{
-    return db_query_or_reply(r, "COMMIT", 0, NULL) ? 0 : -1;
 }
 
 void db_rollback(void)

@@ -83,3 +83,8 @@ int router_match(const struct route *table, size_t n, const char *method, const 
     }
     return MATCH_NOT_FOUND;
 }
+
+void route_metric_label(buf_t *b, size_t index)
+{
+    buf_printf(b, "route=\"%s\",method=\"%s\"", g_routes[index].pattern, g_routes[index].method);
+}

@@ -127,21 +127,21 @@ static void build_sql(void)
     }
 }
 
-struct db_res *order_action_run(struct req *r, enum order_action act,
-                                const struct action_input *in)
+db_res *order_action_run(const struct principal *who, enum order_action act,
+                         const struct action_input *in, struct db_error *err)
 {
     pthread_once(&once, build_sql);
     char actor[24], scope[24], own[24];
-    snprintf(actor, sizeof actor, "%ld", (long)r->who.user_id);
-    snprintf(scope, sizeof scope, "%ld", (long)r->who.warehouse_id);
-    snprintf(own, sizeof own, "%ld", (long)r->who.driver_id);
-    bool scoped = r->who.role == ROLE_MANAGER && r->who.warehouse_id > 0;
-    bool driver = r->who.role == ROLE_DRIVER;
+    snprintf(actor, sizeof actor, "%ld", (long)who->user_id);
+    snprintf(scope, sizeof scope, "%ld", (long)who->warehouse_id);
+    snprintf(own, sizeof own, "%ld", (long)who->driver_id);
+    bool scoped = who->role == ROLE_MANAGER && who->warehouse_id > 0;
+    bool driver = who->role == ROLE_DRIVER;
     const char *need_proof =
         act == ACT_DELIVER && settings_bool("require_proof_of_delivery", false) ? "true" : "false";
     const char *params[] = {in->ids,
                             in->version,
-                            r->who.user_id > 0 ? actor : NULL, /* NULL: the system */
+                            who->user_id > 0 ? actor : NULL, /* NULL: the system */
                             scoped ? scope : NULL,
                             driver ? own : NULL,
                             in->new_driver,
@@ -152,7 +152,7 @@ struct db_res *order_action_run(struct req *r, enum order_action act,
                             in->notes,
                             in->pay_method,
                             in->pay_amount};
-    return db_query_prepared_or_reply(r, sql_text[act][!in->batch], ARRAY_LEN(params), params);
+    return db_exec_prepared(sql_text[act][!in->batch], ARRAY_LEN(params), params, err);
 }
 
 const char *order_action_from(enum order_action act)

@@ -6,8 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "deliveryd/auth.h"
-#include "deliveryd/http.h"
 #include "deliveryd/util.h"
 
 static void add_error(json_t *errors, const char *field, const char *message)
@@ -412,37 +410,9 @@ void fv_values_free(struct fv_values *v)
     memset(v, 0, sizeof *v);
 }
 
-size_t fv_parse_req(struct req *r, const json_t *obj, const struct fv_field *fields, size_t n,
-                    struct fv_values *out, json_t *errors)
-{
-    size_t nerr = fv_parse(obj ? obj : r->json, fields, n, out, errors);
-    for (size_t i = 0; i < out->n; i++)
-        if (out->text[i]) req_defer(r, free, out->text[i]);
-    return nerr;
-}
-
-int fv_reply_errors(struct req *r, json_t *errors)
-{
-    size_t nerr = json_array_size(errors);
-    if (nerr == 0) {
-        json_decref(errors);
-        return 0;
-    }
-    return reply_problem_errors(r, 422, "validation_failed", errors,
-                                "%zu field%s failed validation", nerr, nerr == 1 ? "" : "s");
-}
-
 void fv_add_error(json_t *errors, const char *field, const char *message)
 {
     add_error(errors, field, message);
-}
-
-int fv_parse_or_reply(struct req *r, const json_t *obj, const struct fv_field *fields, size_t n,
-                      struct fv_values *out)
-{
-    json_t *errors = json_array();
-    fv_parse_req(r, obj, fields, n, out, errors);
-    return fv_reply_errors(r, errors);
 }
 
 int fv_index(const struct fv_field *fields, size_t n, const char *name)

@@ -3,7 +3,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "deliveryd/http.h"
 #include "deliveryd/util.h"
 
 static const int statuses[] = {200, 201, 202, 204, 400, 401, 403, 404, 405, 409,
@@ -19,12 +18,16 @@ struct route_stats {
     uint64_t sum_us;
 };
 
-static struct route_stats *stats; /* g_nroutes + 1 (unmatched) */
+static struct route_stats *stats; /* nroutes + 1 (unmatched) */
+static size_t nroutes;
+static metrics_label_fn *route_label_fn;
 static uint64_t db_reconnects, db_statements, redis_errors;
 
-void metrics_init(void)
+void metrics_init(size_t routes, metrics_label_fn *label)
 {
-    if (!stats) stats = xcalloc(g_nroutes + 1, sizeof *stats);
+    nroutes = routes;
+    route_label_fn = label;
+    if (!stats) stats = xcalloc(nroutes + 1, sizeof *stats);
 }
 
 void metrics_free(void)
@@ -43,7 +46,7 @@ static size_t status_slot(int status)
 void metrics_observe(int route_index, int status, double seconds)
 {
     if (!stats) return;
-    size_t ri = route_index < 0 ? g_nroutes : (size_t)route_index;
+    size_t ri = route_index < 0 ? nroutes : (size_t)route_index;
     struct route_stats *s = &stats[ri];
     __atomic_add_fetch(&s->by_status[status_slot(status)], 1, __ATOMIC_RELAXED);
     size_t b = 0;
@@ -74,11 +77,11 @@ void metrics_redis_error(void)
 
 static void route_label(buf_t *b, size_t ri)
 {
-    if (ri == g_nroutes) {
+    if (ri == nroutes || !route_label_fn) {
         buf_puts(b, "route=\"unmatched\",method=\"\"");
         return;
     }
-    buf_printf(b, "route=\"%s\",method=\"%s\"", g_routes[ri].pattern, g_routes[ri].method);
+    route_label_fn(b, ri);
 }
 
 char *metrics_render(size_t *len)
@@ -87,7 +90,7 @@ char *metrics_render(size_t *len)
     buf_init(&b);
     buf_puts(&b, "# HELP deliveryd_http_requests_total HTTP requests by route and status.\n"
                  "# TYPE deliveryd_http_requests_total counter\n");
-    for (size_t ri = 0; stats && ri <= g_nroutes; ri++) {
+    for (size_t ri = 0; stats && ri <= nroutes; ri++) {
         for (size_t si = 0; si < NSTATUS; si++) {
             uint64_t v = __atomic_load_n(&stats[ri].by_status[si], __ATOMIC_RELAXED);
             if (!v) continue;
@@ -101,7 +104,7 @@ char *metrics_render(size_t *len)
     }
     buf_puts(&b, "# HELP deliveryd_http_request_duration_seconds Request latency.\n"
                  "# TYPE deliveryd_http_request_duration_seconds histogram\n");
-    for (size_t ri = 0; stats && ri <= g_nroutes; ri++) {
+    for (size_t ri = 0; stats && ri <= nroutes; ri++) {
         uint64_t total = 0, cum = 0;
         for (size_t k = 0; k <= NBUCKET; k++)
             total += __atomic_load_n(&stats[ri].bucket[k], __ATOMIC_RELAXED);
