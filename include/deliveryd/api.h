@@ -36,6 +36,9 @@ const char *id_text(struct req *r, int64_t id);
 const char *setting_text(struct req *r, const char *key, long def);
 /** The caller's warehouse scope as text, or NULL (admins, unscoped managers). */
 const char *scope_text(struct req *r);
+/** The caller's driver id as text when the caller is a driver, else NULL
+ * (the "own" of the visibility rules). */
+const char *own_driver_text(struct req *r);
 /** Replies with the JSON text in the first column of the first row; 404
  * not_found when there is no row. */
 void reply_row_json(struct req *r, int status, db_res *res);
@@ -142,6 +145,11 @@ void api_settings_put(struct req *r);
  */
 int sql_set_list(buf_t *sql, const struct fv_field *f, const struct fv_values *v,
                  const char *const *columns, const char **params, int *np);
+struct sqlb;
+/** sql_set_list through the builder: "col = $k, ..." appended to `out`,
+ * the values registered in b. Returns how many columns were set. */
+int sqlb_set_list(struct sqlb *b, buf_t *out, const struct fv_field *f, const struct fv_values *v,
+                  const char *const *columns);
 
 /* SQL (a printf format taking the parameter number): an FV_TIME text as an
  * estimated delivery time. A bare date (YYYY-MM-DD) is the END of that

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "deliveryd/queries.h"
 #include "deliveryd/util.h"
 
 typedef struct db_res db_res; /* a PGresult */
@@ -35,6 +36,13 @@ db_res *db_exec(const char *sql, int nparams, const char *const *params, struct 
  * prepared statement on its generic plan always (see the *_or_reply
  * variants in db_reply.h for when each fits). */
 enum db_plan { DB_PLAN_EACH, DB_PLAN_PREPARED, DB_PLAN_GENERIC };
+/**
+ * Runs a statement of sql/queries, planned as its `-- plan:` line
+ * says: db_run(Q(order_get)(id, scope, own), &err). The argument count
+ * comes from the arguments (Q checks it when compiling).
+ */
+db_res *db_run(enum query_id q, int nparams, const char *const *params, struct db_error *err)
+    MUSTCHECK;
 /** db_exec with the plan given. */
 db_res *db_exec_plan(const char *sql, int nparams, const char *const *params, enum db_plan plan,
                      struct db_error *err) MUSTCHECK;

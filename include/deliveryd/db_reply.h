@@ -27,6 +27,12 @@ db_res *db_query_prepared_or_reply(struct req *r, const char *sql, int nparams,
  */
 db_res *db_query_generic_or_reply(struct req *r, const char *sql, int nparams,
                                   const char *const *params) MUSTCHECK;
+/** db_run for handlers: db_q_or_reply(r, Q(order_get)(id, scope, own)). */
+db_res *db_q_or_reply(struct req *r, enum query_id q, int nparams, const char *const *params)
+    MUSTCHECK;
+struct sqlb;
+/** sqlb_exec for handlers (the result owned by the request; NULL after replying). */
+db_res *sqlb_or_reply(struct req *r, const struct sqlb *b, enum db_plan plan) MUSTCHECK;
 int db_begin_or_reply(struct req *r) MUSTCHECK;
 int db_commit_or_reply(struct req *r) MUSTCHECK;
 /** Sends the problem reply for err. Returns -1. */

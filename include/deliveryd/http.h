@@ -129,6 +129,8 @@ int reply_problem_extra(struct req *r, int status, const char *code, json_t *ext
 int reply_problem(struct req *r, int status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 /** 422 validation_failed naming one field. */
+/** 404 not_found "no such <what>" (also for what the caller may not see). Returns -1. */
+int reply_not_found(struct req *r, const char *what);
 int reply_field_error(struct req *r, const char *field, const char *message);
 
 /** Standard reason phrase for a status (e.g. "Unprocessable Content"). */

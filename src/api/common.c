@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "deliveryd/api.h"
+#include "deliveryd/sqlb.h"
 #include "deliveryd/fields.h"
 #include "deliveryd/settings.h"
 
@@ -49,7 +50,7 @@ const char *scope_text(struct req *r)
 void reply_row_json(struct req *r, int status, db_res *res)
 {
     if (db_ntuples(res) == 0 || db_isnull(res, 0, 0)) {
-        reply_problem(r, 404, "not_found", "no such resource");
+        reply_not_found(r, "resource");
         return;
     }
     reply_json_text(r, status, db_get(res, 0, 0), db_getlen(res, 0, 0));
@@ -102,6 +103,26 @@ int sql_set_list(buf_t *sql, const struct fv_field *f, const struct fv_values *v
         set++;
     }
     return set;
+}
+
+int sqlb_set_list(struct sqlb *b, buf_t *out, const struct fv_field *f, const struct fv_values *v,
+                  const char *const *columns)
+{
+    int set = 0;
+    for (size_t i = 0; i < v->n; i++) {
+        if (!v->present[i]) continue;
+        const char *col = columns ? columns[i] : f[i].name;
+        if (!col) continue;
+        buf_printf(out, "%s%s = ", set ? ", " : "", col);
+        sqlb_param_to(b, out, v->text[i]);
+        set++;
+    }
+    return set;
+}
+
+const char *own_driver_text(struct req *r)
+{
+    return r->who.role == ROLE_DRIVER ? id_text(r, r->who.driver_id) : NULL;
 }
 
 void reply_paged(struct req *r, const struct paging *pg, const char *view, const char *from_where,

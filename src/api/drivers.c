@@ -139,7 +139,7 @@ void api_drivers_patch(struct req *r)
         6, p2);
     if (!res) return;
     if (db_ntuples(res) == 0) {
-        reply_problem(r, 404, "not_found", "no such driver");
+        reply_not_found(r, "driver");
         return;
     }
     const char *uid = db_get(res, 0, 0);

@@ -24,7 +24,7 @@ void api_notifications_read(struct req *r)
         2, p);
     if (!res) return;
     if (db_ntuples(res) == 0) {
-        reply_problem(r, 404, "not_found", "no such notification");
+        reply_not_found(r, "notification");
         return;
     }
     res = db_query_or_reply(r, "SELECT body FROM api_notifications WHERE id = $1", 1, p);

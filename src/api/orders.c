@@ -10,6 +10,7 @@
 #include "deliveryd/microcache.h"
 #include "deliveryd/order_filter.h"
 #include "deliveryd/orders.h"
+#include "deliveryd/sqlb.h"
 
 static const char *const payment_methods[] = {"cash", "knet", "card", "prepaid", NULL};
 
@@ -100,11 +101,8 @@ static void res_free(void *p)
  * another. Returns false when the key names no order of this user. */
 static bool replay_or_reply(struct req *r, const char *key, const char *sha_hex)
 {
-    const char *p[] = {id_text(r, r->who.user_id), key, sha_hex};
-    db_res *res = db_query_or_reply(r,
-                                    "SELECT order_body(o), o.idempotency_sha256 = decode($3, 'hex')"
-                                    " FROM orders o WHERE o.created_by = $1 AND o.idempotency_key = $2",
-                                    3, p);
+    db_res *res =
+        db_q_or_reply(r, Q(order_by_idempotency_key)(id_text(r, r->who.user_id), key, sha_hex));
     if (!res) return true;
     if (db_ntuples(res) == 0) return false;
     if (db_get(res, 0, 1)[0] != 't') {
@@ -134,21 +132,25 @@ void api_orders_create(struct req *r)
     struct fv_values v;
     if (parse_order_or_reply(r, &v, true) < 0)
         return;
+    /* the order and its first history row in one statement; the columns
+     * and their values are listed side by side, the values' placeholders
+     * numbered by the builder */
+    struct sqlb b;
+    sqlb_init(&b);
     buf_t cols, vals;
     buf_init(&cols);
     buf_init(&vals);
-    const char *params[FV_MAX_FIELDS + 3];
-    int np = 0;
     for (size_t i = 0; i < v.n; i++) {
         if (!v.present[i] || !order_columns[i]) continue;
         buf_printf(&cols, "%s, ", order_columns[i]);
-        buf_printf(&vals, "$%d, ", np + 1);
-        params[np++] = v.text[i];
+        sqlb_param_to(&b, &vals, v.text[i]);
+        buf_puts(&vals, ", ");
     }
     if (v.present[F_ETA]) {
         buf_puts(&cols, "estimated_delivery_time, ");
-        buf_printf(&vals, SQL_ETA_PARAM ", ", np + 1);
-        params[np++] = v.text[F_ETA];
+        buf_puts(&vals, "order_eta(");
+        sqlb_param_to(&b, &vals, v.text[F_ETA]);
+        buf_puts(&vals, "), ");
     }
     char *sha_hex = NULL;
     if (key) {
@@ -157,28 +159,27 @@ void api_orders_create(struct req *r)
         sha_hex = req_alloc(r, 65);
         hex_encode(sha, sizeof sha, sha_hex);
         buf_puts(&cols, "idempotency_key, idempotency_sha256, ");
-        buf_printf(&vals, "$%d, decode($%d, 'hex'), ", np + 1, np + 2);
-        params[np++] = key;
-        params[np++] = sha_hex;
+        sqlb_param_to(&b, &vals, key);
+        buf_puts(&vals, ", decode(");
+        sqlb_param_to(&b, &vals, sha_hex);
+        buf_puts(&vals, ", 'hex'), ");
     }
-    params[np++] = id_text(r, r->who.user_id);
-    /* the order and its first history row in one statement */
-    char *sql = req_printf(r,
-                           "WITH o AS (INSERT INTO orders AS ins (%screated_by, source)"
-                           " VALUES (%s$%d, 'manual')%s RETURNING ins.id, ins.status,"
-                           " order_body(ins) AS body),"
-                           " h AS (INSERT INTO order_status_history (order_id, from_status,"
-                           " to_status, changed_by) SELECT id, NULL, status, $%d FROM o)"
-                           " SELECT body FROM o",
-                           cols.data ? cols.data : "", vals.data ? vals.data : "", np,
-                           key ? " ON CONFLICT (created_by, idempotency_key)"
-                                 " WHERE idempotency_key IS NOT NULL DO NOTHING"
-                               : "",
-                           np);
+    int actor = sqlb_param_to(&b, &vals, id_text(r, r->who.user_id));
+    sqlb_printf(&b, "WITH o AS (INSERT INTO orders AS ins (%screated_by, source) VALUES (%s, 'manual')",
+                cols.data ? cols.data : "", vals.data);
     buf_free(&cols);
     buf_free(&vals);
+    if (key)
+        sqlb_puts(&b, " ON CONFLICT (created_by, idempotency_key)"
+                      " WHERE idempotency_key IS NOT NULL DO NOTHING");
+    sqlb_puts(&b, " RETURNING ins.id, ins.status, order_body(ins) AS body),"
+                  " h AS (INSERT INTO order_status_history (order_id, from_status,"
+                  " to_status, changed_by) SELECT id, NULL, status, ");
+    sqlb_ref(&b, actor);
+    sqlb_puts(&b, " FROM o) SELECT body FROM o");
     struct db_error err;
-    db_res *res = db_exec(sql, np, params, &err);
+    db_res *res = sqlb_exec(&b, DB_PLAN_EACH, &err);
+    sqlb_free(&b);
     if (!res) {
         if (!(key && strcmp(err.sqlstate, "23505") == 0 && replay_or_reply(r, key, sha_hex)))
             db_reply_error(r, &err);
@@ -193,42 +194,20 @@ void api_orders_create(struct req *r)
         reply_problem(r, 503, "unavailable", "the order of this Idempotency-Key was not found; retry");
 }
 
-/* " AND scope AND own" for one order $1 with $2 scope and $3 own driver */
-#define VISIBLE " AND ($2::bigint IS NULL OR o.warehouse_id = $2) AND ($3::bigint IS NULL OR o.driver_id = $3)"
-
-static void visibility_params(struct req *r, const char **p)
-{
-    p[0] = id_text(r, r->ids[0]);
-    p[1] = scope_text(r);
-    p[2] = r->who.role == ROLE_DRIVER ? id_text(r, r->who.driver_id) : NULL;
-}
+/* The one order this request is about, and who is asking: the order id,
+ * the caller's scope (a scoped manager's warehouse) and own driver id (a
+ * driver), as the visibility of sql/queries/orders.sql takes them. */
+#define ORDER_VISIBILITY(r) id_text(r, (r)->ids[0]), scope_text(r), own_driver_text(r)
 
 void api_orders_get(struct req *r)
 {
-    const char *p[3];
-    visibility_params(r, p);
-    db_res *res =
-        db_query_prepared_or_reply(r, "SELECT body FROM api_orders o WHERE o.id = $1" VISIBLE, 3, p);
+    db_res *res = db_q_or_reply(r, Q(order_get)(ORDER_VISIBILITY(r)));
     if (res) reply_row_json(r, 200, res);
 }
 
 void api_orders_history(struct req *r)
 {
-    const char *p[3];
-    visibility_params(r, p);
-    db_res *res = db_query_prepared_or_reply(
-        r,
-        "SELECT (SELECT coalesce(json_agg(json_build_object("
-        "  'from_status', h.from_status, 'to_status', h.to_status,"
-        "  'changed_by', CASE WHEN u.id IS NOT NULL THEN json_build_object("
-        "    'id', u.id, 'full_name', u.full_name, 'role', u.role) END,"
-        "  'driver_id', h.driver_id, 'previous_driver_id', h.previous_driver_id,"
-        "  'reason', h.reason, 'reason_code', h.reason_code,"
-        "  'created_at', api_ts(h.created_at)) ORDER BY h.id), '[]'::json)"
-        "  FROM order_status_history h LEFT JOIN users u ON u.id = h.changed_by"
-        "  WHERE h.order_id = o.id)"
-        " FROM orders o WHERE o.id = $1" VISIBLE,
-        3, p);
+    db_res *res = db_q_or_reply(r, Q(order_history)(ORDER_VISIBILITY(r)));
     if (res) reply_row_json(r, 200, res);
 }
 
@@ -298,23 +277,24 @@ void api_orders_patch(struct req *r)
     struct fv_values v;
     if (parse_order_or_reply(r, &v, false) < 0)
         return;
+    struct sqlb b;
+    sqlb_init(&b);
+    /* managers only (the route's roles): no driver restriction */
+    int id = sqlb_param_to(&b, NULL, id_text(r, r->ids[0]));
+    int scope = sqlb_param_to(&b, NULL, scope_text(r));
     buf_t sets;
     buf_init(&sets);
-    const char *params[FV_MAX_FIELDS + 4];
-    int np = 3;
-    visibility_params(r, params);
-    params[2] = NULL; /* managers only: no driver restriction */
-    int nset = sql_set_list(&sets, order_fields, &v, order_columns, params, &np);
+    int nset = sqlb_set_list(&b, &sets, order_fields, &v, order_columns);
     if (v.present[F_ETA]) {
-        buf_printf(&sets, "%sestimated_delivery_time = " SQL_ETA_PARAM, nset++ ? ", " : "",
-                   np + 1);
-        params[np++] = v.text[F_ETA];
+        buf_puts(&sets, nset++ ? ", estimated_delivery_time = order_eta(" : "estimated_delivery_time = order_eta(");
+        sqlb_param_to(&b, &sets, v.text[F_ETA]);
+        buf_puts(&sets, ")");
     }
     if (nset == 0) {
         buf_free(&sets); /* nothing to change: no new version either, but a
                           * stale one is still a conflict, as with changes */
-        db_res *res = db_query_or_reply(
-            r, "SELECT body, version FROM api_orders o WHERE o.id = $1" VISIBLE, 3, params);
+        sqlb_free(&b);
+        db_res *res = db_q_or_reply(r, Q(order_get_version)(id_text(r, r->ids[0]), scope_text(r), NULL));
         if (!res) return;
         if (db_ntuples(res) == 1 && v.text[F_VERSION] &&
             strcmp(db_get(res, 0, 1), v.text[F_VERSION]) != 0)
@@ -324,22 +304,27 @@ void api_orders_patch(struct req *r)
             reply_row_json(r, 200, res);
         return;
     }
-    buf_puts(&sets, ", ");
-    params[np++] = v.text[F_VERSION];
-    char *sql = req_printf(
-        r,
-        "WITH cur AS (SELECT o.id, o.status, o.version FROM orders o"
-        "  WHERE o.id = $1" VISIBLE " FOR NO KEY UPDATE),"
-        " upd AS (UPDATE orders o SET %sversion = o.version + 1 FROM cur"
-        "  WHERE o.id = cur.id AND cur.status NOT IN ('delivered', 'cancelled', 'returned')"
-        "  AND ($%d::int IS NULL OR cur.version = $%d::int) RETURNING order_body(o) AS body)"
-        " SELECT (SELECT body FROM upd), cur.status, cur.version FROM cur",
-        sets.data ? sets.data : "", np, np);
+    sqlb_puts(&b, "WITH cur AS (SELECT o.id, o.status, o.version FROM orders o WHERE o.id = ");
+    sqlb_ref(&b, id);
+    sqlb_puts(&b, " AND (");
+    sqlb_ref(&b, scope);
+    sqlb_puts(&b, "::bigint IS NULL OR o.warehouse_id = ");
+    sqlb_ref(&b, scope);
+    sqlb_printf(&b, ") FOR NO KEY UPDATE), upd AS (UPDATE orders o SET %s, version = o.version + 1"
+                    " FROM cur WHERE o.id = cur.id AND NOT order_status_is_terminal(cur.status)"
+                    " AND (",
+                sets.data);
     buf_free(&sets);
-    db_res *res = db_query_or_reply(r, sql, np, params);
+    int version = sqlb_param(&b, v.text[F_VERSION]);
+    sqlb_puts(&b, "::int IS NULL OR cur.version = ");
+    sqlb_ref(&b, version);
+    sqlb_puts(&b, "::int) RETURNING order_body(o) AS body)"
+                  " SELECT (SELECT body FROM upd), cur.status, cur.version FROM cur");
+    db_res *res = sqlb_or_reply(r, &b, DB_PLAN_EACH);
+    sqlb_free(&b);
     if (!res) return;
     if (db_ntuples(res) == 0) {
-        reply_problem(r, 404, "not_found", "no such order");
+        reply_not_found(r, "order");
         return;
     }
     if (!db_isnull(res, 0, 0)) {

@@ -56,7 +56,7 @@ void api_payments_record(struct req *r)
         7, p);
     if (!res) return;
     if (db_ntuples(res) == 0) {
-        reply_problem(r, 404, "not_found", "no such order");
+        reply_not_found(r, "order");
         return;
     }
     const char *status = req_strdup(r, db_get(res, 0, 0));
@@ -175,7 +175,7 @@ void api_payments_settle(struct req *r)
 void api_drivers_cash(struct req *r)
 {
     if (r->who.role == ROLE_DRIVER && r->who.driver_id != r->ids[0]) {
-        reply_problem(r, 404, "not_found", "no such driver");
+        reply_not_found(r, "driver");
         return;
     }
     const char *p[] = {id_text(r, r->ids[0]), scope_text(r)};

@@ -126,7 +126,7 @@ void api_proofs_create(struct req *r)
                                   3, p1);
     if (!o) return;
     if (db_ntuples(o) == 0) {
-        reply_problem(r, 404, "not_found", "no such order");
+        reply_not_found(r, "order");
         return;
     }
     const char *status = db_get(o, 0, 0);
@@ -200,7 +200,7 @@ void api_files_get(struct req *r)
         3, p);
     if (!res) return;
     if (db_ntuples(res) == 0) {
-        reply_problem(r, 404, "not_found", "no such file");
+        reply_not_found(r, "file");
         return;
     }
     int fd = files_open(db_get(res, 0, 0));

@@ -97,7 +97,7 @@ void api_sessions_list(struct req *r)
         p0);
     if (!d) return;
     if (db_ntuples(d) == 0) {
-        reply_problem(r, 404, "not_found", "no such driver");
+        reply_not_found(r, "driver");
         return;
     }
     const char *p[6] = {p0[0], from, to};

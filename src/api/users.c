@@ -122,7 +122,7 @@ static bool update_user(struct req *r, const char *sets_sql, int np, const char 
     if (!res) return false;
     principal_invalidate(r->ids[0]);
     if (db_ntuples(res) == 0) {
-        reply_problem(r, 404, "not_found", "no such user");
+        reply_not_found(r, "user");
         return false;
     }
     return true;

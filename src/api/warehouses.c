@@ -70,7 +70,7 @@ void api_warehouses_patch(struct req *r)
     if (fv_parse_or_reply(r, NULL, wh_fields, ARRAY_LEN(wh_fields), &v) < 0) return;
     const char *scope = scope_text(r);
     if (scope && r->ids[0] != r->who.warehouse_id) {
-        reply_problem(r, 404, "not_found", "no such warehouse");
+        reply_not_found(r, "warehouse");
         return;
     }
     buf_t sets;
@@ -85,7 +85,7 @@ void api_warehouses_patch(struct req *r)
     db_res *res = db_query_or_reply(r, sql, np + 1, params);
     if (!res) return;
     if (db_ntuples(res) == 0) {
-        reply_problem(r, 404, "not_found", "no such warehouse");
+        reply_not_found(r, "warehouse");
         return;
     }
     reply_warehouse(r, 200, params[np]);

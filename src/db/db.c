@@ -358,6 +358,15 @@ static db_res *exec_statement(const char *sql, int nparams, const char *const *p
     return NULL;
 }
 
+db_res *db_run(enum query_id q, int nparams, const char *const *params, struct db_error *err)
+{
+    static const enum plan plans[] = {[QP_EACH] = PLAN_EACH, [QP_PREPARED] = PLAN_PREPARED,
+                                      [QP_GENERIC] = PLAN_GENERIC};
+    const struct query_def *d = &g_queries[q];
+    (void)nparams; /* == d->nparams, checked by Q() when compiling */
+    return exec_statement(d->sql, d->nparams, params, plans[d->plan], err);
+}
+
 db_res *db_exec_plan(const char *sql, int nparams, const char *const *params, enum db_plan plan,
                      struct db_error *err)
 {

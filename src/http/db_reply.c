@@ -9,6 +9,7 @@
 #include "deliveryd/db_reply.h"
 #include "deliveryd/http.h"
 #include "deliveryd/log.h"
+#include "deliveryd/sqlb.h"
 
 static void res_free_cb(void *p)
 {
@@ -82,6 +83,30 @@ static db_res *query_or_reply(struct req *r, const char *sql, int nparams,
 {
     struct db_error err;
     db_res *res = db_exec_plan(sql, nparams, params, plan, &err);
+    if (!res) {
+        db_reply_error(r, &err);
+        return NULL;
+    }
+    req_defer(r, res_free_cb, res);
+    return res;
+}
+
+db_res *db_q_or_reply(struct req *r, enum query_id q, int nparams, const char *const *params)
+{
+    struct db_error err;
+    db_res *res = db_run(q, nparams, params, &err);
+    if (!res) {
+        db_reply_error(r, &err);
+        return NULL;
+    }
+    req_defer(r, res_free_cb, res);
+    return res;
+}
+
+db_res *sqlb_or_reply(struct req *r, const struct sqlb *b, enum db_plan plan)
+{
+    struct db_error err;
+    db_res *res = sqlb_exec(b, plan, &err);
     if (!res) {
         db_reply_error(r, &err);
         return NULL;

@@ -238,3 +238,8 @@ int reply_field_error(struct req *r, const char *field, const char *message)
     json_array_append_new(errs, json_pack("{s:s,s:s}", "field", field, "message", message));
     return reply_problem_errors(r, 422, "validation_failed", errs, "%s: %s", field, message);
 }
+
+int reply_not_found(struct req *r, const char *what)
+{
+    return reply_problem(r, 404, "not_found", "no such %s", what);
+}

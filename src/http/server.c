@@ -206,7 +206,7 @@ static void dispatch(struct conn_state *st)
     db_statements_reset();
     if (strcmp(r->method, "OPTIONS") == 0) {
         if (st->match == MATCH_NOT_FOUND) {
-            reply_problem(r, 404, "not_found", "no such resource");
+            reply_not_found(r, "resource");
             return;
         }
         preflight(r, st->allow[0] ? st->allow : NULL);
@@ -216,7 +216,7 @@ static void dispatch(struct conn_state *st)
         ratelimit_or_reply(r) < 0)
         return;
     if (st->match == MATCH_NOT_FOUND) {
-        reply_problem(r, 404, "not_found", "no such resource");
+        reply_not_found(r, "resource");
         return;
     }
     if (st->match == MATCH_BAD_METHOD) {
