@@ -40,7 +40,7 @@ START_TIMEOUT = 15.0
 CONFIG_VARS = (
     "DATABASE_URL", "REDIS_URL", "JWT_SECRET", "CRON_SECRET", "D365_WEBHOOK_SECRET",
     "BIND_ADDRESS", "PORT", "THREADS", "STORAGE_DIR", "CORS_ORIGINS", "LOG_LEVEL",
-    "MIGRATIONS_DIR", "ASAN_OPTIONS", "UBSAN_OPTIONS",
+    "MIGRATIONS_DIR", "SCHEMA_DIR", "ASAN_OPTIONS", "UBSAN_OPTIONS",
 )
 
 
@@ -393,6 +393,7 @@ def deliveryd_env(test_session, pg, redis):
         STORAGE_DIR=str(s.storage_dir),
         CORS_ORIGINS=CORS_ORIGIN,
         MIGRATIONS_DIR=str(REPO / "migrations"),
+        SCHEMA_DIR=str(REPO / "sql" / "schema"),
         LOG_LEVEL="info",
         THREADS="8",
         ASAN_OPTIONS=f"detect_leaks=1:abort_on_error=0:log_path={s.san_dir}/asan",
