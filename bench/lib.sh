@@ -17,8 +17,8 @@
 #                          bench_hugepages); 0: on 4 KiB pages
 #   BENCH_TREE=DIR         the source tree to build and run (default: this
 #                          checkout); e.g. a `git archive HEAD` snapshot when
-#                          the working copy is mid-edit. Its build/ and
-#                          migrations/ are used.
+#                          the working copy is mid-edit. Its build/,
+#                          migrations/ and sql/schema/ are used.
 #
 # Machine note: everything (PostgreSQL, Redis, deliveryd, wrk, pgbench) shares
 # the same cores; figures are only comparable as ratios measured in one run.
@@ -67,7 +67,7 @@ bench_results_init() {
       echo "memory: $(free -m | awk '/^Mem:/ {print $2}') MiB"
       echo "tree: $BENCH_TREE"
       if [ "$BENCH_TREE" = "$BENCH_ROOT" ]; then
-        echo "commit: $(git -C "$BENCH_ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$BENCH_ROOT" diff --quiet HEAD -- src migrations 2>/dev/null || echo ' (+ uncommitted changes in src/ or migrations/)')"
+        echo "commit: $(git -C "$BENCH_ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$BENCH_ROOT" diff --quiet HEAD -- src migrations sql 2>/dev/null || echo ' (+ uncommitted changes in src/, migrations/ or sql/)')"
       elif [ -f "$BENCH_TREE/.bench-commit" ]; then
         echo "commit: $(cat "$BENCH_TREE/.bench-commit") (snapshot)"
       fi
@@ -111,7 +111,7 @@ bench_daemon_env() {
   export DATABASE_URL="postgresql://postgres@127.0.0.1:$PG_PORT/$BENCH_DB"
   export REDIS_URL="redis://127.0.0.1:$REDIS_PORT"
   export JWT_SECRET BIND_ADDRESS=127.0.0.1 PORT=$DAEMON_PORT
-  export STORAGE_DIR=$BENCH_DIR/storage MIGRATIONS_DIR=$BENCH_TREE/migrations
+  export STORAGE_DIR=$BENCH_DIR/storage MIGRATIONS_DIR=$BENCH_TREE/migrations SCHEMA_DIR=$BENCH_TREE/sql/schema
   export LOG_LEVEL=warn
 }
 

@@ -34,6 +34,8 @@ static const struct cfg_def defs[] = {
     {"CORS_ORIGINS", CFG_STR, "", 0, 0, S(cors_origins), 0, 0},
     {"LOG_LEVEL", CFG_STR, "info", 0, 0, S(log_level_name), 0, 1},
     {"MIGRATIONS_DIR", CFG_STR, "migrations", 0, 0, S(migrations_dir), 0, 1},
+    /* Unset: sql/schema next to MIGRATIONS_DIR (schema_dir_default below). */
+    {"SCHEMA_DIR", CFG_STR, NULL, 0, 0, S(schema_dir), 0, 1},
     {"CONNECTION_LIMIT", CFG_INT, "4000", 16, 100000, S(connection_limit), 0, 0},
     {"CONNECTION_TIMEOUT", CFG_INT, "30", 1, 3600, S(connection_timeout), 0, 0},
     /* one address may hold this many connections (0: no limit; behind a
@@ -44,6 +46,24 @@ static const struct cfg_def defs[] = {
     {"STATEMENT_TIMEOUT_MS", CFG_INT, "15000", 100, 600000, S(db_pool_statement_timeout_ms), 0, 0},
 };
 #undef S
+
+/* The sql/schema directory beside the migrations directory: the parent of
+ * MIGRATIONS_DIR (taken from the text, so a symlinked release directory
+ * stays the one named) plus "sql/schema". "migrations" gives "sql/schema",
+ * "/opt/r/migrations/" gives "/opt/r/sql/schema". Owned by the caller. */
+static char *schema_dir_default(const char *migrations_dir)
+{
+    size_t n = strlen(migrations_dir);
+    while (n > 1 && migrations_dir[n - 1] == '/') n--;
+    size_t parent = n;
+    while (parent > 0 && migrations_dir[parent - 1] != '/') parent--;
+    /* parent: length of "dir/" before the last component, 0 when none */
+    buf_t b;
+    buf_init(&b);
+    buf_append(&b, migrations_dir, parent);
+    buf_append(&b, "sql/schema", strlen("sql/schema"));
+    return buf_steal(&b, NULL);
+}
 
 void config_free(void)
 {
@@ -85,6 +105,7 @@ int config_load(char *(*get)(const char *), unsigned need, char *err, size_t err
             *(long *)slot = (long)n;
         }
     }
+    if (!g_cfg.schema_dir) g_cfg.schema_dir = schema_dir_default(g_cfg.migrations_dir);
     static const char *levels[] = {"debug", "info", "warn", "error"};
     g_cfg.log_level = LOG_INFO;
     bool found = false;

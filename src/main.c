@@ -136,7 +136,8 @@ int main(int argc, char **argv)
     }
     int rc;
     if (strcmp(cmd, "serve") == 0) rc = serve();
-    else if (strcmp(cmd, "migrate") == 0) rc = migrate_run(g_cfg.migrations_dir) == 0 ? 0 : 1;
+    else if (strcmp(cmd, "migrate") == 0)
+        rc = migrate_run(g_cfg.migrations_dir, g_cfg.schema_dir) == 0 ? 0 : 1;
     else if (strcmp(cmd, "cron") == 0) rc = run_cron(argc, argv);
     else rc = cli_create_user(argc, argv);
     db_thread_close();

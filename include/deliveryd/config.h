@@ -20,6 +20,7 @@ struct config {
     char *cors_origins;
     char *log_level_name;
     char *migrations_dir;
+    char *schema_dir; /* SCHEMA_DIR; unset: sql/schema beside migrations_dir */
     long connection_limit;
     long connection_timeout;
     long per_address_connection_limit;

@@ -68,83 +68,179 @@ static int exec_or_say(const char *sql, int n, const char *const *params, const 
     return 0;
 }
 
-int migrate_run(const char *dir)
+/* A file's text and its SHA-256 in hex; NULL (after a message) when it
+ * cannot be read. */
+static char *read_with_checksum(const char *dir, const char *name,
+                                char hex[2 * crypto_hash_sha256_BYTES + 1])
 {
-    char **names = NULL;
-    size_t count = 0;
-    int rc = -1;
-    if (list_sql(dir, &names, &count) < 0) {
-        fprintf(stderr, "migrate: cannot read the migrations directory %s\n", dir);
+    char path[4096];
+    if (snprintf(path, sizeof path, "%s/%s", dir, name) >= (int)sizeof path) {
+        fprintf(stderr, "migrate: path too long: %s/%s\n", dir, name);
+        return NULL;
+    }
+    size_t len;
+    char *sql = read_file(path, &len);
+    if (!sql) {
+        fprintf(stderr, "migrate: cannot read %s\n", path);
+        return NULL;
+    }
+    unsigned char hash[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256(hash, (const unsigned char *)sql, len);
+    hex_encode(hash, sizeof hash, hex);
+    return sql;
+}
+
+/* The recorded checksum of `name` in `table` (a constant of ours, never
+ * client data): 1 with *recorded set (caller frees), 0 when not recorded,
+ * -1 on a database error (printed). */
+static int recorded_checksum(const char *table, const char *name, char **recorded)
+{
+    char sql[128];
+    snprintf(sql, sizeof sql, "SELECT checksum FROM %s WHERE name = $1", table);
+    struct db_error err;
+    const char *p[] = {name};
+    db_res *res = db_exec(sql, 1, p, &err);
+    if (!res) {
+        fprintf(stderr, "migrate: reading %s: %s\n", table, err.message);
         return -1;
     }
-    /* One migrator at a time, whatever the number of hosts running it. */
-    if (exec_or_say("SELECT pg_advisory_lock(727274001)", 0, NULL, "taking the lock") < 0)
-        goto out;
+    int found = db_ntuples(res) == 1;
+    if (found) *recorded = xstrdup(db_get(res, 0, 0));
+    db_res_free(res);
+    return found;
+}
+
+/* Runs one file in its own transaction and records it with `record_sql`
+ * ($1 name, $2 checksum) before the commit. A migration may rewrite a big
+ * table: no statement timeout (the pool's applies to requests).
+ * lock_timeout stays, so a file that cannot get its locks fails instead of
+ * stalling traffic. */
+static int apply_file(const char *dir, const char *name, const char *sql, const char *hex,
+                      const char *record_sql)
+{
+    struct db_error err;
+    if (db_exec_script("BEGIN; SET LOCAL statement_timeout = 0", &err) < 0 ||
+        db_exec_script(sql, &err) < 0) {
+        fprintf(stderr, "migrate: %s/%s failed: %s (SQLSTATE %s)\n", dir, name, err.message,
+                err.sqlstate);
+        db_rollback();
+        return -1;
+    }
+    const char *p[] = {name, hex};
+    if (exec_or_say(record_sql, 2, p, "recording the file") < 0 ||
+        exec_or_say("COMMIT", 0, NULL, "commit") < 0) {
+        db_rollback();
+        return -1;
+    }
+    return 0;
+}
+
+/* The numbered migrations: each applied once, in name order; an applied
+ * file that changed stops everything. *applied counts the files run now. */
+static int run_numbered(const char *dir, char **names, size_t count, size_t *applied)
+{
     if (exec_or_say("CREATE TABLE IF NOT EXISTS schema_migrations ("
                     " name text PRIMARY KEY, checksum text NOT NULL,"
                     " applied_at timestamptz NOT NULL DEFAULT now())",
                     0, NULL, "creating schema_migrations") < 0)
-        goto unlock;
-    size_t applied = 0;
+        return -1;
     for (size_t i = 0; i < count; i++) {
-        char path[4096];
-        if (snprintf(path, sizeof path, "%s/%s", dir, names[i]) >= (int)sizeof path) goto unlock;
-        size_t len;
-        char *sql = read_file(path, &len);
-        if (!sql) {
-            fprintf(stderr, "migrate: cannot read %s\n", path);
-            goto unlock;
-        }
-        unsigned char hash[crypto_hash_sha256_BYTES];
-        crypto_hash_sha256(hash, (const unsigned char *)sql, len);
         char hex[2 * crypto_hash_sha256_BYTES + 1];
-        hex_encode(hash, sizeof hash, hex);
-
-        struct db_error err;
-        const char *p1[] = {names[i]};
-        db_res *res =
-            db_exec("SELECT checksum FROM schema_migrations WHERE name = $1", 1, p1, &err);
-        if (!res) {
-            fprintf(stderr, "migrate: %s\n", err.message);
-            free(sql);
-            goto unlock;
-        }
-        if (db_ntuples(res) == 1) {
-            bool same = strcmp(db_get(res, 0, 0), hex) == 0;
-            if (!same)
+        char *sql = read_with_checksum(dir, names[i], hex);
+        if (!sql) return -1;
+        char *recorded = NULL;
+        int found = recorded_checksum("schema_migrations", names[i], &recorded);
+        if (found != 0) {
+            bool same = found == 1 && strcmp(recorded, hex) == 0;
+            if (found == 1 && !same)
                 fprintf(stderr,
                         "migrate: %s was changed after it was applied (checksum %s, recorded "
                         "%s); add a new migration instead of editing an applied one\n",
-                        names[i], hex, db_get(res, 0, 0));
-            db_res_free(res);
+                        names[i], hex, recorded);
+            free(recorded);
             free(sql);
-            if (!same) goto unlock;
+            if (!same) return -1;
             continue;
         }
-        db_res_free(res);
-        /* A migration may rewrite a big table: no statement timeout (the
-         * pool's applies to requests). lock_timeout stays, so a migration
-         * that cannot get its locks fails instead of stalling traffic. */
-        if (db_exec_script("BEGIN; SET LOCAL statement_timeout = 0", &err) < 0 ||
-            db_exec_script(sql, &err) < 0) {
-            fprintf(stderr, "migrate: %s failed: %s (SQLSTATE %s)\n", names[i], err.message,
-                    err.sqlstate);
-            db_rollback();
-            free(sql);
-            goto unlock;
-        }
+        int rc = apply_file(dir, names[i], sql, hex,
+                            "INSERT INTO schema_migrations (name, checksum) VALUES ($1, $2)");
         free(sql);
-        const char *p2[] = {names[i], hex};
-        if (exec_or_say("INSERT INTO schema_migrations (name, checksum) VALUES ($1, $2)", 2, p2,
-                        "recording the migration") < 0 ||
-            exec_or_say("COMMIT", 0, NULL, "commit") < 0) {
-            db_rollback();
-            goto unlock;
-        }
+        if (rc < 0) return -1;
         fprintf(stderr, "migrate: applied %s\n", names[i]);
-        applied++;
+        (*applied)++;
     }
+    return 0;
+}
+
+/* The repeatable files (sql/schema): in name order, each whose checksum
+ * differs from the recorded one, or every one when `all` (a numbered
+ * migration ran in this run and may have dropped what they define). */
+static int run_repeatable(const char *dir, char **names, size_t count, bool all, size_t *applied)
+{
+    if (exec_or_say("CREATE TABLE IF NOT EXISTS schema_repeatable ("
+                    " name text PRIMARY KEY, checksum text NOT NULL,"
+                    " applied_at timestamptz NOT NULL DEFAULT now())",
+                    0, NULL, "creating schema_repeatable") < 0)
+        return -1;
+    for (size_t i = 0; i < count; i++) {
+        char hex[2 * crypto_hash_sha256_BYTES + 1];
+        char *sql = read_with_checksum(dir, names[i], hex);
+        if (!sql) return -1;
+        char *recorded = NULL;
+        int found = recorded_checksum("schema_repeatable", names[i], &recorded);
+        bool same = found == 1 && strcmp(recorded, hex) == 0;
+        free(recorded);
+        if (found < 0 || (same && !all)) {
+            free(sql);
+            if (found < 0) return -1;
+            continue;
+        }
+        int rc = apply_file(dir, names[i], sql, hex,
+                            "INSERT INTO schema_repeatable (name, checksum) VALUES ($1, $2)"
+                            " ON CONFLICT (name) DO UPDATE"
+                            " SET checksum = excluded.checksum, applied_at = now()");
+        free(sql);
+        if (rc < 0) {
+            fprintf(stderr,
+                    "migrate: stopped at %s/%s: the schema files before it are applied, it "
+                    "and the ones after are not; fix it and run migrate again\n",
+                    dir, names[i]);
+            return -1;
+        }
+        fprintf(stderr, "migrate: applied %s/%s%s\n", dir, names[i],
+                same ? " (unchanged, re-applied after a numbered migration)" : "");
+        (*applied)++;
+    }
+    return 0;
+}
+
+int migrate_run(const char *dir, const char *schema_dir)
+{
+    char **names = NULL, **rnames = NULL;
+    size_t count = 0, rcount = 0;
+    int rc = -1;
+    if (list_sql(dir, &names, &count) < 0) {
+        fprintf(stderr, "migrate: cannot read the migrations directory %s (MIGRATIONS_DIR)\n", dir);
+        return -1;
+    }
+    /* Both directories are read before anything changes: a release
+     * without its schema files must not half-migrate. */
+    if (list_sql(schema_dir, &rnames, &rcount) < 0) {
+        fprintf(stderr,
+                "migrate: cannot read the schema directory %s (SCHEMA_DIR; default: "
+                "sql/schema beside MIGRATIONS_DIR)\n",
+                schema_dir);
+        goto out;
+    }
+    /* One migrator at a time, whatever the number of hosts running it. */
+    if (exec_or_say("SELECT pg_advisory_lock(727274001)", 0, NULL, "taking the lock") < 0)
+        goto out;
+    size_t applied = 0, rapplied = 0;
+    if (run_numbered(dir, names, count, &applied) < 0) goto unlock;
     fprintf(stderr, "migrate: %zu applied, %zu already up to date\n", applied, count - applied);
+    if (run_repeatable(schema_dir, rnames, rcount, applied > 0, &rapplied) < 0) goto unlock;
+    fprintf(stderr, "migrate: %zu schema files applied, %zu unchanged\n", rapplied,
+            rcount - rapplied);
     rc = 0;
 unlock:
     if (exec_or_say("SELECT pg_advisory_unlock(727274001)", 0, NULL, "releasing the lock") < 0)
@@ -152,5 +248,7 @@ unlock:
 out:
     for (size_t i = 0; i < count; i++) free(names[i]);
     free(names);
+    for (size_t i = 0; i < rcount; i++) free(rnames[i]);
+    free(rnames);
     return rc;
 }

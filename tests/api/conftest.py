@@ -40,8 +40,8 @@ START_TIMEOUT = 15.0
 CONFIG_VARS = (
     "DATABASE_URL", "REDIS_URL", "JWT_SECRET", "CRON_SECRET", "D365_WEBHOOK_SECRET",
     "BIND_ADDRESS", "PORT", "THREADS", "STORAGE_DIR", "CORS_ORIGINS", "LOG_LEVEL",
-    "MIGRATIONS_DIR", "ASAN_OPTIONS", "UBSAN_OPTIONS", "CONNECTION_LIMIT", "CONNECTION_TIMEOUT",
-    "PER_ADDRESS_CONNECTION_LIMIT", "REQUEST_HEAD_TIMEOUT",
+    "MIGRATIONS_DIR", "SCHEMA_DIR", "ASAN_OPTIONS", "UBSAN_OPTIONS", "CONNECTION_LIMIT",
+    "CONNECTION_TIMEOUT", "PER_ADDRESS_CONNECTION_LIMIT", "REQUEST_HEAD_TIMEOUT",
 )
 
 
@@ -394,6 +394,7 @@ def deliveryd_env(test_session, pg, redis):
         STORAGE_DIR=str(s.storage_dir),
         CORS_ORIGINS=CORS_ORIGIN,
         MIGRATIONS_DIR=str(REPO / "migrations"),
+        SCHEMA_DIR=str(REPO / "sql" / "schema"),
         LOG_LEVEL="info",
         THREADS="8",
         ASAN_OPTIONS=f"detect_leaks=1:abort_on_error=0:log_path={s.san_dir}/asan",

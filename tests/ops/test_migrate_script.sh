@@ -36,7 +36,7 @@ pg_start "$TMP/pg" "$PORT" test
 pg_createdb "$PORT" deliveryd_ops
 psql_q() { pg_psql "$PORT" deliveryd_ops -tAc "$1"; }
 
-unset MIGRATIONS_DIR PG_DUMP PG_RESTORE
+unset MIGRATIONS_DIR SCHEMA_DIR PG_DUMP PG_RESTORE
 # A private copy, so a concurrent rebuild of build/ cannot change it mid-test.
 cp "$SRC_BIN" "$TMP/deliveryd"
 export DELIVERYD_BIN=$TMP/deliveryd
@@ -56,6 +56,12 @@ applied=$(psql_q "SELECT count(*) FROM schema_migrations") || applied=0
 files=$(find migrations -maxdepth 1 -name '*.sql' | wc -l)
 check "schema_migrations has rows ($applied)" test "$applied" -gt 0
 check "one row per migration file ($applied/$files)" test "$applied" = "$files"
+repeatable=$(psql_q "SELECT count(*) FROM schema_repeatable") || repeatable=0
+schema_files=$(find sql/schema -maxdepth 1 -name '*.sql' | wc -l)
+check "one schema_repeatable row per sql/schema file ($repeatable/$schema_files)" \
+  test "$repeatable" = "$schema_files"
+repeatable_rows=$(psql_q "SELECT name, checksum, applied_at FROM schema_repeatable ORDER BY 1") ||
+  repeatable_rows=error
 
 # 2. A second run is a no-op for the schema but still takes its own backup.
 sleep 1 # backups are named to the second
@@ -63,6 +69,8 @@ if scripts/migrate >"$TMP/out2" 2>"$TMP/err2"; then ok "a second run succeeds"; 
   fail "a second run succeeds"; cat "$TMP/err2"; fi
 check "a second run writes a second backup" test "$(find "$BACKUP_DIR" -name 'deliveryd-*.dump' | wc -l)" = 2
 check "a second run applies nothing new" test "$(psql_q "SELECT count(*) FROM schema_migrations" || echo error)" = "$applied"
+check "a second run re-applies no sql/schema file" \
+  test "$(psql_q "SELECT name, checksum, applied_at FROM schema_repeatable ORDER BY 1" || echo error)" = "$repeatable_rows"
 
 # 3. pg_dump fails (no such database): refuse before migrating.
 marker=$TMP/deliveryd-was-run

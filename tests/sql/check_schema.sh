@@ -1,13 +1,30 @@
 #!/usr/bin/env bash
-# Applies every migration (migrations/*.sql in order) to a throwaway
-# PostgreSQL 15 cluster and runs sanity checks on it. Needs only the PostgreSQL server binaries.
+# Applies every migration (migrations/*.sql in order), then the repeatable
+# schema files (sql/schema/*.sql in order), to a throwaway PostgreSQL 15
+# cluster, as `deliveryd migrate` does on a fresh database, and checks:
+#   - two applications give the same schema and seed data;
+#   - applying sql/schema again changes nothing (the files are repeatable);
+#   - the schema is docs/schema.sql (scripts/lib/schema.sh's dump);
+#   - re-applying 0001 fails; sanity checks of the functions and views.
+# Needs only the PostgreSQL server binaries.
 #   tests/sql/check_schema.sh            (from anywhere; finds the repo itself)
+#   tests/sql/check_schema.sh --write    rewrite docs/schema.sql instead of
+#                                        comparing (what scripts/dump-schema runs)
 #   PG_BIN=/path/to/bin tests/sql/check_schema.sh
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 MIGRATION="$ROOT/migrations/0001_init.sql"
+SCHEMA_DOC="$ROOT/docs/schema.sql"
 PG_BIN="${PG_BIN:-/usr/lib/postgresql/15/bin}"
+# shellcheck source=scripts/lib/schema.sh
+. "$ROOT/scripts/lib/schema.sh"
+WRITE=0
+case "${1:-}" in
+  "") ;;
+  --write) WRITE=1 ;;
+  *) echo "usage: tests/sql/check_schema.sh [--write]" >&2; exit 2 ;;
+esac
 [ -x "$PG_BIN/initdb" ] || { echo "check_schema: no initdb in $PG_BIN" >&2; exit 1; }
 [ -r "$MIGRATION" ] || { echo "check_schema: cannot read $MIGRATION" >&2; exit 1; }
 
@@ -61,9 +78,28 @@ PSQL=("$PG_BIN/psql" -X -q -h 127.0.0.1 -p "$PORT" -U postgres -v ON_ERROR_STOP=
 
 "${PSQL[@]}" -d postgres -c 'CREATE DATABASE deliveryd_a' -c 'CREATE DATABASE deliveryd_b'
 
-for m in "$ROOT"/migrations/*.sql; do
-  echo "check_schema: applying $m"
+for m in "$ROOT"/migrations/*.sql "$ROOT"/sql/schema/*.sql; do
+  echo "check_schema: applying ${m#"$ROOT"/}"
   "${PSQL[@]}" -d deliveryd_a --single-transaction -f "$m"
+  "${PSQL[@]}" -d deliveryd_b --single-transaction -f "$m"
+done
+
+# docs/schema.sql is what the files produce.
+schema_dump "$PORT" deliveryd_a >"$TMP/schema.sql"
+if [ "$WRITE" = 1 ]; then
+  cp "$TMP/schema.sql" "$SCHEMA_DOC"
+  echo "check_schema: wrote ${SCHEMA_DOC#"$ROOT"/}"
+  exit 0
+fi
+if ! diff -u "$SCHEMA_DOC" "$TMP/schema.sql" >&2; then
+  echo "check_schema: FAIL docs/schema.sql is not the schema that migrations/ and sql/schema/" \
+       "produce (diff above: - committed, + produced); regenerate it with scripts/dump-schema" \
+       "and commit it" >&2
+  exit 1
+fi
+
+# Repeatable: applying sql/schema once more leaves schema and data as they were.
+for m in "$ROOT"/sql/schema/*.sql; do
   "${PSQL[@]}" -d deliveryd_b --single-transaction -f "$m"
 done
 
@@ -75,7 +111,8 @@ done
 # Newer pg_dump adds a random \restrict key; settings.updated_at is now().
 sed -i -E 's/\t[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9:.+]+\t\\N$/\tTS\t\\N/' "$TMP/a.sql" "$TMP/b.sql"
 if ! diff -u "$TMP/a.sql" "$TMP/b.sql" >&2; then
-  echo "check_schema: FAIL two applications differ" >&2
+  echo "check_schema: FAIL two applications differ (or sql/schema/ is not repeatable:" \
+       "deliveryd_b had it applied twice)" >&2
   exit 1
 fi
 

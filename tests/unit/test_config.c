@@ -48,6 +48,7 @@ static void test_defaults(void **state)
     assert_int_equal(g_cfg.threads, 8);
     assert_string_equal(g_cfg.storage_dir, "var/storage");
     assert_string_equal(g_cfg.migrations_dir, "migrations");
+    assert_string_equal(g_cfg.schema_dir, "sql/schema");
     assert_string_equal(g_cfg.log_level_name, "info");
     assert_int_equal(g_cfg.log_level, LOG_INFO);
     assert_int_equal(g_cfg.connection_limit, 4000);
@@ -57,6 +58,30 @@ static void test_defaults(void **state)
     assert_null(g_cfg.redis_url);
     assert_null(g_cfg.jwt_secret);
     assert_null(g_cfg.cron_secret);
+}
+
+/* SCHEMA_DIR unset: sql/schema beside MIGRATIONS_DIR; set: as given. */
+static void test_schema_dir(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *migrations, *schema;
+    } cases[] = {
+        {"/opt/deliveryd/current/migrations", "/opt/deliveryd/current/sql/schema"},
+        {"/opt/deliveryd/current/migrations//", "/opt/deliveryd/current/sql/schema"},
+        {"./migrations", "./sql/schema"},
+        {"/migrations", "/sql/schema"},
+    };
+    char err[256];
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *const env[] = {"MIGRATIONS_DIR", cases[i].migrations, NULL};
+        assert_int_equal(load(env, NEED_NONE, err, sizeof err), 0);
+        assert_string_equal(g_cfg.schema_dir, cases[i].schema);
+    }
+    static const char *const env[] = {"MIGRATIONS_DIR", "/a/migrations", "SCHEMA_DIR",
+                                      "/b/schema", NULL};
+    assert_int_equal(load(env, NEED_NONE, err, sizeof err), 0);
+    assert_string_equal(g_cfg.schema_dir, "/b/schema");
 }
 
 static void test_values_read(void **state)
@@ -253,6 +278,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_defaults, teardown),
         cmocka_unit_test_teardown(test_values_read, teardown),
+        cmocka_unit_test_teardown(test_schema_dir, teardown),
         cmocka_unit_test_teardown(test_missing_database_url, teardown),
         cmocka_unit_test_teardown(test_missing_jwt_secret, teardown),
         cmocka_unit_test_teardown(test_short_jwt_secret, teardown),
