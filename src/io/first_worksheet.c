@@ -190,15 +190,19 @@ static bool record(const unsigned char *s, size_t len, size_t *pos, unsigned *ty
     return true;
 }
 
-/* Is the dt-0 sheet whose substream starts at pos a worksheet (not a dialog
- * sheet, not something else behind a wrong BOUNDSHEET)? */
+/* Is the dt-0 sheet whose substream starts at pos a worksheet? False only
+ * when the substream says otherwise: a dialog sheet (WSBOOL fDialog), or a
+ * BOF of a chart (0x20), macro sheet (0x40) or VB module (0x06) behind a
+ * BOUNDSHEET that called it a worksheet. A substream that cannot be read
+ * leaves the BOUNDSHEET's word standing (freexl is the judge of damage). */
 static bool substream_is_worksheet(const unsigned char *s, size_t len, size_t pos)
 {
     unsigned type;
     const unsigned char *b;
     size_t blen;
-    if (!record(s, len, &pos, &type, &b, &blen) || type != 0x0809 || blen < 4) return false;
-    if (u16le(b + 2) != 0x0010) return false; /* BOF dt: worksheet or dialog sheet */
+    if (!record(s, len, &pos, &type, &b, &blen) || type != 0x0809 || blen < 4) return true;
+    unsigned dt = u16le(b + 2);
+    if (dt == 0x0020 || dt == 0x0040 || dt == 0x0006) return false;
     for (int i = 0; i < MAX_SUBSTREAM_RECORDS && record(s, len, &pos, &type, &b, &blen); i++) {
         if (type == 0x0081 && blen >= 1) return (b[0] & 0x10) == 0; /* WSBOOL fDialog */
         if (type == 0x000A || type == 0x0200) break;                /* EOF, DIMENSIONS */
