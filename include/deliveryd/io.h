@@ -72,11 +72,17 @@ struct sheet_reader;
  * Opens a spreadsheet held in memory. data must stay valid and unchanged
  * until sheet_close (the readers do not copy it). lim NULL = defaults.
  * .xlsx: checks every entry's declared sizes (zip bomb) and reads the
- * workbook, relationships, styles and shared strings; the first sheet is
- * then streamed row by row. .xls: freexl runs in a forked child process
+ * workbook, relationships, styles and shared strings; the first worksheet
+ * is then streamed row by row. .xls: freexl runs in a forked child process
  * (CPU, memory and time limits; it reads a private temporary file unlinked
  * at once) that streams rows back through a pipe, so a crash or a hang in
- * freexl on a crafted file only fails this upload. .csv: UTF-8 (a BOM is
+ * freexl on a crafted file only fails this upload.
+ * Both workbook readers take the first worksheet in tab order, skipping
+ * chart, dialog and macro sheets; a workbook without one is refused with
+ * "the workbook has no worksheet, only charts". An .xls that is an Excel
+ * workbook freexl cannot read (Excel 5.0/95 or older, or one freexl fails
+ * on) is refused with advice to save it as .xlsx or CSV, not called "not an
+ * .xls file". .csv: UTF-8 (a BOM is
  * skipped), delimiter ',' ';' or tab sniffed from the header line.
  * On failure returns a SHEET_ERR_* code with a message for the client in
  * err (may be NULL), and *out is NULL.
@@ -85,7 +91,7 @@ int sheet_open(enum sheet_format fmt, const void *data, size_t len, const struct
                struct sheet_reader **out, char *err, size_t errlen) MUSTCHECK;
 
 /**
- * Next non-empty row of the first sheet. Returns 1 with *row_number as the
+ * Next non-empty row of the sheet read (the first worksheet). Returns 1 with *row_number as the
  * spreadsheet numbers it (1-based; rows of only empty cells are skipped but
  * still counted, so the numbers have gaps), cells[0..ncells) in column order
  * (A = 0; missing cells in between are SHEET_CELL_EMPTY; trailing empty cells
@@ -105,7 +111,8 @@ void sheet_close(struct sheet_reader *r);
 
 /**
  * Guesses a format from magic bytes: a zip ("PK\3\4") → SHEET_XLSX, an OLE2
- * compound file → SHEET_XLS, anything else → SHEET_CSV.
+ * compound file or a bare Excel 2.x-4.0 (BIFF2-4) stream → SHEET_XLS,
+ * anything else → SHEET_CSV.
  */
 enum sheet_format sheet_sniff(const void *data, size_t len);
 

@@ -400,5 +400,15 @@ enum sheet_format sheet_sniff(const void *data, size_t len)
     const unsigned char *p = data;
     if (len >= 4 && p[0] == 'P' && p[1] == 'K' && p[2] == 3 && p[3] == 4) return SHEET_XLSX;
     if (len >= 8 && memcmp(p, ole, 8) == 0) return SHEET_XLS;
+    if (sheet_is_old_biff(data, len)) return SHEET_XLS; /* refused with advice */
     return SHEET_CSV;
+}
+
+bool sheet_is_old_biff(const void *data, size_t len)
+{
+    /* BOF record: type 0x0009 (BIFF2), 0x0209 (BIFF3) or 0x0409 (BIFF4), body
+     * 4 or 6 bytes; no text starts with a tab and a NUL */
+    const unsigned char *p = data;
+    if (len < 8 || p[0] != 0x09 || (p[1] != 0x00 && p[1] != 0x02 && p[1] != 0x04)) return false;
+    return (p[2] == 4 || p[2] == 6) && p[3] == 0;
 }

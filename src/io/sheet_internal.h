@@ -44,6 +44,30 @@ int xlsx_open(struct sheet_reader *r, const void *data, size_t len);
 int xls_open(struct sheet_reader *r, const void *data, size_t len);
 int csv_open(struct sheet_reader *r, const void *data, size_t len);
 
+/* first_worksheet.c: the sheet a reader takes is the first worksheet in tab
+ * order; charts, dialog and macro sheets are skipped. */
+#define SHEET_NO_WORKSHEET "the workbook has no worksheet, only charts"
+
+/* .xlsx: true for a worksheet's relationship type (not a chartsheet,
+ * dialogsheet or macro sheet). */
+bool sheet_rel_is_worksheet(const char *type);
+
+/* What an .xls file's own bytes say, read without freexl. */
+struct xls_book {
+    bool container;      /* a readable OLE2 (CFBF) container */
+    bool workbook;       /* ... holding a Workbook/Book stream that starts with a BIFF BOF */
+    int biff;            /* 8 (Excel 97-2003), 5 (Excel 5.0/95), 0 other */
+    bool types_known;    /* the sheet list was read to its end */
+    unsigned nsheets;    /* BOUNDSHEET records (freexl's FREEXL_BIFF_SHEET_COUNT) */
+    int first_worksheet; /* index of the first worksheet, -1 none (or not known) */
+};
+void xls_inspect(const void *data, size_t len, struct xls_book *out);
+
+/* A bare BIFF2-BIFF4 stream (Excel 2.x-4.0 saved a worksheet without an
+ * OLE2 container): sheet_sniff calls it .xls, the reader refuses it with
+ * advice. */
+bool sheet_is_old_biff(const void *data, size_t len);
+
 /* Returns code after formatting the message into r->err. */
 int sheet_fail(struct sheet_reader *r, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -11,6 +11,11 @@
  * mkstemp file in $TMPDIR (or /tmp), unlinked at once (freexl opens it through
  * /proc/self/fd), and streams the first worksheet's non-empty cells, already formatted, to
  * the parent through a pipe:
+ *   'V' u8                               1: an Excel workbook in a valid OLE2
+ *                                        container (first_worksheet.c), sent
+ *                                        before freexl runs, so that a crash
+ *                                        in freexl is reported as "could not
+ *                                        be read here", not "not an .xls file"
  *   'O'                                  opened
  *   'R' u32 row, u32 n, n x (u32 col, u8 kind, u32 len, bytes)
  *   'E' i32 code, u32 len, bytes         refused (message for the client)
@@ -94,6 +99,14 @@ static __attribute__((noreturn)) void child_fail(struct out *o, int code, const 
     out_flush(o);
     _exit(0);
 }
+
+/* For an Excel file that freexl 1.0.6 cannot read (an Excel 5.0/95 or
+ * older workbook, or one that trips freexl up): the file is fine, this
+ * reader is not, so the client is told what to do instead. */
+#define SAVE_AS_XLSX "; save it as .xlsx (Excel Workbook) or CSV and upload that"
+#define CANNOT_READ(why) "this .xls file could not be read here (" why ")" SAVE_AS_XLSX
+#define OLD_EXCEL                                                                                  \
+    "this is an Excel 5.0/95 or older workbook, which cannot be read here" SAVE_AS_XLSX
 
 static const char *freexl_reason(int rc)
 {
@@ -224,18 +237,45 @@ static __attribute__((noreturn)) void child_main(int fd, const void *data, size_
     bool unlinked;
     if (write_temp(data, len, path, sizeof path, &unlinked) < 0)
         child_fail(&o, SHEET_ERR_INTERNAL, "cannot write a temporary file for the .xls reader");
+    /* the file's own account of itself first: is it an Excel workbook at
+     * all, which version, which sheet is the first worksheet */
+    struct xls_book book;
+    xls_inspect(data, len, &book);
+    uint8_t excel = book.workbook;
+    out_put(&o, "V", 1);
+    out_put(&o, &excel, 1);
+    out_flush(&o);
+    if (book.workbook && book.biff == 5) child_fail(&o, SHEET_ERR_FORMAT, OLD_EXCEL);
     const void *h = NULL;
     int rc = freexl_open(path, &h);
     if (!unlinked) unlink(path);
-    if (rc != FREEXL_OK) child_fail(&o, SHEET_ERR_FORMAT, freexl_reason(rc));
-    unsigned int count = 0;
+    if (rc != FREEXL_OK && book.container && !book.workbook && rc != FREEXL_BIFF_OBFUSCATED)
+        child_fail(&o, SHEET_ERR_FORMAT, "not an .xls file (an OLE2 file without a workbook)");
+    if (rc == FREEXL_BIFF_OBFUSCATED || (rc != FREEXL_OK && !book.workbook))
+        child_fail(&o, SHEET_ERR_FORMAT, freexl_reason(rc));
+    if (rc != FREEXL_OK) child_fail(&o, SHEET_ERR_FORMAT, CANNOT_READ("the reader refused it"));
+    unsigned int count = 0, biff = 0;
     unsigned int rows = 0;
     unsigned short cols = 0;
+    if (freexl_get_info(h, FREEXL_BIFF_VERSION, &biff) == FREEXL_OK && biff != FREEXL_BIFF_VER_8)
+        child_fail(&o, SHEET_ERR_FORMAT, OLD_EXCEL);
     if (freexl_get_info(h, FREEXL_BIFF_SHEET_COUNT, &count) != FREEXL_OK || count == 0)
-        child_fail(&o, SHEET_ERR_FORMAT, "not an .xls file (no worksheet)");
-    if (freexl_select_active_worksheet(h, 0) != FREEXL_OK ||
+        child_fail(&o, SHEET_ERR_FORMAT,
+                   book.workbook ? CANNOT_READ("its sheets cannot be listed")
+                                 : "not an .xls file (no worksheet)");
+    /* freexl counts every BOUNDSHEET (charts too) in the same order: our
+     * reading of the types applies only when the counts agree; otherwise the
+     * first sheet, as freexl sees it */
+    unsigned int pick = 0;
+    if (book.types_known && book.nsheets == count) {
+        if (book.first_worksheet < 0) child_fail(&o, SHEET_ERR_FORMAT, SHEET_NO_WORKSHEET);
+        pick = (unsigned)book.first_worksheet;
+    }
+    if (freexl_select_active_worksheet(h, (unsigned short)pick) != FREEXL_OK ||
         freexl_worksheet_dimensions(h, &rows, &cols) != FREEXL_OK)
-        child_fail(&o, SHEET_ERR_FORMAT, "not an .xls file (unreadable first sheet)");
+        child_fail(&o, SHEET_ERR_FORMAT,
+                   book.workbook ? CANNOT_READ("its first worksheet cannot be read")
+                                 : "not an .xls file (unreadable first sheet)");
     out_put(&o, "O", 1);
     out_flush(&o);
 
@@ -291,6 +331,7 @@ struct xls {
     pid_t pid;
     int fd;
     bool ended; /* 'Z' or EOF seen: the child is gone or going */
+    bool excel; /* 'V' said: an Excel workbook in a valid container */
     double deadline;
     unsigned seconds;
     buf_t cell;
@@ -348,6 +389,8 @@ static int rd(struct sheet_reader *r, struct xls *x, void *out, size_t n)
                 return sheet_fail(r, SHEET_ERR_TOO_LARGE,
                                   "refused: the .xls file takes more than %u s to read",
                                   x->seconds);
+            if (x->excel)
+                return sheet_fail(r, SHEET_ERR_FORMAT, CANNOT_READ("the reader failed on it"));
             return sheet_fail(r, SHEET_ERR_FORMAT,
                               "not an .xls file (damaged: the reader could not finish it)");
         }
@@ -441,6 +484,7 @@ int xls_open(struct sheet_reader *r, const void *data, size_t len)
     static const unsigned char ole[8] = {0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1};
     if (len >= 4 && memcmp(data, "PK\3\4", 4) == 0)
         return sheet_fail(r, SHEET_ERR_FORMAT, "not an .xls file (this is an .xlsx file)");
+    if (sheet_is_old_biff(data, len)) return sheet_fail(r, SHEET_ERR_FORMAT, OLD_EXCEL);
     if (len < 512 || memcmp(data, ole, 8) != 0)
         return sheet_fail(r, SHEET_ERR_FORMAT, "not an .xls file");
     int p[2];
@@ -469,6 +513,12 @@ int xls_open(struct sheet_reader *r, const void *data, size_t len)
     buf_init(&x->cell);
     char type;
     int rc = rd(r, x, &type, 1);
+    if (!rc && type == 'V') {
+        uint8_t excel = 0;
+        rc = rd(r, x, &excel, 1);
+        x->excel = excel != 0;
+        if (!rc) rc = rd(r, x, &type, 1);
+    }
     if (!rc && type == 'E') rc = child_error(r, x);
     if (!rc && type != 'O') rc = sheet_fail(r, SHEET_ERR_FORMAT, "not an .xls file");
     if (rc) {

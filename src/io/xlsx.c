@@ -1,7 +1,7 @@
 /* .xlsx reader: libzip over the upload in memory, expat over the parts.
  *
  * Open reads the small parts whole (package and workbook relationships,
- * workbook, styles, shared strings); the first sheet is then streamed
+ * workbook, styles, shared strings); the first worksheet is then streamed
  * through expat in chunks, the parser suspended at each </row> so only one
  * row is ever held. Zip bombs: every entry's declared sizes are checked
  * before anything is inflated, and the bytes zip_fread really produces are
@@ -60,8 +60,9 @@ struct xlsx {
     uint64_t inflated;
     bool date1904;
 
-    /* workbook */
-    char *sheet_rid;
+    /* workbook: the <sheet>s' relationship ids in tab order */
+    char **sheet_rids;
+    size_t nsheets, sheets_cap;
     /* shared strings: offsets into sst_text */
     buf_t sst_text;
     size_t *sst_off;
@@ -452,9 +453,18 @@ static void XMLCALL wb_start(void *ud, const XML_Char *name, const XML_Char **at
     const char *l = lname(name);
     if (strcmp(l, "workbookPr") == 0) {
         x->date1904 = xml_true(attr(atts, "date1904"));
-    } else if (strcmp(l, "sheet") == 0 && !x->sheet_rid) {
+    } else if (strcmp(l, "sheet") == 0) {
         const char *id = attr(atts, "id");
-        if (id && strlen(id) < MAX_PATH_LEN) x->sheet_rid = xstrdup(id);
+        if (!id || strlen(id) >= MAX_PATH_LEN) return;
+        if (x->nsheets >= MAX_RELS) {
+            stop(x, sheet_fail(x->r, SHEET_ERR_TOO_LARGE, "refused: too many sheets"));
+            return;
+        }
+        if (x->nsheets == x->sheets_cap) {
+            x->sheets_cap = x->sheets_cap ? x->sheets_cap * 2 : 8;
+            x->sheet_rids = xrealloc(x->sheet_rids, x->sheets_cap * sizeof *x->sheet_rids);
+        }
+        x->sheet_rids[x->nsheets++] = xstrdup(id);
     }
 }
 
@@ -920,7 +930,9 @@ static void xlsx_free(void *impl)
     if (x->xp) XML_ParserFree(x->xp);
     zentry_close(&x->sheet);
     if (x->za) zip_discard(x->za);
-    free(x->sheet_rid);
+    for (size_t i = 0; i < x->nsheets; i++)
+        free(x->sheet_rids[i]);
+    free(x->sheet_rids);
     buf_free(&x->sst_text);
     free(x->sst_off);
     free(x->fmts);
@@ -951,7 +963,7 @@ static int open_parts(struct xlsx *x)
     zip_int64_t wb_idx = locate(x, wb_path);
     if (wb_idx < 0) return sheet_fail(r, SHEET_ERR_FORMAT, "not an .xlsx file (no workbook part)");
 
-    /* the workbook: first sheet's relationship id, date system */
+    /* the workbook: the sheets' relationship ids, date system */
     x->xp = new_parser(x);
     x->part = P_WORKBOOK;
     XML_SetStartElementHandler(x->xp, wb_start);
@@ -959,7 +971,7 @@ static int open_parts(struct xlsx *x)
     XML_ParserFree(x->xp);
     x->xp = NULL;
     if (rc) return rc;
-    if (!x->sheet_rid)
+    if (x->nsheets == 0)
         return sheet_fail(r, SHEET_ERR_FORMAT, "not an .xlsx file (the workbook has no sheet)");
 
     /* workbook relationships: "xl/workbook.xml" → "xl/_rels/workbook.xml.rels" */
@@ -978,9 +990,25 @@ static int open_parts(struct xlsx *x)
     char sheet_path[MAX_PATH_LEN] = "", sst_path[MAX_PATH_LEN + 32], styles_path[MAX_PATH_LEN + 32];
     snprintf(sst_path, sizeof sst_path, "%ssharedStrings.xml", dir);
     snprintf(styles_path, sizeof styles_path, "%sstyles.xml", dir);
-    for (size_t i = 0; i < wr.n; i++)
-        if (strcmp(wr.v[i].id, x->sheet_rid) == 0)
-            if (!resolve(dir, wr.v[i].target, sheet_path, sizeof sheet_path)) sheet_path[0] = 0;
+    /* the first worksheet in tab order: chart, dialog and macro sheets are
+     * skipped (first_worksheet.c); a sheet without a relationship stops the
+     * search, as the first sheet's missing part did before */
+    bool unresolved = false;
+    for (size_t s = 0; s < x->nsheets && !sheet_path[0] && !unresolved; s++) {
+        const struct rel *sr = NULL;
+        for (size_t i = 0; i < wr.n && !sr; i++)
+            if (strcmp(wr.v[i].id, x->sheet_rids[s]) == 0) sr = &wr.v[i];
+        unresolved = !sr;
+        if (sr && sheet_rel_is_worksheet(sr->type) &&
+            !resolve(dir, sr->target, sheet_path, sizeof sheet_path)) {
+            sheet_path[0] = '\0';
+            unresolved = true;
+        }
+    }
+    if (!sheet_path[0] && !unresolved) {
+        rels_free(&wr);
+        return sheet_fail(r, SHEET_ERR_FORMAT, SHEET_NO_WORKSHEET);
+    }
     const struct rel *rel = rel_by_type(&wr, "/sharedStrings");
     if (rel && !resolve(dir, rel->target, sst_path, sizeof sst_path)) sst_path[0] = '\0';
     rel = rel_by_type(&wr, "/styles");
@@ -989,7 +1017,7 @@ static int open_parts(struct xlsx *x)
     zip_int64_t sheet_idx = sheet_path[0] ? locate(x, sheet_path) : -1;
     if (sheet_idx < 0)
         return sheet_fail(r, SHEET_ERR_FORMAT,
-                          "not an .xlsx file (the first sheet's part is missing)");
+                          "not an .xlsx file (the first worksheet's part is missing)");
 
     /* styles (optional) */
     zip_int64_t idx = styles_path[0] ? locate(x, styles_path) : -1;

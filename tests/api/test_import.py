@@ -1280,3 +1280,84 @@ def test_alias_setting_extends_the_defaults(ops, imp):
     # an alias for a field that does not exist is refused
     r = ops.admin.put(V1 + "/settings/import_column_aliases", json={"value": {"shoe_size": ["Size"]}})
     assert_problem(r, 422, "validation_failed")
+
+
+# --- workbooks as people save them (issue 22) ------------------------------------------
+
+FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures")
+
+
+def _chart_workbook(rows, keep_worksheet=True):
+    """An openpyxl workbook whose first tab is a chart sheet (a bar chart of
+    the worksheet's third column); without keep_worksheet the worksheet is
+    removed, leaving only the chart sheet."""
+    import openpyxl
+    from openpyxl.chart import BarChart, Reference
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "Orders"
+    for row in rows:
+        ws.append(row)
+    cs = wb.create_chartsheet("Chart", 0)
+    chart = BarChart()
+    chart.add_data(Reference(ws, min_col=3, min_row=1, max_row=len(rows)), titles_from_data=True)
+    cs.add_chart(chart)
+    if not keep_worksheet:
+        wb.remove(ws)
+    out = io.BytesIO()
+    wb.save(out)
+    data = out.getvalue()
+    wb_xml = zipfile.ZipFile(io.BytesIO(data)).read("xl/workbook.xml").decode()
+    tabs = re.findall(r'<sheet [^>]*name="([^"]+)"', wb_xml)
+    assert tabs[0] == "Chart", tabs  # the chart is the first tab
+    return data
+
+
+def test_a_chart_sheet_first_still_imports_the_worksheets_rows(ops, imp):
+    n1, n2 = ops.number("C"), ops.number("C")
+    rows = [["Sales Order", "Customer", "Mobile", "Area"],
+            [n1, "Chart First", "55551234", "Salmiya"],
+            [n2, "Chart Second", "55551235", "Hawalli"]]
+    r = imp.mgr.import_file(_chart_workbook(rows), filename="with-chart.xlsx")
+    assert r.status_code == 201, r.text
+    assert_report(r.json(), rows_total=2, created=2, failed=0)
+    assert find_order(imp.mgr, n1)["customer_name"] == "Chart First"
+
+
+def test_a_workbook_of_only_charts_is_422_no_worksheet(ops, imp, pg):
+    rows = [["Sales Order", "Customer", "Amount"], [ops.number("C"), "X", 3]]
+    data = _chart_workbook(rows, keep_worksheet=False)
+    body = assert_problem(imp.mgr.import_file(data, filename="charts.xlsx"), 422,
+                          "validation_failed")
+    assert "the workbook has no worksheet, only charts" in body["detail"], body
+    assert imports_with_sha(pg, sha256_hex(data)) == 0
+
+
+@pytest.mark.parametrize("name,why", [
+    # a valid Excel 97-2003 workbook whose code page freexl 1.0.6 lacks
+    # (make_fixtures.py: make_xls_sheet_kinds)
+    ("codepage_10001.xls", "could not be read here"),
+    # Excel 5.0/95 (BIFF5) in a hand-written OLE2 container
+    ("excel95.xls", "Excel 5.0/95 or older"),
+])
+def test_an_excel_file_this_reader_cannot_read_asks_for_xlsx(imp, pg, name, why):
+    with open(os.path.join(FIXTURES, name), "rb") as f:
+        data = f.read()
+    for raw in (False, True):
+        body = assert_problem(imp.mgr.import_file(data, filename=name, mime=XLS_MIME, raw=raw),
+                              422, "validation_failed")
+        assert why in body["detail"], body
+        assert "save it as .xlsx" in body["detail"], body
+        assert "not an .xls file" not in body["detail"], body
+    assert imports_with_sha(pg, sha256_hex(data)) == 0
+
+
+def test_a_file_that_is_not_an_xls_is_still_called_so(imp):
+    junk = os.urandom(4096)
+    for data in (bytes.fromhex("D0CF11E0A1B11AE1") + junk,  # OLE2 signature, then noise
+                 open(os.path.join(FIXTURES, "not_a_workbook.ole"), "rb").read()):
+        body = assert_problem(imp.mgr.import_file(data, filename="orders.xls", mime=XLS_MIME),
+                              422, "validation_failed")
+        assert "not an .xls file" in body["detail"], body
+        assert "save it as" not in body["detail"], body

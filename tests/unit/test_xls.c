@@ -3,6 +3,7 @@
 #include "io_test_util.h"
 
 #include <dirent.h>
+#include <freexl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -150,6 +151,87 @@ static void test_close_early(void **state)
     free(d);
 }
 
+/* ---- which sheet: the first worksheet (fixtures: make_xls_sheet_kinds) ---- */
+
+static const char SMALL[] = "1: t:Sales Order|t:Customer\n2: t:SO-1|t:Sara";
+
+/* freexl 1.0.6 does not leave charts out: it lists and selects a chart
+ * sheet like any other, which is why xls.c reads the sheet types itself. */
+static void test_freexl_lists_chart_sheets(void **state)
+{
+    (void)state;
+    const void *h = NULL;
+    unsigned count = 0;
+    assert_int_equal(freexl_open(FIXTURES_DIR "/chart_first.xls", &h), FREEXL_OK);
+    assert_int_equal(freexl_get_info(h, FREEXL_BIFF_SHEET_COUNT, &count), FREEXL_OK);
+    assert_int_equal(count, 2);
+    assert_int_equal(freexl_select_active_worksheet(h, 0), FREEXL_OK);
+    freexl_close(h);
+}
+
+static void test_chart_sheet_first_is_skipped(void **state)
+{
+    (void)state;
+    assert_fixture_dump(SHEET_XLS, "chart_first.xls", NULL, SMALL);
+}
+
+static void test_dialog_sheet_first_is_skipped(void **state)
+{
+    (void)state;
+    assert_fixture_dump(SHEET_XLS, "dialog_first.xls", NULL, SMALL);
+}
+
+static void test_only_charts_refused(void **state)
+{
+    (void)state;
+    assert_fixture_refused(SHEET_XLS, "charts_only.xls", NULL, SHEET_ERR_FORMAT,
+                           "the workbook has no worksheet, only charts");
+}
+
+/* ---- an Excel file freexl cannot read is not "not an .xls file" ---- */
+
+static void assert_advice(const char *name, const void *data, size_t len, const char *needle)
+{
+    buf_t out;
+    char err[256] = "";
+    struct sheet_limits lim = SHEET_DEFAULT_LIMITS;
+    int rc = sheet_dump(SHEET_XLS, data, len, &lim, &out, err, sizeof err);
+    buf_free(&out);
+    if (rc != SHEET_ERR_FORMAT) fail_msg("%s: want a format error, got %d (%s)", name, rc, err);
+    if (!strstr(err, needle) || !strstr(err, "save it as .xlsx") || strstr(err, "not an .xls"))
+        fail_msg("%s: message \"%s\"", name, err);
+}
+
+static void test_refused_by_freexl_gets_advice(void **state)
+{
+    (void)state;
+    size_t len;
+    unsigned char *d = fixture("codepage_10001.xls", &len);
+    assert_advice("codepage_10001.xls", d, len, "could not be read here");
+    free(d);
+}
+
+static void test_excel95_gets_advice(void **state)
+{
+    (void)state;
+    size_t len;
+    unsigned char *d = fixture("excel95.xls", &len);
+    assert_int_equal(sheet_sniff(d, len), SHEET_XLS);
+    assert_advice("excel95.xls", d, len, "Excel 5.0/95 or older");
+    free(d);
+    /* a bare BIFF4 stream (Excel 4.0): BOF 0x0409, 6 bytes, no container */
+    static const unsigned char biff4[16] = {0x09, 0x04, 0x06, 0x00, 0x00, 0x00, 0x10, 0x00};
+    assert_int_equal(sheet_sniff(biff4, sizeof biff4), SHEET_XLS);
+    assert_advice("biff4", biff4, sizeof biff4, "Excel 5.0/95 or older");
+}
+
+static void test_ole2_without_workbook_is_not_xls(void **state)
+{
+    (void)state;
+    assert_fixture_refused(SHEET_XLS, "not_a_workbook.ole", NULL, SHEET_ERR_FORMAT,
+                           "not an .xls file");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -162,6 +244,13 @@ int main(void)
         cmocka_unit_test(test_freexl_crash_contained),
         cmocka_unit_test(test_slow_file_killed),
         cmocka_unit_test(test_close_early),
+        cmocka_unit_test(test_freexl_lists_chart_sheets),
+        cmocka_unit_test(test_chart_sheet_first_is_skipped),
+        cmocka_unit_test(test_dialog_sheet_first_is_skipped),
+        cmocka_unit_test(test_only_charts_refused),
+        cmocka_unit_test(test_refused_by_freexl_gets_advice),
+        cmocka_unit_test(test_excel95_gets_advice),
+        cmocka_unit_test(test_ole2_without_workbook_is_not_xls),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

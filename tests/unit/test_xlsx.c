@@ -206,6 +206,86 @@ static void test_missing_shared_string(void **state)
     free(d);
 }
 
+/* ---- the first worksheet in tab order ---- */
+
+#define REL_NS "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+#define REL(id, type, target)                                                                      \
+    "<Relationship Id=\"" id "\" Type=\"" type "\" Target=\"" target "\"/>"
+static const char KINDS_WB[] =
+    "<?xml version=\"1.0\"?><workbook "
+    "xmlns=\"http://schemas.openxmlformats.org/spreadsheetml/2006/main\" "
+    "xmlns:r=\"" REL_NS "\"><sheets>"
+    "<sheet name=\"Chart\" sheetId=\"3\" r:id=\"rId3\"/>"
+    "<sheet name=\"Dialog\" sheetId=\"4\" r:id=\"rId4\"/>"
+    "<sheet name=\"Macro\" sheetId=\"5\" r:id=\"rId5\"/>"
+    "<sheet name=\"Intl\" sheetId=\"6\" r:id=\"rId6\"/>"
+    "<sheet name=\"Orders\" sheetId=\"2\" r:id=\"rId2\"/>"
+    "<sheet name=\"Other\" sheetId=\"1\" r:id=\"rId1\"/>"
+    "</sheets></workbook>";
+#define KINDS_RELS_HEAD                                                                            \
+    "<?xml version=\"1.0\"?><Relationships "                                                       \
+    "xmlns=\"http://schemas.openxmlformats.org/package/2006/relationships\">" REL(                 \
+        "rId3", REL_NS "/chartsheet", "chartsheets/sheet1.xml") REL("rId4", REL_NS "/dialogsheet", \
+                                                                    "dialogsheets/sheet1.xml")     \
+        REL("rId5", "http://schemas.microsoft.com/office/2006/relationships/xlMacrosheet",         \
+            "macrosheets/sheet1.xml")                                                              \
+            REL("rId6", "http://schemas.microsoft.com/office/2006/relationships/xlIntlMacrosheet", \
+                "macrosheets/sheet2.xml")
+static const char KINDS_RELS[] =
+    KINDS_RELS_HEAD REL("rId1", REL_NS "/worksheet", "worksheets/sheet1.xml")
+        REL("rId2", REL_NS "/worksheet", "worksheets/sheet2.xml") "</Relationships>";
+static const char ONLY_CHARTS_RELS[] =
+    KINDS_RELS_HEAD REL("rId1", REL_NS "/chartsheet", "chartsheets/sheet2.xml")
+        REL("rId2", REL_NS "/chartsheet", "chartsheets/sheet3.xml") "</Relationships>";
+static const char NOT_ME[] = SHEET_HEAD
+    "<row r=\"1\"><c r=\"A1\" t=\"inlineStr\"><is><t>WRONG</t></is></c></row>" SHEET_TAIL;
+
+/* Chart, dialog and macro sheets before the orders (their parts hold cells,
+ * as a macro sheet's do): the first worksheet in tab order is read, not the
+ * one with the lowest sheetId or the name sheet1.xml. */
+static void test_first_worksheet_in_tab_order(void **state)
+{
+    (void)state;
+    const char orders[] = SHEET_HEAD
+        "<row r=\"1\"><c r=\"A1\" t=\"inlineStr\"><is><t>Orders</t></is></c></row>" SHEET_TAIL;
+    struct zpart parts[] = {
+        {"_rels/.rels", RELS, 0},
+        {"xl/workbook.xml", KINDS_WB, 0},
+        {"xl/_rels/workbook.xml.rels", KINDS_RELS, 0},
+        {"xl/chartsheets/sheet1.xml", NOT_ME, 0},
+        {"xl/dialogsheets/sheet1.xml", NOT_ME, 0},
+        {"xl/macrosheets/sheet1.xml", NOT_ME, 0},
+        {"xl/macrosheets/sheet2.xml", NOT_ME, 0},
+        {"xl/worksheets/sheet1.xml", NOT_ME, 0},
+        {"xl/worksheets/sheet2.xml", orders, 0},
+    };
+    size_t len;
+    unsigned char *d = zip_build(parts, ARRAY_LEN(parts), &len);
+    assert_dump(SHEET_XLSX, d, len, NULL, "1: t:Orders");
+    free(d);
+}
+
+static void test_no_worksheet_refused(void **state)
+{
+    (void)state;
+    struct zpart parts[] = {
+        {"_rels/.rels", RELS, 0},
+        {"xl/workbook.xml", KINDS_WB, 0},
+        {"xl/_rels/workbook.xml.rels", ONLY_CHARTS_RELS, 0},
+        {"xl/chartsheets/sheet1.xml", NOT_ME, 0},
+        {"xl/chartsheets/sheet2.xml", NOT_ME, 0},
+        {"xl/chartsheets/sheet3.xml", NOT_ME, 0},
+        {"xl/dialogsheets/sheet1.xml", NOT_ME, 0},
+        {"xl/macrosheets/sheet1.xml", NOT_ME, 0},
+        {"xl/macrosheets/sheet2.xml", NOT_ME, 0},
+    };
+    size_t len;
+    unsigned char *d = zip_build(parts, ARRAY_LEN(parts), &len);
+    assert_refused(SHEET_XLSX, d, len, NULL, SHEET_ERR_FORMAT,
+                   "the workbook has no worksheet, only charts");
+    free(d);
+}
+
 static void test_missing_sheet_part(void **state)
 {
     (void)state;
@@ -216,7 +296,7 @@ static void test_missing_sheet_part(void **state)
     };
     size_t len;
     unsigned char *d = zip_build(parts, ARRAY_LEN(parts), &len);
-    assert_refused(SHEET_XLSX, d, len, NULL, SHEET_ERR_FORMAT, "first sheet");
+    assert_refused(SHEET_XLSX, d, len, NULL, SHEET_ERR_FORMAT, "first worksheet");
     free(d);
 }
 
@@ -474,6 +554,8 @@ int main(void)
         cmocka_unit_test(test_no_package_rels_no_styles),
         cmocka_unit_test(test_missing_shared_string),
         cmocka_unit_test(test_missing_sheet_part),
+        cmocka_unit_test(test_first_worksheet_in_tab_order),
+        cmocka_unit_test(test_no_worksheet_refused),
         cmocka_unit_test(test_malformed_xml),
         cmocka_unit_test(test_doctype_refused),
         cmocka_unit_test(test_zip_bomb_refused_fast),
