@@ -38,6 +38,17 @@ CREATE FUNCTION public.api_ts(t timestamp with time zone) RETURNS text
                       ELSE 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"' END)
 $$;
 
+--
+-- Name: business_timezone(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.business_timezone() RETURNS text
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $$
+  SELECT coalesce((SELECT value #>> '{}' FROM settings WHERE key = 'business_timezone'),
+                  'Asia/Kuwait')
+$$;
+
 SET default_tablespace = '';
 
 SET default_table_access_method = heap;
@@ -91,6 +102,8 @@ CREATE TABLE public.orders (
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     version integer DEFAULT 1 NOT NULL,
+    idempotency_key text,
+    idempotency_sha256 bytea,
     CONSTRAINT orders_amount_check CHECK ((amount >= (0)::numeric)),
     CONSTRAINT orders_archived_at_iff_archived CHECK ((is_archived = (archived_at IS NOT NULL))),
     CONSTRAINT orders_customer_info_check CHECK ((jsonb_typeof(customer_info) = 'object'::text)),
@@ -98,6 +111,7 @@ CREATE TABLE public.orders (
     CONSTRAINT orders_delivery_latitude_check CHECK (((delivery_latitude >= ('-90'::integer)::double precision) AND (delivery_latitude <= (90)::double precision))),
     CONSTRAINT orders_delivery_longitude_check CHECK (((delivery_longitude >= ('-180'::integer)::double precision) AND (delivery_longitude <= (180)::double precision))),
     CONSTRAINT orders_driver_when_assigned CHECK (((status <> ALL (ARRAY['assigned'::text, 'picked_up'::text, 'delivered'::text])) OR (driver_id IS NOT NULL))),
+    CONSTRAINT orders_idempotency_key_check CHECK (((length(idempotency_key) >= 1) AND (length(idempotency_key) <= 128))),
     CONSTRAINT orders_no_driver_when_pending CHECK (((status <> 'pending'::text) OR (driver_id IS NULL))),
     CONSTRAINT orders_order_number_check CHECK ((btrim(order_number) <> ''::text)),
     CONSTRAINT orders_paci_number_check CHECK ((paci_number ~ '^[0-9]{6,12}$'::text)),
@@ -177,6 +191,22 @@ CREATE FUNCTION public.duration_hhmm(s bigint) RETURNS text
 $$;
 
 --
+-- Name: order_action_from(text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.order_action_from(p_action text) RETURNS text[]
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$ SELECT from_statuses FROM order_rules() WHERE action = p_action $$;
+
+--
+-- Name: order_action_to(text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.order_action_to(p_action text) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$ SELECT to_status FROM order_rules() WHERE action = p_action $$;
+
+--
 -- Name: order_body(public.orders); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -239,6 +269,22 @@ CREATE FUNCTION public.order_body(o public.orders) RETURNS json
 $$;
 
 --
+-- Name: order_eta(text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.order_eta(t text) RETURNS timestamp with time zone
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $_$
+  SELECT CASE
+    WHEN t IS NULL THEN NULL
+    WHEN length(t) = 10
+      THEN ((t::date)::timestamp + interval '23:59:59') AT TIME ZONE business_timezone()
+    WHEN t ~ '([Zz]|[+-][0-9]{2}(:?[0-9]{2})?)$' THEN t::timestamptz
+    ELSE t::timestamp AT TIME ZONE business_timezone()
+  END
+$_$;
+
+--
 -- Name: order_eta_resets_sla(); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -249,6 +295,30 @@ BEGIN
   NEW.sla_notified_at := NULL;
   RETURN NEW;
 END $$;
+
+--
+-- Name: order_rules(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.order_rules() RETURNS TABLE(action text, from_statuses text[], to_status text, who text)
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+  VALUES
+    ('assign',        '{pending,assigned,failed}'::text[],      'assigned',  'manager'),
+    ('unassign',      '{assigned}'::text[],                     'pending',   'manager'),
+    ('pickup',        '{assigned}'::text[],                     'picked_up', 'driver'),
+    ('deliver',       '{picked_up}'::text[],                    'delivered', 'driver'),
+    ('fail',          '{assigned,picked_up}'::text[],           'failed',    'driver'),
+    ('cancel',        '{pending,assigned,failed}'::text[],      'cancelled', 'manager'),
+    ('requeue',       '{failed}'::text[],                       'pending',   'manager'),
+    ('return',        '{failed}'::text[],                       'returned',  'driver'),
+    -- what a status allows without changing it
+    ('edit',          '{pending,assigned,picked_up,failed}'::text[], NULL,   'manager'),
+    ('import_update', '{pending}'::text[],                      NULL,        'system'),
+    ('proof',         '{picked_up,delivered,failed}'::text[],   NULL,        'driver'),
+    ('payment',       '{assigned,picked_up,delivered,failed}'::text[], NULL, 'driver'),
+    ('track_driver',  '{assigned,picked_up,delivered,failed,returned}'::text[], NULL, 'customer')
+$$;
 
 --
 -- Name: order_search_added(); Type: FUNCTION; Schema: public; Owner: -
@@ -309,6 +379,36 @@ CREATE FUNCTION public.order_search_drain(max_rows integer) RETURNS bigint
 $$;
 
 --
+-- Name: order_status_is_active(text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.order_status_is_active(p_status text) RETURNS boolean
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$ SELECT p_status = ANY ('{assigned,picked_up}'::text[]) $$;
+
+--
+-- Name: order_status_is_terminal(text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.order_status_is_terminal(p_status text) RETURNS boolean
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+  SELECT NOT EXISTS (SELECT 1 FROM order_rules()
+                      WHERE to_status IS NOT NULL AND p_status = ANY (from_statuses))
+$$;
+
+--
+-- Name: order_visible(bigint, bigint, bigint, bigint); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.order_visible(o_warehouse_id bigint, o_driver_id bigint, p_scope bigint, p_own bigint) RETURNS boolean
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+  SELECT (p_scope IS NULL OR o_warehouse_id = p_scope)
+     AND (p_own IS NULL OR o_driver_id = p_own)
+$$;
+
+--
 -- Name: orders_fill_order_number(); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -339,8 +439,7 @@ CREATE FUNCTION public.query_time(t text) RETURNS timestamp with time zone
     LANGUAGE sql STABLE PARALLEL SAFE
     AS $$
   SELECT CASE WHEN length(t) = 10
-    THEN (t::date)::timestamp AT TIME ZONE coalesce(
-      (SELECT value #>> '{}' FROM settings WHERE key = 'business_timezone'), 'Asia/Kuwait')
+    THEN (t::date)::timestamp AT TIME ZONE business_timezone()
     ELSE t::timestamptz END
 $$;
 
@@ -632,6 +731,8 @@ CREATE VIEW public.api_orders AS
     o.created_at,
     o.updated_at,
     o.version,
+    o.idempotency_key,
+    o.idempotency_sha256,
     public.delivery_seconds(o.*) AS delivery_time_seconds,
     public.order_body(o.*) AS body
    FROM public.orders o;
@@ -1386,6 +1487,12 @@ CREATE INDEX orders_archive_due_idx ON public.orders USING btree (status, COALES
 --
 
 CREATE INDEX orders_driver_status_idx ON public.orders USING btree (driver_id, status) WHERE (driver_id IS NOT NULL);
+
+--
+-- Name: orders_idempotency_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE UNIQUE INDEX orders_idempotency_idx ON public.orders USING btree (created_by, idempotency_key) WHERE (idempotency_key IS NOT NULL);
 
 --
 -- Name: orders_live_created_idx; Type: INDEX; Schema: public; Owner: -

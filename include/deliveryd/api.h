@@ -151,15 +151,4 @@ struct sqlb;
 int sqlb_set_list(struct sqlb *b, buf_t *out, const struct fv_field *f, const struct fv_values *v,
                   const char *const *columns);
 
-/* SQL (a printf format taking the parameter number): an FV_TIME text as an
- * estimated delivery time. A bare date (YYYY-MM-DD) is the END of that
- * business day, 23:59:59 in business_timezone (query_time(), migration
- * 0017, gives its start), so sla-check does not call
- * an order due "on the 25th" late from the first minute of the 25th (it
- * was UTC midnight); anything else as PostgreSQL reads it. The import's
- * upsert (service/import.c) applies the same rule. */
-#define SQL_ETA_PARAM                                                                        \
-    "(SELECT query_time(t) + CASE WHEN length(t) = 10 THEN interval '23:59:59'"             \
-    " ELSE interval '0' END FROM (SELECT $%d::text AS t) eta)"
-
 #endif

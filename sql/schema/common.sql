@@ -47,6 +47,17 @@ AS $$
   END
 $$;
 
+-- The business time zone (setting business_timezone, an IANA name;
+-- Asia/Kuwait until set): the one place it is looked up. Business days
+-- ("today", daily figures, dates in filters and ETAs, export times) are
+-- taken in it.
+CREATE OR REPLACE FUNCTION business_timezone() RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+  SELECT coalesce((SELECT value #>> '{}' FROM settings WHERE key = 'business_timezone'),
+                  'Asia/Kuwait')
+$$;
+
 -- The `from`/`to` query parameters of every list: an RFC 3339 time as it
 -- is, and a bare date (YYYY-MM-DD) as the start of that business day in
 -- business_timezone. GET /orders' created_from/created_to read dates so
@@ -56,7 +67,6 @@ CREATE OR REPLACE FUNCTION query_time(t text) RETURNS timestamptz
 LANGUAGE sql STABLE PARALLEL SAFE
 AS $$
   SELECT CASE WHEN length(t) = 10
-    THEN (t::date)::timestamp AT TIME ZONE coalesce(
-      (SELECT value #>> '{}' FROM settings WHERE key = 'business_timezone'), 'Asia/Kuwait')
+    THEN (t::date)::timestamp AT TIME ZONE business_timezone()
     ELSE t::timestamptz END
 $$;

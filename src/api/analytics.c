@@ -17,8 +17,7 @@
 
 /* Common prologue: $1 from, $2 to (dates or NULL = today), $3 scope. */
 #define RANGE_CTE                                                                          \
-    "WITH s AS (SELECT coalesce((SELECT value #>> '{}' FROM settings"                      \
-    "   WHERE key = 'business_timezone'), 'Asia/Kuwait') AS tz,"                           \
+    "WITH s AS (SELECT business_timezone() AS tz,"                                         \
     "  coalesce((SELECT (value #>> '{}')::int FROM settings WHERE key = 'sla_minutes'), 120)" \
     "   AS sla),"                                                                          \
     " d AS (SELECT coalesce($1::date, (now() AT TIME ZONE s.tz)::date) AS f,"              \

@@ -161,8 +161,7 @@ void api_orders_export(struct req *r)
     buf_t sql;
     buf_init(&sql);
     buf_puts(&sql, "DECLARE export_cur NO SCROLL CURSOR FOR"
-                   " WITH s AS (SELECT coalesce((SELECT value #>> '{}' FROM settings"
-                   "  WHERE key = 'business_timezone'), 'Asia/Kuwait') AS tz)");
+                   " WITH s AS (SELECT business_timezone() AS tz)");
     if (f.with) buf_printf(&sql, ", %s", f.with);
     buf_puts(&sql, " SELECT ");
     for (int c = 0; c < NCOLS; c++) buf_printf(&sql, "%s%s", c ? ", " : "", cols[c].sql);
@@ -209,9 +208,8 @@ void api_orders_export(struct req *r)
         }
         /* the file is named after the business day, like the dates in it */
         db_res *d = ok ? db_query_or_reply(r,
-                                           "SELECT to_char(now() AT TIME ZONE coalesce((SELECT"
-                                           " value #>> '{}' FROM settings WHERE key ="
-                                           " 'business_timezone'), 'Asia/Kuwait'), 'YYYY-MM-DD')",
+                                           "SELECT to_char(now() AT TIME ZONE business_timezone(),"
+                                           " 'YYYY-MM-DD')",
                                            0, NULL)
                        : NULL;
         if (d) snprintf(day, sizeof day, "%s", db_get(d, 0, 0));

@@ -42,7 +42,7 @@ enum {
     F_VERSION = 20
 };
 /* columns written by create/patch as they are (NULL: not a column, or the
- * ETA, written through SQL_ETA_PARAM) */
+ * ETA, written through order_eta()) */
 static const char *const order_columns[] = {
     "order_number", "warehouse_id", "customer_name", "customer_phone", "delivery_address",
     "area", "block", "street", "avenue", "building", "floor", "apartment", "paci_number",

@@ -388,9 +388,8 @@ static const char *const tmp_table_sql =
  * open dashboards keep their version after a daily re-export; counted as
  * skipped). orders.created_by stays NULL: the uploader is the imports
  * row's uploaded_by and the first history row's changed_by (one FK check
- * per row less, ~14 ms per 2,000). A date-only ETA is the end of that
- * business day (23:59:59 in business_timezone, as SQL_ETA_PARAM in api.h
- * for the API). */
+ * per row less, ~14 ms per 2,000). The ETA is order_eta() (sql/schema/
+ * order_rules.sql), as on every path. */
 static const char *const upsert_sql =
     "WITH up AS (INSERT INTO orders AS o (order_number, source, warehouse_id, customer_name,"
     "  customer_phone, delivery_address, area, block, street, avenue, building, floor,"
@@ -399,11 +398,7 @@ static const char *const upsert_sql =
     " SELECT order_number, $1, warehouse_id, customer_name, customer_phone, delivery_address,"
     "  area, block, street, avenue, building, floor, apartment, paci_number, delivery_latitude,"
     "  delivery_longitude, customer_info, amount, payment_method, notes,"
-    "  CASE WHEN eta IS NULL THEN NULL WHEN eta ~ '([Zz]|[+-][0-9]{2}:?[0-9]{2})$'"
-    "   THEN eta::timestamptz WHEN length(eta) = 10 THEN (eta || 'T23:59:59')::timestamp AT TIME ZONE"
-    "   (SELECT coalesce(value #>> '{}', 'Asia/Kuwait') FROM settings WHERE key = 'business_timezone')"
-    "   ELSE eta::timestamp AT TIME ZONE (SELECT coalesce(value #>> '{}', 'Asia/Kuwait')"
-    "   FROM settings WHERE key = 'business_timezone') END,"
+    "  order_eta(eta),"
     "  $2::bigint, tracking_token FROM import_rows ORDER BY order_number" /* one lock order */
     " ON CONFLICT (order_number) DO UPDATE SET " COL_SET("warehouse_id") ","
     "  " COL_SET("customer_name") ", " COL_SET("customer_phone") ","
@@ -415,7 +410,8 @@ static const char *const upsert_sql =
     "  " COL_SET("payment_method") ", " COL_SET("notes") ","
     "  " COL_SET("estimated_delivery_time") ","
     "  import_id = coalesce(excluded.import_id, o.import_id), version = o.version + 1"
-    " WHERE o.status = 'pending' AND ($4::bigint IS NULL OR o.warehouse_id = $4::bigint)"
+    " WHERE o.status = ANY (order_action_from('import_update'))"
+    "  AND ($4::bigint IS NULL OR o.warehouse_id = $4::bigint)"
     "  AND (o.warehouse_id, o.customer_name, o.customer_phone, o.delivery_address, o.area,"
     "   o.block, o.street, o.avenue, o.building, o.floor, o.apartment, o.paci_number,"
     "   o.delivery_latitude, o.delivery_longitude, o.customer_info, o.amount,"
