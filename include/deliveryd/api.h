@@ -23,13 +23,13 @@ struct paging {
 int paging_or_reply(struct req *r, struct paging *p) MUSTCHECK;
 /**
  * The one paged list: replies {"items","page","page_size","total"} for the
- * rows of `from_where` ("api_users v WHERE ..." over params $1..$n, alias v,
- * which must have an id) in `order_by` order, rendering each page row's
- * `body` from `view` (joined on id; bodies are built for the page only).
- * params must have room for n + 3 entries.
+ * rows of `from_where` ("api_users v WHERE ...", built with its values,
+ * alias v, which must have an id) in `order_by` order, rendering each page
+ * row's `body` from `view` (joined on id; bodies are built for the page
+ * only). Frees from_where.
  */
-void reply_paged(struct req *r, const struct paging *pg, const char *view, const char *from_where,
-                 const char *order_by, int n, const char **params);
+void reply_paged(struct req *r, const struct paging *pg, const char *view, struct sqlb *from_where,
+                 const char *order_by);
 /** Decimal text of an id, owned by the request. */
 const char *id_text(struct req *r, int64_t id);
 /** An integer setting as decimal text owned by the request (SQL parameter). */

@@ -31,6 +31,18 @@ int sqlb_param(struct sqlb *b, const char *value);
  * statement assembled apart, such as a VALUES list beside its columns;
  * NULL: nowhere yet, for a parameter placed later with sqlb_ref). */
 int sqlb_param_to(struct sqlb *b, buf_t *out, const char *value);
+/**
+ * Appends trusted SQL whose placeholders $1..$n stand for the n values
+ * given (a fragment written as if alone), renumbered after the parameters
+ * already in b. Every $k must be within 1..n and every value used (checked;
+ * a mismatch is a programming error and aborts). Through SQLB_ADD, n is
+ * counted from the arguments:
+ *   SQLB_ADD(&b, "v.role = $1 AND ($2::bigint IS NULL OR v.warehouse_id = $2)", role, wh);
+ */
+void sqlb_add(struct sqlb *b, const char *sql, int n, const char *const *values);
+#define SQLB_ADD(b, sql, ...)                                                                  \
+    sqlb_add((b), (sql), (int)(sizeof((const char *const[]){__VA_ARGS__}) / sizeof(const char *)), \
+             (const char *const[]){__VA_ARGS__})
 /** Appends the placeholder of parameter `n` again. */
 void sqlb_ref(struct sqlb *b, int n);
 /** Runs the built statement (see db_exec_plan). */

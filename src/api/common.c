@@ -125,20 +125,23 @@ const char *own_driver_text(struct req *r)
     return r->who.role == ROLE_DRIVER ? id_text(r, r->who.driver_id) : NULL;
 }
 
-void reply_paged(struct req *r, const struct paging *pg, const char *view, const char *from_where,
-                 const char *order_by, int n, const char **params)
+void reply_paged(struct req *r, const struct paging *pg, const char *view, struct sqlb *from_where,
+                 const char *order_by)
 {
-    params[n] = pg->size_s;
-    params[n + 1] = pg->offset_s;
-    params[n + 2] = pg->page_s;
-    char *sql = req_printf(
-        r,
-        "WITH f AS (SELECT v.id, row_number() OVER (ORDER BY %s) AS rn FROM %s),"
-        " pg AS (SELECT id, rn FROM f WHERE rn > $%d::bigint AND rn <= $%d::bigint + $%d::bigint)"
-        " SELECT json_build_object('items', coalesce((SELECT json_agg(b.body ORDER BY pg.rn)"
-        "  FROM pg JOIN %s b ON b.id = pg.id), '[]'::json),"
-        " 'page', $%d::int, 'page_size', $%d::int, 'total', (SELECT count(*) FROM f))",
-        order_by, from_where, n + 2, n + 2, n + 1, view, n + 3, n + 1);
-    db_res *res = db_query_or_reply(r, sql, n + 3, params);
+    struct sqlb b;
+    sqlb_init(&b);
+    sqlb_printf(&b, "WITH f AS (SELECT v.id, row_number() OVER (ORDER BY %s) AS rn FROM ", order_by);
+    /* the filter's own values first, then the page's */
+    sqlb_add(&b, from_where->sql.data, from_where->np, from_where->params);
+    sqlb_free(from_where);
+    SQLB_ADD(&b,
+             "), pg AS (SELECT id, rn FROM f WHERE rn > $2::bigint AND rn <= $2::bigint + $1::bigint)"
+             " SELECT json_build_object('items', coalesce((SELECT json_agg(b.body ORDER BY pg.rn)",
+             pg->size_s, pg->offset_s);
+    sqlb_printf(&b, "  FROM pg JOIN %s b ON b.id = pg.id), '[]'::json),", view);
+    SQLB_ADD(&b, " 'page', $1::int, 'page_size', $2::int, 'total', (SELECT count(*) FROM f))",
+             pg->page_s, pg->size_s);
+    db_res *res = sqlb_or_reply(r, &b, DB_PLAN_EACH);
+    sqlb_free(&b);
     if (res) reply_row_json(r, 200, res);
 }

@@ -60,6 +60,39 @@ int sqlb_param(struct sqlb *b, const char *value)
     return sqlb_param_to(b, &b->sql, value);
 }
 
+void sqlb_add(struct sqlb *b, const char *sql, int n, const char *const *values)
+{
+    if (b->np + n > SQLB_MAX_PARAMS) {
+        log_msgf(LOG_ERROR, "sqlb: more than %d parameters", SQLB_MAX_PARAMS);
+        abort();
+    }
+    int base = b->np;
+    unsigned long long used = 0; /* n <= 64 */
+    for (const char *p = sql; *p;) {
+        if (*p == '$' && p[1] >= '0' && p[1] <= '9') {
+            char *end;
+            long k = strtol(p + 1, &end, 10);
+            if (k < 1 || k > n) {
+                log_msgf(LOG_ERROR, "sqlb: $%ld outside $1..$%d in \"%s\"", k, n, sql);
+                abort();
+            }
+            used |= 1ULL << (k - 1);
+            buf_printf(&b->sql, "$%ld", base + k);
+            p = end;
+            continue;
+        }
+        const char *q = p;
+        while (*q && !(*q == '$' && q[1] >= '0' && q[1] <= '9')) q++;
+        buf_append(&b->sql, p, (size_t)(q - p));
+        p = q;
+    }
+    if (n > 0 && used != (n == 64 ? ~0ULL : (1ULL << n) - 1)) {
+        log_msgf(LOG_ERROR, "sqlb: not every one of $1..$%d is used in \"%s\"", n, sql);
+        abort();
+    }
+    for (int i = 0; i < n; i++) b->params[b->np++] = values[i];
+}
+
 void sqlb_ref(struct sqlb *b, int n)
 {
     if (n < 1 || n > b->np) abort();
