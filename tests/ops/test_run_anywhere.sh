@@ -49,7 +49,10 @@ cleanup() {
     # The cluster outside the copy (root): remove it only if it is the copy's.
     case $PG_DIR in
       "$TOP"/*) ;;
-      *) if [ "$(cat "$PG_DIR/clone" 2>/dev/null)" = "$COPY" ]; then rm -rf "$PG_DIR"; fi ;;
+      *) if [ "$(cat "$PG_DIR/clone" 2>/dev/null)" = "$COPY" ]; then
+           rm -rf "$PG_DIR"
+           rmdir "$(dirname "$PG_DIR")" 2>/dev/null # .../deliveryd, when no other cluster is left
+         fi ;;
     esac
   fi
   rm -rf "$TOP"
