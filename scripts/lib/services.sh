@@ -4,12 +4,15 @@
 # Source this file; it defines functions only and changes no shell options.
 #
 #   pg_start DIR PORT [test]   initdb DIR/data if needed, start on 127.0.0.1:PORT
-#                              (unix socket in DIR/sock, log in DIR/log);
+#                              (log in DIR/log; unix socket in DIR/sock when
+#                              that path can be one, see _pg_sock_opt);
 #                              "test" adds fsync=off and friends
 #   pg_stop DIR                fast shutdown; no-op when not running
 #   pg_running DIR             true when the cluster in DIR/data is running
 #   pg_createdb PORT NAME      CREATE DATABASE NAME unless it exists
 #   pg_psql PORT DB [ARGS...]  psql as postgres over TCP to 127.0.0.1:PORT
+#   pg_clone_dir CLONE         print the cluster directory scripts/run uses for
+#                              the clone at CLONE (see the function)
 #   redis_start DIR PORT       redis-server on 127.0.0.1:PORT, pid in DIR/redis.pid
 #   redis_stop DIR             stop it (SIGTERM, bounded wait, then SIGKILL)
 #   free_port                  print a TCP port that is free on 127.0.0.1
@@ -17,6 +20,7 @@
 #
 # Starting something that already runs is a no-op. Every wait is bounded.
 # Functions return non-zero (with a message on stderr) on failure.
+# Directories may contain spaces.
 
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 SERVICES_PY=${SERVICES_PY:-/usr/bin/python3}
@@ -43,6 +47,53 @@ s.close()'
 
 _abs_dir() { (cd "$1" && pwd -P); }
 
+# The postgres user's home (Debian: /var/lib/postgresql).
+_pg_home() {
+  local home
+  home=$(getent passwd postgres | cut -d: -f6)
+  [ -n "$home" ] && [ -d "$home" ] || home=/var/lib/postgresql
+  echo "$home"
+}
+
+# Where scripts/run keeps the PostgreSQL cluster of the clone at $1:
+#  - $DELIVERYD_PG_DIR when set;
+#  - CLONE/var/pg when we are not root (PostgreSQL runs as ourselves), or when
+#    CLONE/var/pg already holds a cluster (one made by an earlier scripts/run);
+#  - as root, <postgres home>/deliveryd/<first 12 hex digits of the sha256 of
+#    the clone's physical path>: PostgreSQL runs as the postgres user, which
+#    cannot reach a clone in a closed directory such as root's 0700 home, so its
+#    data lives where that user can always write. The same clone always gets the
+#    same directory (a second scripts/run and scripts/run stop find it); a moved
+#    clone gets a new one.
+pg_clone_dir() {
+  local root hash
+  if [ -n "${DELIVERYD_PG_DIR:-}" ]; then
+    echo "$DELIVERYD_PG_DIR"; return 0
+  fi
+  root=$(_abs_dir "$1") || { _svc_err "pg_clone_dir: no directory '$1'"; return 1; }
+  if [ "$(id -u)" -ne 0 ] || [ -f "$root/var/pg/data/PG_VERSION" ]; then
+    echo "$root/var/pg"; return 0
+  fi
+  hash=$(printf '%s' "$root" | sha256sum | cut -c1-12)
+  echo "$(_pg_home)/deliveryd/$hash"
+}
+
+# The server options that place the unix socket in DIR/sock. A unix socket path
+# is at most 107 bytes (DIR/sock/.s.PGSQL.PORT), and pg_ctl hands -o to
+# /bin/sh while PostgreSQL splits the directory list at commas: when DIR/sock
+# is too long or has anything but [A-Za-z0-9/._-] in it, there is no unix
+# socket at all (every client here uses TCP on 127.0.0.1 anyway).
+_pg_sock_opt() {
+  local sock=$1/sock
+  case $sock in
+    *[!A-Za-z0-9/._-]*) echo "-c unix_socket_directories=''"; return 0 ;;
+  esac
+  if [ $((${#sock} + 15)) -gt 107 ]; then
+    echo "-c unix_socket_directories=''"; return 0
+  fi
+  echo "-k $sock"
+}
+
 pg_running() {
   local dir
   dir=$(_abs_dir "$1" 2>/dev/null) || return 1
@@ -55,7 +106,8 @@ pg_start() {
   if [ -z "$dir" ] || [ -z "$port" ]; then
     _svc_err "usage: pg_start DIR PORT [test]"; return 2
   fi
-  mkdir -p "$dir" || return 1
+  # umask 022: as root, parents we create must stay reachable by postgres.
+  (umask 022 && mkdir -p "$dir") || return 1
   dir=$(_abs_dir "$dir") || return 1
   if pg_running "$dir"; then
     return 0
@@ -74,8 +126,12 @@ pg_start() {
       _svc_err "initdb failed for $dir/data:"; tail -n 20 "$dir/initdb.log" >&2; return 1
     fi
   fi
-  (cd "$dir" && as_pg_user mkdir -p "$dir/sock") || return 1
-  local opts="-p $port -k $dir/sock -c listen_addresses=127.0.0.1"
+  local opts sockopt
+  sockopt=$(_pg_sock_opt "$dir")
+  if [ "${sockopt#-k }" != "$sockopt" ]; then
+    (cd "$dir" && as_pg_user mkdir -p "$dir/sock") || return 1
+  fi
+  opts="-p $port $sockopt -c listen_addresses=127.0.0.1"
   if [ "$mode" = test ]; then
     # Throwaway test clusters: durability is not wanted, speed is.
     opts="$opts -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
