@@ -191,6 +191,17 @@ CREATE FUNCTION public.duration_hhmm(s bigint) RETURNS text
 $$;
 
 --
+-- Name: import_visible(bigint, bigint, bigint); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.import_visible(v_warehouse_id bigint, v_uploaded_by bigint, p_scope bigint) RETURNS boolean
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $$
+  SELECT p_scope IS NULL OR v_warehouse_id = p_scope
+      OR EXISTS (SELECT 1 FROM users u WHERE u.id = v_uploaded_by AND u.warehouse_id = p_scope)
+$$;
+
+--
 -- Name: order_action_from(text); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -421,6 +432,18 @@ BEGIN
   END IF;
   RETURN NEW;
 END
+$$;
+
+--
+-- Name: payment_visible(bigint, bigint, bigint, bigint); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.payment_visible(p_driver_id bigint, o_warehouse_id bigint, p_scope bigint, p_own bigint) RETURNS boolean
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $$
+  SELECT (p_scope IS NULL OR o_warehouse_id = p_scope
+          OR p_driver_id IN (SELECT id FROM drivers WHERE warehouse_id = p_scope))
+     AND (p_own IS NULL OR p_driver_id = p_own)
 $$;
 
 --

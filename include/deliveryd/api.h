@@ -14,6 +14,7 @@ void api_metrics(struct req *r);
 /* common.c: helpers every handler shares */
 #include "deliveryd/db.h"
 #include "deliveryd/db_reply.h"
+#include "deliveryd/sqlb.h"
 
 struct paging {
     long page, size;

@@ -10,13 +10,6 @@
 
 #include "deliveryd/io.h"
 
-/* SQL: whether the imports row `v` is visible to a manager scoped to the
- * warehouse in parameter $n (NULL: unscoped, sees every import): imports
- * into that warehouse or by its managers. */
-#define IMPORT_VISIBLE(n)                                                                  \
-    " ($" n "::bigint IS NULL OR v.warehouse_id = $" n " OR EXISTS (SELECT 1 FROM users u" \
-    "  WHERE u.id = v.uploaded_by AND u.warehouse_id = $" n "))"
-
 struct import_request {
     const void *data;
     size_t len;

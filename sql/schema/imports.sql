@@ -21,3 +21,15 @@ SELECT i.*,
          'created_at',   api_ts(i.created_at)
        ) AS body
 FROM imports i;
+
+-- Who may see an import: a manager scoped to warehouse p_scope sees the
+-- imports into that warehouse or by its managers; NULL (unscoped) sees
+-- every import. The one definition: GET /imports, GET /imports/{id}, the
+-- import's duplicate answer.
+CREATE OR REPLACE FUNCTION import_visible(v_warehouse_id bigint, v_uploaded_by bigint,
+                                          p_scope bigint) RETURNS boolean
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+  SELECT p_scope IS NULL OR v_warehouse_id = p_scope
+      OR EXISTS (SELECT 1 FROM users u WHERE u.id = v_uploaded_by AND u.warehouse_id = p_scope)
+$$;

@@ -34,3 +34,18 @@ SELECT p.id,
          'settled_at',   api_ts(p.settled_at)
        ) AS body
 FROM payment_collections p;
+
+-- Who may see a payment: a manager scoped to warehouse p_scope sees those
+-- of their warehouse's orders and those their warehouse's drivers collected
+-- (the cash comes back to the driver's warehouse, where GET
+-- /drivers/{id}/cash counts it, even when an unscoped manager gave the
+-- driver another warehouse's order); a driver (p_own) only their own
+-- collections; NULL for either means no restriction of that kind.
+CREATE OR REPLACE FUNCTION payment_visible(p_driver_id bigint, o_warehouse_id bigint,
+                                           p_scope bigint, p_own bigint) RETURNS boolean
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+  SELECT (p_scope IS NULL OR o_warehouse_id = p_scope
+          OR p_driver_id IN (SELECT id FROM drivers WHERE warehouse_id = p_scope))
+     AND (p_own IS NULL OR p_driver_id = p_own)
+$$;

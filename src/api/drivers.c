@@ -48,12 +48,14 @@ void api_drivers_list(struct req *r)
         query_bool_or_reply(r, "is_online", &online) < 0 ||
         query_bool_or_reply(r, "is_active", &active) < 0)
         return;
-    const char *p[7] = {wh, online, active, scope_text(r)};
-    reply_paged(r, &pg, "api_drivers",
-                "api_drivers v WHERE ($1::bigint IS NULL OR v.warehouse_id = $1)"
-                " AND ($2::bool IS NULL OR v.is_online = $2) AND ($3::bool IS NULL OR v.is_active = $3)"
-                " AND ($4::bigint IS NULL OR v.warehouse_id = $4)",
-                "v.code, v.id", 4, p);
+    struct sqlb b;
+    sqlb_init(&b);
+    SQLB_ADD(&b,
+             "api_drivers v WHERE ($1::bigint IS NULL OR v.warehouse_id = $1)"
+             " AND ($2::bool IS NULL OR v.is_online = $2) AND ($3::bool IS NULL OR v.is_active = $3)"
+             " AND ($4::bigint IS NULL OR v.warehouse_id = $4)",
+             wh, online, active, scope_text(r));
+    reply_paged(r, &pg, "api_drivers", &b, "v.code, v.id");
 }
 
 void api_drivers_create(struct req *r)

@@ -134,15 +134,18 @@ void api_imports_list(struct req *r)
 {
     struct paging pg;
     if (paging_or_reply(r, &pg) < 0) return;
-    const char *p[4] = {scope_text(r)};
-    reply_paged(r, &pg, "api_imports", "imports v WHERE" IMPORT_VISIBLE("1"),
-                "v.created_at DESC, v.id DESC", 1, p);
+    struct sqlb b;
+    sqlb_init(&b);
+    SQLB_ADD(&b, "imports v WHERE import_visible(v.warehouse_id, v.uploaded_by, $1)",
+             scope_text(r));
+    reply_paged(r, &pg, "api_imports", &b, "v.created_at DESC, v.id DESC");
 }
 
 void api_imports_get(struct req *r)
 {
     const char *p[] = {id_text(r, r->ids[0]), scope_text(r)};
     db_res *res = db_query_or_reply(
-        r, "SELECT v.body FROM api_imports v WHERE v.id = $1 AND" IMPORT_VISIBLE("2"), 2, p);
+        r, "SELECT v.body FROM api_imports v WHERE v.id = $1"
+           " AND import_visible(v.warehouse_id, v.uploaded_by, $2)", 2, p);
     if (res) reply_row_json(r, 200, res);
 }

@@ -6,11 +6,13 @@ void api_notifications_list(struct req *r)
     struct paging pg;
     const char *unread;
     if (paging_or_reply(r, &pg) < 0 || query_bool_or_reply(r, "unread", &unread) < 0) return;
-    const char *p[5] = {id_text(r, r->who.user_id), unread};
-    reply_paged(r, &pg, "api_notifications",
-                "notifications v WHERE v.user_id = $1"
-                " AND ($2::bool IS NULL OR NOT $2 OR v.read_at IS NULL)",
-                "v.created_at DESC, v.id DESC", 2, p);
+    struct sqlb b;
+    sqlb_init(&b);
+    SQLB_ADD(&b,
+             "notifications v WHERE v.user_id = $1"
+             " AND ($2::bool IS NULL OR NOT $2 OR v.read_at IS NULL)",
+             id_text(r, r->who.user_id), unread);
+    reply_paged(r, &pg, "api_notifications", &b, "v.created_at DESC, v.id DESC");
 }
 
 void api_notifications_read(struct req *r)

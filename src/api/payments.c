@@ -6,14 +6,6 @@
 
 #include "deliveryd/api.h"
 
-/* A scoped manager's payments: those of their warehouse's orders, and
- * those their warehouse's drivers collected (the cash comes back to the
- * driver's warehouse, where GET /drivers/{id}/cash counts it, even when an
- * unscoped manager gave the driver another warehouse's order). */
-#define PAYMENT_IN_SCOPE(pay, ord, scope)                                                    \
-    "(" scope "::bigint IS NULL OR " ord ".warehouse_id = " scope                               \
-    " OR " pay ".driver_id IN (SELECT id FROM drivers WHERE warehouse_id = " scope "))"
-
 static const char *const methods[] = {"cash", "knet", "card", "prepaid", NULL};
 static const char *const pay_statuses[] = {"unpaid", "remitted", "settled", NULL};
 
@@ -112,14 +104,16 @@ void api_payments_list(struct req *r)
         const char *own = id_text(r, r->who.driver_id);
         driver = driver && strcmp(driver, own) != 0 ? "0" : own;
     }
-    const char *p[8] = {driver, status, from, to, scope_text(r)};
-    reply_paged(r, &pg, "api_payments",
-                "payment_collections v JOIN orders o ON o.id = v.order_id"
-                " WHERE ($1::bigint IS NULL OR v.driver_id = $1) AND ($2::text IS NULL OR v.status = $2)"
-                " AND ($3::text IS NULL OR v.collected_at >= (SELECT query_time($3)))"
-                " AND ($4::text IS NULL OR v.collected_at < (SELECT query_time($4)))"
-                " AND " PAYMENT_IN_SCOPE("v", "o", "$5"),
-                "v.collected_at DESC, v.id DESC", 5, p);
+    struct sqlb b;
+    sqlb_init(&b);
+    SQLB_ADD(&b,
+             "payment_collections v JOIN orders o ON o.id = v.order_id"
+             " WHERE ($1::bigint IS NULL OR v.driver_id = $1) AND ($2::text IS NULL OR v.status = $2)"
+             " AND ($3::text IS NULL OR v.collected_at >= (SELECT query_time($3)))"
+             " AND ($4::text IS NULL OR v.collected_at < (SELECT query_time($4)))"
+             " AND payment_visible(v.driver_id, o.warehouse_id, $5, NULL)",
+             driver, status, from, to, scope_text(r));
+    reply_paged(r, &pg, "api_payments", &b, "v.collected_at DESC, v.id DESC");
 }
 
 /* unpaid -> remitted, remitted -> settled, for many ids in one statement */
@@ -136,7 +130,7 @@ static void transition(struct req *r, const char *from, const char *to, const ch
         r,
         "WITH ids AS (SELECT DISTINCT unnest($1::bigint[]) AS id),"
         " cur AS (SELECT p.id, p.status FROM payment_collections p JOIN orders o ON o.id = p.order_id"
-        "  WHERE p.id IN (SELECT id FROM ids) AND " PAYMENT_IN_SCOPE("p", "o", "$2")
+        "  WHERE p.id IN (SELECT id FROM ids) AND payment_visible(p.driver_id, o.warehouse_id, $2, NULL)"
         "  ORDER BY p.id FOR UPDATE OF p),"
         " upd AS (UPDATE payment_collections p SET status = $4, %s = now(), %s = $5::bigint"
         "  FROM cur WHERE p.id = cur.id AND cur.status = $3 RETURNING p.id)"

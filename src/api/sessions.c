@@ -100,10 +100,12 @@ void api_sessions_list(struct req *r)
         reply_not_found(r, "driver");
         return;
     }
-    const char *p[6] = {p0[0], from, to};
-    reply_paged(r, &pg, "api_work_sessions",
-                "work_sessions v WHERE v.driver_id = $1"
-                " AND ($2::text IS NULL OR coalesce(v.ended_at, now()) >= (SELECT query_time($2)))"
-                " AND ($3::text IS NULL OR v.started_at < (SELECT query_time($3)))",
-                "v.started_at DESC, v.id DESC", 3, p);
+    struct sqlb b;
+    sqlb_init(&b);
+    SQLB_ADD(&b,
+             "work_sessions v WHERE v.driver_id = $1"
+             " AND ($2::text IS NULL OR coalesce(v.ended_at, now()) >= (SELECT query_time($2)))"
+             " AND ($3::text IS NULL OR v.started_at < (SELECT query_time($3)))",
+             p0[0], from, to);
+    reply_paged(r, &pg, "api_work_sessions", &b, "v.started_at DESC, v.id DESC");
 }

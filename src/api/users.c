@@ -60,12 +60,14 @@ void api_users_list(struct req *r)
         reply_field_error(r, "role", "must be admin, manager or driver");
         return;
     }
-    const char *p[6] = {role, wh, active};
-    reply_paged(r, &pg, "api_users",
-                "api_users v WHERE ($1::text IS NULL OR v.role = $1)"
-                " AND ($2::bigint IS NULL OR v.warehouse_id = $2)"
-                " AND ($3::bool IS NULL OR v.is_active = $3)",
-                "v.id", 3, p);
+    struct sqlb b;
+    sqlb_init(&b);
+    SQLB_ADD(&b,
+             "api_users v WHERE ($1::text IS NULL OR v.role = $1)"
+             " AND ($2::bigint IS NULL OR v.warehouse_id = $2)"
+             " AND ($3::bool IS NULL OR v.is_active = $3)",
+             role, wh, active);
+    reply_paged(r, &pg, "api_users", &b, "v.id");
 }
 
 void api_users_create(struct req *r)

@@ -537,7 +537,8 @@ static bool find_duplicate(const char *sha, int64_t scope, struct import_outcome
     char scope_s[24];
     snprintf(scope_s, sizeof scope_s, "%ld", (long)scope);
     const char *p[] = {sha, scope ? scope_s : NULL};
-    db_res *res = db_exec("SELECT CASE WHEN" IMPORT_VISIBLE("2") " THEN json_build_object("
+    db_res *res = db_exec("SELECT CASE WHEN import_visible(v.warehouse_id, v.uploaded_by, $2)"
+                          " THEN json_build_object("
                           " 'import_id', v.id, 'file_name', v.file_name,"
                           " 'file_sha256', v.file_sha256, 'rows_total', v.rows_total,"
                           " 'created', v.created, 'updated', v.updated, 'skipped', v.skipped,"
