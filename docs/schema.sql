@@ -26,6 +26,13 @@ CREATE EXTENSION IF NOT EXISTS pg_trgm WITH SCHEMA public;
 COMMENT ON EXTENSION pg_trgm IS 'text similarity measurement and index searching based on trigrams';
 
 --
+-- Name: payment_method; Type: DOMAIN; Schema: public; Owner: -
+--
+
+CREATE DOMAIN public.payment_method AS text
+	CONSTRAINT payment_method_check CHECK ((VALUE = ANY (ARRAY['cash'::text, 'knet'::text, 'card'::text, 'prepaid'::text])));
+
+--
 -- Name: api_ts(timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -79,7 +86,7 @@ CREATE TABLE public.orders (
     delivery_longitude double precision,
     customer_info jsonb DEFAULT '{}'::jsonb NOT NULL,
     amount numeric(12,3),
-    payment_method text,
+    payment_method public.payment_method,
     notes text,
     failure_reason text,
     failure_reason_code text,
@@ -115,7 +122,6 @@ CREATE TABLE public.orders (
     CONSTRAINT orders_no_driver_when_pending CHECK (((status <> 'pending'::text) OR (driver_id IS NULL))),
     CONSTRAINT orders_order_number_check CHECK ((btrim(order_number) <> ''::text)),
     CONSTRAINT orders_paci_number_check CHECK ((paci_number ~ '^[0-9]{6,12}$'::text)),
-    CONSTRAINT orders_payment_method_check CHECK ((payment_method = ANY (ARRAY['cash'::text, 'knet'::text, 'card'::text, 'prepaid'::text]))),
     CONSTRAINT orders_source_check CHECK ((source = ANY (ARRAY['manual'::text, 'excel'::text, 'd365'::text]))),
     CONSTRAINT orders_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'assigned'::text, 'picked_up'::text, 'delivered'::text, 'failed'::text, 'cancelled'::text, 'returned'::text]))),
     CONSTRAINT orders_version_check CHECK ((version >= 1))
@@ -768,7 +774,7 @@ CREATE TABLE public.payment_collections (
     id bigint NOT NULL,
     order_id bigint NOT NULL,
     driver_id bigint,
-    method text NOT NULL,
+    method public.payment_method NOT NULL,
     amount numeric(12,3) NOT NULL,
     expected_amount numeric(12,3),
     status text DEFAULT 'unpaid'::text NOT NULL,
@@ -783,7 +789,6 @@ CREATE TABLE public.payment_collections (
     CONSTRAINT payment_collections_amount_check CHECK ((amount >= (0)::numeric)),
     CONSTRAINT payment_collections_expected_amount_check CHECK ((expected_amount >= (0)::numeric)),
     CONSTRAINT payment_collections_idempotency_key_check CHECK (((length(idempotency_key) >= 1) AND (length(idempotency_key) <= 128))),
-    CONSTRAINT payment_collections_method_check CHECK ((method = ANY (ARRAY['cash'::text, 'knet'::text, 'card'::text, 'prepaid'::text]))),
     CONSTRAINT payment_collections_status_check CHECK ((status = ANY (ARRAY['unpaid'::text, 'remitted'::text, 'settled'::text])))
 );
 

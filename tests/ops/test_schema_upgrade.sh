@@ -107,7 +107,10 @@ check "migrating a fresh database with this tree" \
 
 check "the upgraded schema is the fresh one" dump_is upgraded <(schema_dump "$PORT" fresh)
 check "the upgraded schema is docs/schema.sql" dump_is upgraded docs/schema.sql
-check "the upgrade changed no object of the $FROM schema" dump_is upgraded "$TMP/old.sql"
+# (When sql/schema was introduced, the upgrade also had to leave every
+# object of the $FROM schema as it was: sql/schema was a faithful copy. The
+# schema has moved on since (0021-, the rule functions), so the upgraded
+# schema is now held to the fresh one and docs/schema.sql, above.)
 for t in schema_migrations schema_repeatable; do
   check "$t records the same files and checksums as on the fresh database" test \
     "$(q upgraded "SELECT name, checksum FROM $t ORDER BY 1")" = \
