@@ -22,6 +22,8 @@ struct cfg_def {
 #define S(field) offsetof(struct config, field)
 static const struct cfg_def defs[] = {
     {"DATABASE_URL", CFG_STR, NULL, 0, 0, S(database_url), NEED_DATABASE, 1},
+    /* a streaming replica for the reads that tolerate a second of lag */
+    {"READ_DATABASE_URL", CFG_STR, NULL, 0, 0, S(read_database_url), 0, 0},
     {"REDIS_URL", CFG_STR, NULL, 0, 0, S(redis_url), 0, 0},
     /* libjwt skips verification with an empty key: refuse short secrets. */
     {"JWT_SECRET", CFG_STR, NULL, 0, 0, S(jwt_secret), NEED_JWT, 32},

@@ -5,6 +5,8 @@ A file holds named statements:
 
     -- name: order_get
     -- plan: prepared            (optional: each (default), prepared, generic)
+    -- replica: ok               (optional: a read that tolerates a second of lag
+                                  may run on READ_DATABASE_URL's replica)
     -- $1 order id
     -- $2 scope: the caller's warehouse, NULL when unscoped
     SELECT body FROM api_orders o WHERE o.id = $1 AND ...;
@@ -26,6 +28,7 @@ from pathlib import Path
 
 NAME_RE = re.compile(r"^--\s*name:\s*([a-z][a-z0-9_]*)\s*$")
 PLAN_RE = re.compile(r"^--\s*plan:\s*(each|prepared|generic)\s*$")
+REPLICA_RE = re.compile(r"^--\s*replica:\s*ok\s*$")
 PARAM_DOC_RE = re.compile(r"^--\s*\$(\d+)\b")
 PLACEHOLDER_RE = re.compile(r"\$(\d+)")
 
@@ -41,7 +44,7 @@ def parse(path):
         m = NAME_RE.match(line.strip())
         if m:
             cur = {"name": m.group(1), "file": str(path), "line": lineno, "plan": "each",
-                   "docs": {}, "body": []}
+                   "replica": False, "docs": {}, "body": []}
             stmts.append(cur)
             continue
         if cur is None:
@@ -53,6 +56,9 @@ def parse(path):
             m = PLAN_RE.match(s)
             if m:
                 cur["plan"] = m.group(1)
+                continue
+            if REPLICA_RE.match(s):
+                cur["replica"] = True
                 continue
             m = PARAM_DOC_RE.match(s)
             if m:
@@ -116,7 +122,8 @@ def generate(files, out_h, out_c):
     h += ["    Q__COUNT", "};", "",
           "enum query_plan { QP_EACH, QP_PREPARED, QP_GENERIC };", "",
           "struct query_def {", "    const char *name;", "    const char *sql;",
-          "    int nparams;", "    enum query_plan plan;", "};", "",
+          "    int nparams;", "    enum query_plan plan;",
+          "    int replica; /* `-- replica: ok`: may read from READ_DATABASE_URL */", "};", "",
           "extern const struct query_def g_queries[Q__COUNT];", "",
           "/* Q(name)(args...) -> the statement, its argument count and its",
           " * arguments: a call with the wrong number of arguments does not compile. */",
@@ -139,7 +146,7 @@ def generate(files, out_h, out_c):
     for s in stmts:
         c.append(f"    [Q_{s['name']}] = {{\"{s['name']}\",")
         c.append(f"        {c_string(s['text'])},")
-        c.append(f"        {s['n']}, QP_{s['plan'].upper()}}},")
+        c.append(f"        {s['n']}, QP_{s['plan'].upper()}, {1 if s['replica'] else 0}}},")
     c += ["};", ""]
     for path, lines in ((out_h, h), (out_c, c)):
         text = "\n".join(lines)

@@ -9,6 +9,7 @@ enum log_level { LOG_DEBUG = 0, LOG_INFO, LOG_WARN, LOG_ERROR };
 
 struct config {
     char *database_url;
+    char *read_database_url; /* NULL: no replica */
     char *redis_url;
     char *jwt_secret;
     char *cron_secret;

@@ -97,6 +97,20 @@ unsigned long db_statements_count(void);
 
 /** Is PostgreSQL reachable right now (SELECT 1)? */
 bool db_ping(void);
+/**
+ * Sends this request's statements (on this thread, until db_request_done) to
+ * the read replica (READ_DATABASE_URL) when it is reachable and at most
+ * replica_max_lag_seconds behind; returns whether it will. For requests
+ * that only read and tolerate that lag (analytics, exports, a driver's
+ * trail, /imports history). A statement the replica fails is answered by
+ * the primary. Statements marked `-- replica: ok` go there on their own.
+ */
+bool db_prefer_replica(void);
+/** The replica's state now: "none" (not configured), "up", "lagging" or
+ * "down"; *lag its replay lag in seconds (-1 when unknown). Checks now. */
+const char *db_replica_state(double *lag);
+/** replica_max_lag_seconds (the settings service keeps it current). */
+void db_set_replica_max_lag(double seconds);
 /** Called when a request completes: ends a forgotten transaction. */
 void db_request_done(void);
 /** Closes this thread's connection. */

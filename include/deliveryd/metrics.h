@@ -20,6 +20,8 @@ void metrics_db_reconnect(void);
 void metrics_db_statement(void);
 uint64_t metrics_db_statements(void);
 void metrics_redis_error(void);
+void metrics_replica_read(void);
+void metrics_replica_fallback(void);
 /** Prometheus text; the caller frees it. */
 char *metrics_render(size_t *len);
 

@@ -28,12 +28,15 @@ struct prepared {
 
 struct conn {
     PGconn *pg;
+    bool replica; /* a connection to READ_DATABASE_URL */
     struct prepared prepared[PREPARED_MAX];
     int nprepared;
     unsigned next_name;
 };
 
-static pthread_key_t conn_key;
+static pthread_key_t conn_key, replica_key;
+/* this request's reads go to the replica (db_prefer_replica) */
+static _Thread_local bool tl_use_replica;
 /* statements sent by this thread since the current request began */
 static _Thread_local unsigned long tl_statements;
 
@@ -64,6 +67,7 @@ static void conn_destroy(void *p)
 static void make_key(void)
 {
     if (pthread_key_create(&conn_key, conn_destroy) != 0) abort();
+    if (pthread_key_create(&replica_key, conn_destroy) != 0) abort();
 }
 
 void db_global_init(void)
@@ -76,12 +80,14 @@ void db_thread_close(void)
     db_global_init();
     conn_free(pthread_getspecific(conn_key));
     pthread_setspecific(conn_key, NULL);
+    conn_free(pthread_getspecific(replica_key));
+    pthread_setspecific(replica_key, NULL);
 }
 
 static void drop_conn(struct conn *c)
 {
+    pthread_setspecific(c->replica ? replica_key : conn_key, NULL);
     conn_free(c);
-    pthread_setspecific(conn_key, NULL);
     metrics_db_reconnect();
 }
 
@@ -110,10 +116,13 @@ static bool idle_conn_alive(PGconn *pg)
     return PQstatus(pg) == CONNECTION_OK;
 }
 
-static struct conn *get_conn(struct db_error *err)
+/* This thread's connection to the primary (replica false) or to
+ * READ_DATABASE_URL, connected or replaced as needed. */
+static struct conn *get_conn_on(bool replica, struct db_error *err)
 {
     db_global_init();
-    struct conn *cur = pthread_getspecific(conn_key);
+    pthread_key_t key = replica ? replica_key : conn_key;
+    struct conn *cur = pthread_getspecific(key);
     if (cur && PQstatus(cur->pg) == CONNECTION_OK &&
         (PQtransactionStatus(cur->pg) != PQTRANS_IDLE || idle_conn_alive(cur->pg)))
         return cur;
@@ -126,7 +135,8 @@ static struct conn *get_conn(struct db_error *err)
     /* dbname first: its expansion is overridden by the keywords after it. */
     const char *keys[] = {"dbname", "connect_timeout", "options", "application_name",
                           "keepalives", "keepalives_idle", NULL};
-    const char *vals[] = {g_cfg.database_url, "3", options, "deliveryd", "1", "30", NULL};
+    const char *vals[] = {replica ? g_cfg.read_database_url : g_cfg.database_url,
+                          replica ? "2" : "3", options, "deliveryd", "1", "30", NULL};
     PGconn *c = PQconnectdbParams(keys, vals, 1);
     if (!c || PQstatus(c) != CONNECTION_OK) {
         if (err) {
@@ -142,8 +152,106 @@ static struct conn *get_conn(struct db_error *err)
     PQsetNoticeProcessor(c, quiet_notices, NULL);
     cur = xcalloc(1, sizeof *cur);
     cur->pg = c;
-    pthread_setspecific(conn_key, cur);
+    cur->replica = replica;
+    pthread_setspecific(key, cur);
     return cur;
+}
+
+static struct conn *get_conn(struct db_error *err)
+{
+    return get_conn_on(false, err);
+}
+
+/* The replica's state, shared by the threads and refreshed at most once a
+ * second by whichever thread needs it first: reachable, and how far its
+ * replay is behind. Lag is 0 while everything received is replayed (an
+ * idle primary makes now() - pg_last_xact_replay_timestamp() grow without
+ * the replica being behind). */
+static pthread_mutex_t replica_mu = PTHREAD_MUTEX_INITIALIZER;
+static double replica_checked_at = -1e9;
+static bool replica_ok;
+static double replica_lag = -1;
+static double replica_max_lag = 5;
+
+void db_set_replica_max_lag(double seconds)
+{
+    pthread_mutex_lock(&replica_mu);
+    replica_max_lag = seconds;
+    pthread_mutex_unlock(&replica_mu);
+}
+
+static void replica_mark_down(void)
+{
+    pthread_mutex_lock(&replica_mu);
+    replica_ok = false;
+    replica_checked_at = now_mono();
+    pthread_mutex_unlock(&replica_mu);
+}
+
+static void replica_refresh(void)
+{
+    bool ok = false;
+    double lag = -1;
+    struct conn *c = get_conn_on(true, NULL);
+    if (c && PQtransactionStatus(c->pg) == PQTRANS_IDLE) {
+        PGresult *res = PQexec(
+            c->pg, "SELECT CASE WHEN NOT pg_is_in_recovery()"
+                   " OR pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0"
+                   " ELSE coalesce(extract(epoch FROM now() - pg_last_xact_replay_timestamp()),"
+                   " 1e9) END");
+        if (res && PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
+            ok = true;
+            lag = atof(PQgetvalue(res, 0, 0));
+        }
+        if (res) PQclear(res);
+        if (PQstatus(c->pg) != CONNECTION_OK) drop_conn(c);
+    }
+    pthread_mutex_lock(&replica_mu);
+    replica_ok = ok;
+    replica_lag = lag;
+    pthread_mutex_unlock(&replica_mu);
+}
+
+/* Whether a read may go to the replica now: configured, reachable at its
+ * last check (at most a second ago) and behind by at most
+ * replica_max_lag_seconds. */
+static bool replica_usable(void)
+{
+    if (!g_cfg.read_database_url) return false;
+    pthread_mutex_lock(&replica_mu);
+    double now = now_mono();
+    bool refresh = now - replica_checked_at >= 1.0;
+    if (refresh) replica_checked_at = now; /* this thread checks; others use the last state */
+    pthread_mutex_unlock(&replica_mu);
+    if (refresh) replica_refresh();
+    pthread_mutex_lock(&replica_mu);
+    bool usable = replica_ok && replica_lag >= 0 && replica_lag <= replica_max_lag;
+    pthread_mutex_unlock(&replica_mu);
+    return usable;
+}
+
+bool db_prefer_replica(void)
+{
+    tl_use_replica = replica_usable();
+    if (!tl_use_replica && g_cfg.read_database_url) metrics_replica_fallback();
+    return tl_use_replica;
+}
+
+const char *db_replica_state(double *lag)
+{
+    *lag = -1;
+    if (!g_cfg.read_database_url) return "none";
+    pthread_mutex_lock(&replica_mu);
+    replica_checked_at = now_mono();
+    pthread_mutex_unlock(&replica_mu);
+    replica_refresh();
+    pthread_mutex_lock(&replica_mu);
+    bool ok = replica_ok;
+    *lag = replica_lag;
+    double max = replica_max_lag;
+    pthread_mutex_unlock(&replica_mu);
+    if (!ok) return "down";
+    return *lag <= max ? "up" : "lagging";
 }
 
 static void fill_error(PGconn *c, PGresult *res, struct db_error *err)
@@ -299,8 +407,8 @@ static void outcome_unknown(struct db_error *err)
     db_map_sqlstate(err->sqlstate, &err->http_status, &err->code);
 }
 
-static db_res *exec_statement(const char *sql, int nparams, const char *const *params,
-                              enum plan plan, struct db_error *err)
+static db_res *exec_on(bool replica, const char *sql, int nparams, const char *const *params,
+                       enum plan plan, struct db_error *err)
 {
     /* A connection that died while idle (a PostgreSQL or pooler restart)
      * is noticed by get_conn before anything is sent. Once sent, a
@@ -314,7 +422,7 @@ static db_res *exec_statement(const char *sql, int nparams, const char *const *p
      * 40001). Inside a transaction only the caller can start over. */
     int reconnects = 0;
     for (int attempt = 0; attempt < 3; attempt++) {
-        struct conn *c = get_conn(err);
+        struct conn *c = get_conn_on(replica, err);
         if (!c) return NULL;
         bool idle = PQtransactionStatus(c->pg) == PQTRANS_IDLE;
         metrics_db_statement();
@@ -358,13 +466,55 @@ static db_res *exec_statement(const char *sql, int nparams, const char *const *p
     return NULL;
 }
 
+/* A read meant for the replica runs there when it is usable; if the
+ * replica fails it (down, refusing, a recovery conflict), the primary
+ * answers instead: a replica is never an error to the client. Inside a
+ * transaction a statement stays on the connection that holds it. */
+static db_res *exec_statement_routed(bool want_replica, const char *sql, int nparams,
+                                     const char *const *params, enum plan plan,
+                                     struct db_error *err)
+{
+    if (want_replica) {
+        struct conn *r = pthread_getspecific(replica_key);
+        bool in_tx = r && PQtransactionStatus(r->pg) != PQTRANS_IDLE;
+        db_res *res = exec_on(true, sql, nparams, params, plan, err);
+        if (res) {
+            metrics_replica_read();
+            return res;
+        }
+        if (in_tx) return NULL;
+        if (strncmp(err->sqlstate, "08", 2) == 0 || strncmp(err->sqlstate, "57", 2) == 0 ||
+            strncmp(err->sqlstate, "53", 2) == 0 || strncmp(err->sqlstate, "40", 2) == 0)
+            replica_mark_down();
+        log_msgf(LOG_WARN, "replica read failed (%s: %s); reading from the primary", err->sqlstate,
+                 err->message);
+        metrics_replica_fallback();
+        tl_use_replica = false; /* the rest of this request too */
+    }
+    return exec_on(false, sql, nparams, params, plan, err);
+}
+
+static db_res *exec_statement(const char *sql, int nparams, const char *const *params,
+                              enum plan plan, struct db_error *err)
+{
+    return exec_statement_routed(tl_use_replica, sql, nparams, params, plan, err);
+}
+
 db_res *db_run(enum query_id q, int nparams, const char *const *params, struct db_error *err)
 {
     static const enum plan plans[] = {[QP_EACH] = PLAN_EACH, [QP_PREPARED] = PLAN_PREPARED,
                                       [QP_GENERIC] = PLAN_GENERIC};
     const struct query_def *d = &g_queries[q];
     (void)nparams; /* == d->nparams, checked by Q() when compiling */
-    return exec_statement(d->sql, d->nparams, params, plans[d->plan], err);
+    bool want = tl_use_replica;
+    if (!want && d->replica) {
+        /* not inside a transaction of the primary: the read must see it */
+        struct conn *p = pthread_getspecific(conn_key);
+        bool in_tx = p && PQtransactionStatus(p->pg) != PQTRANS_IDLE;
+        want = !in_tx && replica_usable();
+        if (!want && !in_tx && g_cfg.read_database_url) metrics_replica_fallback();
+    }
+    return exec_statement_routed(want, d->sql, d->nparams, params, plans[d->plan], err);
 }
 
 db_res *db_exec_plan(const char *sql, int nparams, const char *const *params, enum db_plan plan,
@@ -483,10 +633,17 @@ void db_error_detail(const struct db_error *err, char *detail, size_t len)
                  err->http_status == 503 ? "the database is unavailable; retry" : "internal error");
 }
 
+static void rollback_conn(struct conn *cs);
+
 void db_rollback(void)
 {
     db_global_init();
-    struct conn *cs = pthread_getspecific(conn_key);
+    rollback_conn(pthread_getspecific(conn_key));
+    rollback_conn(pthread_getspecific(replica_key));
+}
+
+static void rollback_conn(struct conn *cs)
+{
     if (!cs || PQstatus(cs->pg) != CONNECTION_OK) return;
     PGconn *c = cs->pg;
     /* a db_send whose result nobody read: finish it first */
@@ -502,6 +659,7 @@ void db_rollback(void)
 void db_request_done(void)
 {
     db_rollback();
+    tl_use_replica = false;
 }
 
 int db_ntuples(const db_res *res)

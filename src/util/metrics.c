@@ -21,7 +21,7 @@ struct route_stats {
 static struct route_stats *stats; /* nroutes + 1 (unmatched) */
 static size_t nroutes;
 static metrics_label_fn *route_label_fn;
-static uint64_t db_reconnects, db_statements, redis_errors;
+static uint64_t db_reconnects, db_statements, redis_errors, replica_reads, replica_fallbacks;
 
 void metrics_init(size_t routes, metrics_label_fn *label)
 {
@@ -68,6 +68,16 @@ void metrics_db_statement(void)
 uint64_t metrics_db_statements(void)
 {
     return __atomic_load_n(&db_statements, __ATOMIC_RELAXED);
+}
+
+void metrics_replica_read(void)
+{
+    __atomic_add_fetch(&replica_reads, 1, __ATOMIC_RELAXED);
+}
+
+void metrics_replica_fallback(void)
+{
+    __atomic_add_fetch(&replica_fallbacks, 1, __ATOMIC_RELAXED);
 }
 
 void metrics_redis_error(void)
@@ -135,9 +145,18 @@ char *metrics_render(size_t *len)
                "deliveryd_db_statements_total %lu\n"
                "# HELP deliveryd_redis_errors_total Failed Redis commands.\n"
                "# TYPE deliveryd_redis_errors_total counter\n"
-               "deliveryd_redis_errors_total %lu\n",
+               "deliveryd_redis_errors_total %lu\n"
+               "# HELP deliveryd_replica_reads_total Statements answered by the read replica.\n"
+               "# TYPE deliveryd_replica_reads_total counter\n"
+               "deliveryd_replica_reads_total %lu\n"
+               "# HELP deliveryd_replica_fallbacks_total Reads meant for the replica that went to the\n"
+               "# primary (replica down, refusing or lagging).\n"
+               "# TYPE deliveryd_replica_fallbacks_total counter\n"
+               "deliveryd_replica_fallbacks_total %lu\n",
                (unsigned long)__atomic_load_n(&db_reconnects, __ATOMIC_RELAXED),
                (unsigned long)__atomic_load_n(&db_statements, __ATOMIC_RELAXED),
-               (unsigned long)__atomic_load_n(&redis_errors, __ATOMIC_RELAXED));
+               (unsigned long)__atomic_load_n(&redis_errors, __ATOMIC_RELAXED),
+               (unsigned long)__atomic_load_n(&replica_reads, __ATOMIC_RELAXED),
+               (unsigned long)__atomic_load_n(&replica_fallbacks, __ATOMIC_RELAXED));
     return buf_steal(&b, len);
 }
