@@ -13,8 +13,6 @@
 #include "deliveryd/principal.h"
 #include "deliveryd/settings.h"
 
-#define REFRESH_TTL_DAYS "30"
-
 /* A string member of the body, untrimmed, or NULL (passwords, tokens). */
 static const char *raw_string(struct req *r, const char *name, size_t max)
 {
@@ -35,9 +33,8 @@ static const char *token_hash_hex(struct req *r, const char *token)
     return hex;
 }
 
-/* Issues an access token + a new refresh token for user_id and replies
- * with the login body. The refresh row is inserted by `insert_sql`'s
- * caller already; here we only render. */
+/* Issues an access token for user_id and replies with the login body and
+ * the new refresh token, whose row the caller has inserted already. */
 static void reply_tokens(struct req *r, int64_t user_id, const char *role, const char *refresh,
                          const char *user_body)
 {
@@ -54,31 +51,26 @@ static void reply_tokens(struct req *r, int64_t user_id, const char *role, const
     reply_json(r, 200, j);
 }
 
-/* The columns and values of a new refresh token row, for the user `uid_sql`
- * (an SQL expression), with $2 the token's hash, $3 the User-Agent and $4
- * the client's address: one definition for login and rotation. */
-#define REFRESH_INSERT(uid_sql, from)                                                         \
-    "INSERT INTO refresh_tokens (user_id, token_hash, expires_at, user_agent, ip)"          \
-    " SELECT " uid_sql ", decode($2, 'hex'), now() + interval '" REFRESH_TTL_DAYS " days',"   \
-    " left($3, 200), $4" from
+/* A new random refresh token: the hash, User-Agent and address its row
+ * stores ($2..$4 of auth_refresh_insert and auth_refresh_rotate). */
+struct refresh_row {
+    const char *hash, *user_agent, *ip;
+};
 
-/* $2..$4 of REFRESH_INSERT for a new random token. */
-static void refresh_params(struct req *r, char token[48], const char **p)
+static struct refresh_row new_refresh(struct req *r, char token[48])
 {
     random_token(token);
     /* kept for the user's list of sessions; bytes that are not UTF-8
      * cannot be stored as text, and are no reason to refuse a login */
     const char *ua = req_header(r, "User-Agent");
-    p[1] = token_hash_hex(r, token);
-    p[2] = utf8_valid(ua) ? ua : NULL;
-    p[3] = r->client_ip;
+    return (struct refresh_row){token_hash_hex(r, token), utf8_valid(ua) ? ua : NULL,
+                                r->client_ip};
 }
 
 static int new_refresh_token(struct req *r, const char *uid, char token[48])
 {
-    const char *p[4] = {uid};
-    refresh_params(r, token, p);
-    return db_query_or_reply(r, REFRESH_INSERT("$1::bigint", ""), 4, p) ? 0 : -1;
+    struct refresh_row t = new_refresh(r, token);
+    return db_q_or_reply(r, Q(auth_refresh_insert)(uid, t.hash, t.user_agent, t.ip)) ? 0 : -1;
 }
 
 static void locked_reply(struct req *r, const char *retry)
@@ -94,22 +86,12 @@ static void locked_reply(struct req *r, const char *retry)
  * database's error; 0: the caller answers the wrong password its own way. */
 static int count_failure_or_reply(struct req *r, const char *uid)
 {
-    const char *p[] = {uid, setting_text(r, "lockout_threshold", 5),
-                       setting_text(r, "lockout_minutes", 15)};
-    db_res *f = db_query_or_reply(
-        r,
-        "WITH c AS (SELECT id, CASE WHEN locked_until IS NOT NULL AND locked_until <= now()"
-        "  THEN 1 ELSE failed_login_count + 1 END AS n FROM users WHERE id = $1 FOR UPDATE)"
-        " UPDATE users u SET failed_login_count = c.n,"
-        "  locked_until = CASE WHEN c.n >= $2::int"
-        "   THEN now() + make_interval(mins => $3::int) ELSE NULL END"
-        " FROM c WHERE u.id = c.id"
-        " RETURNING u.locked_until IS NOT NULL,"
-        "  greatest(1, ceil(extract(epoch FROM u.locked_until - now())))::int",
-        3, p);
+    enum { C_LOCKED, C_RETRY };
+    db_res *f = db_q_or_reply(r, Q(auth_count_failure)(uid, setting_text(r, "lockout_threshold", 5),
+                                                       setting_text(r, "lockout_minutes", 15)));
     if (!f) return -1;
-    if (db_ntuples(f) == 1 && db_get(f, 0, 0)[0] == 't') {
-        locked_reply(r, db_get(f, 0, 1));
+    if (db_ntuples(f) == 1 && db_get(f, 0, C_LOCKED)[0] == 't') {
+        locked_reply(r, db_get(f, 0, C_RETRY));
         return -1;
     }
     return 0;
@@ -120,6 +102,7 @@ void api_auth_login(struct req *r)
     static const struct fv_field f[] = {
         {"username", FV_STRING, FV_REQUIRED | FV_NONBLANK, 0, 0, 254, NULL},
     };
+    enum { F_USERNAME };
     struct fv_values v;
     if (fv_parse_or_reply(r, NULL, f, ARRAY_LEN(f), &v) < 0) return;
     const char *password = raw_string(r, "password", PASSWORD_MAX_LEN);
@@ -128,26 +111,21 @@ void api_auth_login(struct req *r)
         return;
     }
     char phone[24];
-    const char *phone_p = phone_normalize(v.text[0], phone, sizeof phone) == 0 ? phone : NULL;
-    const char *p1[] = {v.text[0], phone_p};
-    db_res *u = db_query_or_reply(
-        r,
-        "SELECT id, password_hash, role, is_active, coalesce(locked_until > now(), false),"
-        " greatest(1, ceil(extract(epoch FROM locked_until - now())))::int"
-        " FROM users WHERE lower(username) = lower($1) OR lower(email) = lower($1)"
-        " OR ($2::text IS NOT NULL AND phone = $2)"
-        " ORDER BY (lower(username) = lower($1)) DESC LIMIT 1",
-        2, p1);
+    const char *phone_p =
+        phone_normalize(v.text[F_USERNAME], phone, sizeof phone) == 0 ? phone : NULL;
+    /* the columns of auth_login_lookup */
+    enum { U_ID, U_HASH, U_ROLE, U_ACTIVE, U_LOCKED, U_RETRY };
+    db_res *u = db_q_or_reply(r, Q(auth_login_lookup)(v.text[F_USERNAME], phone_p));
     if (!u) return;
     if (db_ntuples(u) == 0) {
         (void)password_verify(password, NULL); /* same work as a known user */
         reply_problem(r, 401, "invalid_credentials", "wrong username or password");
         return;
     }
-    const char *uid = db_get(u, 0, 0);
-    bool ok = password_verify(password, db_get(u, 0, 1));
-    if (db_get(u, 0, 4)[0] == 't') {
-        locked_reply(r, db_get(u, 0, 5));
+    const char *uid = db_get(u, 0, U_ID);
+    bool ok = password_verify(password, db_get(u, 0, U_HASH));
+    if (db_get(u, 0, U_LOCKED)[0] == 't') {
+        locked_reply(r, db_get(u, 0, U_RETRY));
         return;
     }
     if (!ok) {
@@ -155,25 +133,20 @@ void api_auth_login(struct req *r)
             reply_problem(r, 401, "invalid_credentials", "wrong username or password");
         return;
     }
-    if (db_get(u, 0, 3)[0] != 't') {
+    if (db_get(u, 0, U_ACTIVE)[0] != 't') {
         reply_problem(r, 403, "account_disabled", "the account is deactivated");
         return;
     }
-    const char *p3[] = {uid};
-    if (!db_query_or_reply(r,
-                           "UPDATE users SET failed_login_count = 0, locked_until = NULL,"
-                           " last_login_at = now() WHERE id = $1",
-                           1, p3))
-        return;
+    if (!db_q_or_reply(r, Q(auth_login_succeeded)(uid))) return;
     principal_invalidate(atoll(uid)); /* last_login_at changed */
     char refresh[48];
     if (new_refresh_token(r, uid, refresh) < 0) return;
-    db_res *b = db_query_or_reply(r, "SELECT body::text FROM api_users WHERE id = $1", 1, p3);
+    db_res *b = db_q_or_reply(r, Q(auth_user_body)(uid));
     if (!b || db_ntuples(b) != 1) {
         if (b) reply_problem(r, 500, "internal", "user vanished during login");
         return;
     }
-    reply_tokens(r, atoll(uid), db_get(u, 0, 2), refresh, db_get(b, 0, 0));
+    reply_tokens(r, atoll(uid), db_get(u, 0, U_ROLE), refresh, db_get(b, 0, 0));
 }
 
 void api_auth_refresh(struct req *r)
@@ -185,8 +158,7 @@ void api_auth_refresh(struct req *r)
     }
     const char *hash = token_hash_hex(r, token);
     char refresh[48];
-    const char *p[4] = {hash};
-    refresh_params(r, refresh, p);
+    struct refresh_row t = new_refresh(r, refresh);
     /* Rotation in one statement: the old token is revoked and its successor
      * stored together. A second request with the same token waits for the
      * first's row lock, then finds it revoked and takes the reuse branch
@@ -194,37 +166,23 @@ void api_auth_refresh(struct req *r)
      * separate statements let it run between them, leaving a thief who
      * won the race a live session, or a legitimate client a token that
      * was revoked behind its back. */
-    db_res *old = db_query_or_reply(
-        r,
-        "WITH old AS (UPDATE refresh_tokens t SET revoked_at = now() FROM users u"
-        "  WHERE t.token_hash = decode($1, 'hex') AND t.revoked_at IS NULL"
-        "  AND t.expires_at > now() AND u.id = t.user_id AND u.is_active"
-        "  RETURNING t.user_id, u.role),"
-        " new AS (" REFRESH_INSERT("old.user_id", " FROM old") ")"
-        " SELECT user_id, role FROM old",
-        4, p);
+    enum { O_USER_ID, O_ROLE };
+    db_res *old = db_q_or_reply(r, Q(auth_refresh_rotate)(hash, t.hash, t.user_agent, t.ip));
     if (!old) return;
     if (db_ntuples(old) == 0) {
         /* A revoked token presented again: someone holds a stolen copy.
          * Revoke every refresh token of that user. */
-        if (!db_query_or_reply(r,
-                               "UPDATE refresh_tokens SET revoked_at = now()"
-                               " WHERE revoked_at IS NULL AND user_id ="
-                               " (SELECT user_id FROM refresh_tokens"
-                               "  WHERE token_hash = decode($1, 'hex') AND revoked_at IS NOT NULL)",
-                               1, p))
-            return;
+        if (!db_q_or_reply(r, Q(auth_refresh_reused)(hash))) return;
         reply_problem(r, 401, "unauthorized", "the refresh token is invalid or was already used");
         return;
     }
-    const char *uid = db_get(old, 0, 0);
-    const char *p2[] = {uid};
-    db_res *b = db_query_or_reply(r, "SELECT body::text FROM api_users WHERE id = $1", 1, p2);
+    const char *uid = db_get(old, 0, O_USER_ID);
+    db_res *b = db_q_or_reply(r, Q(auth_user_body)(uid));
     if (!b || db_ntuples(b) != 1) {
         if (b) reply_problem(r, 401, "unauthorized", "the user no longer exists");
         return;
     }
-    reply_tokens(r, atoll(uid), db_get(old, 0, 1), refresh, db_get(b, 0, 0));
+    reply_tokens(r, atoll(uid), db_get(old, 0, O_ROLE), refresh, db_get(b, 0, 0));
 }
 
 void api_auth_logout(struct req *r)
@@ -234,12 +192,7 @@ void api_auth_logout(struct req *r)
         reply_field_error(r, "refresh_token", "is required");
         return;
     }
-    const char *p[] = {token_hash_hex(r, token)};
-    if (!db_query_or_reply(r,
-                           "UPDATE refresh_tokens SET revoked_at = now()"
-                           " WHERE token_hash = decode($1, 'hex') AND revoked_at IS NULL",
-                           1, p))
-        return;
+    if (!db_q_or_reply(r, Q(auth_logout)(token_hash_hex(r, token)))) return;
     reply_no_content(r);
 }
 
@@ -251,8 +204,7 @@ void api_auth_me(struct req *r)
         reply_json_text(r, 200, body, strlen(body));
         return;
     }
-    const char *p[] = {id_text(r, r->who.user_id)};
-    db_res *b = db_query_or_reply(r, "SELECT body::text FROM api_users WHERE id = $1", 1, p);
+    db_res *b = db_q_or_reply(r, Q(auth_user_body)(id_text(r, r->who.user_id)));
     if (b) reply_row_json(r, 200, b);
 }
 
@@ -261,6 +213,7 @@ void api_auth_password(struct req *r)
     static const struct fv_field f[] = {
         {"new_password", FV_PASSWORD, FV_REQUIRED, 0, 0, PASSWORD_MAX_LEN, NULL},
     };
+    enum { F_NEW_PASSWORD };
     struct fv_values v;
     const char *current = raw_string(r, "current_password", PASSWORD_MAX_LEN);
     if (!current) {
@@ -271,13 +224,9 @@ void api_auth_password(struct req *r)
     /* optional: the caller's own refresh token, which the change keeps */
     const char *keep = raw_string(r, "refresh_token", 128);
     const char *uid = id_text(r, r->who.user_id);
-    const char *p[] = {uid};
-    db_res *u = db_query_or_reply(
-        r,
-        "SELECT password_hash, coalesce(locked_until > now(), false),"
-        " greatest(1, ceil(extract(epoch FROM locked_until - now())))::int"
-        " FROM users WHERE id = $1",
-        1, p);
+    /* the columns of auth_password_lookup */
+    enum { U_HASH, U_LOCKED, U_RETRY };
+    db_res *u = db_q_or_reply(r, Q(auth_password_lookup)(uid));
     if (!u) return;
     if (db_ntuples(u) != 1) {
         reply_problem(r, 401, "unauthorized", "the user no longer exists");
@@ -285,31 +234,23 @@ void api_auth_password(struct req *r)
     }
     /* a stolen access token must not buy unlimited guesses of the password:
      * wrong current passwords count toward the lockout, as at login */
-    if (db_get(u, 0, 1)[0] == 't') {
-        locked_reply(r, db_get(u, 0, 2));
+    if (db_get(u, 0, U_LOCKED)[0] == 't') {
+        locked_reply(r, db_get(u, 0, U_RETRY));
         return;
     }
-    if (!password_verify(current, db_get(u, 0, 0))) {
+    if (!password_verify(current, db_get(u, 0, U_HASH))) {
         if (count_failure_or_reply(r, uid) == 0)
             reply_field_error(r, "current_password", "is not the current password");
         return;
     }
     char hash[PASSWORD_HASH_LEN];
-    if (password_hash(v.text[0], hash) < 0) {
+    if (password_hash(v.text[F_NEW_PASSWORD], hash) < 0) {
         reply_problem(r, 500, "internal", "hashing failed");
         return;
     }
-    const char *p2[] = {uid, hash, keep ? token_hash_hex(r, keep) : NULL};
     /* a new password ends every session but the caller's own, when the
      * caller names its refresh token (else that one ends too) */
-    if (!db_query_or_reply(r,
-                           "WITH u AS (UPDATE users SET password_hash = $2,"
-                           " password_changed_at = now(), failed_login_count = 0"
-                           " WHERE id = $1 RETURNING id)"
-                           " UPDATE refresh_tokens SET revoked_at = now()"
-                           " WHERE user_id = (SELECT id FROM u) AND revoked_at IS NULL"
-                           " AND ($3::text IS NULL OR token_hash <> decode($3, 'hex'))",
-                           3, p2))
+    if (!db_q_or_reply(r, Q(auth_password_change)(uid, hash, keep ? token_hash_hex(r, keep) : NULL)))
         return;
     reply_no_content(r);
 }

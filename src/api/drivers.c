@@ -26,8 +26,7 @@ static const char *const driver_columns[] = {NULL,   NULL,           NULL,      
 
 static void reply_driver(struct req *r, int status, const char *id)
 {
-    const char *p[] = {id};
-    db_res *res = db_query_or_reply(r, "SELECT body FROM api_drivers WHERE id = $1", 1, p);
+    db_res *res = db_q_or_reply(r, Q(driver_get)(id));
     if (res) reply_row_json(r, status, res);
 }
 
@@ -78,29 +77,18 @@ void api_drivers_create(struct req *r)
         reply_problem(r, 500, "internal", "hashing failed");
         return;
     }
-    const char *p[] = {v.text[F_USERNAME], hash,
-                       v.text[F_FULL_NAME], v.text[F_PHONE],
-                       v.text[F_CODE],      v.text[F_VEHICLE],
-                       v.text[F_WAREHOUSE], v.text[F_ACTIVE] ? v.text[F_ACTIVE] : "true"};
     /* user and profile in one statement: both or neither */
-    db_res *res = db_query_or_reply(
-        r,
-        "WITH u AS (INSERT INTO users (username, password_hash, full_name, role, phone, is_active)"
-        " VALUES ($1, $2, $3, 'driver', $4, $8) RETURNING id)"
-        " INSERT INTO drivers (user_id, code, phone, vehicle_type, warehouse_id, is_active)"
-        " SELECT id, $5, $4, $6, $7, $8 FROM u RETURNING id",
-        8, p);
+    db_res *res = db_q_or_reply(
+        r, Q(driver_create)(v.text[F_USERNAME], hash, v.text[F_FULL_NAME], v.text[F_PHONE],
+                            v.text[F_CODE], v.text[F_VEHICLE], v.text[F_WAREHOUSE],
+                            v.text[F_ACTIVE] ? v.text[F_ACTIVE] : "true"));
     if (!res) return;
     reply_driver(r, 201, db_get(res, 0, 0));
 }
 
 void api_drivers_get(struct req *r)
 {
-    const char *p[] = {id_text(r, r->ids[0]), scope_text(r)};
-    db_res *res = db_query_or_reply(
-        r,
-        "SELECT body FROM api_drivers WHERE id = $1 AND ($2::bigint IS NULL OR warehouse_id = $2)",
-        2, p);
+    db_res *res = db_q_or_reply(r, Q(driver_get_scoped)(id_text(r, r->ids[0]), scope_text(r)));
     if (res) reply_row_json(r, 200, res);
 }
 
@@ -114,45 +102,40 @@ void api_drivers_patch(struct req *r)
         return;
     }
     if (check_scope_warehouse(r, v.text[F_WAREHOUSE]) < 0) return;
-    buf_t sets;
-    buf_init(&sets);
-    const char *params[FV_MAX_FIELDS + 2];
-    int np = 0;
-    if (sql_set_list(&sets, driver_fields, &v, driver_columns, params, &np) == 0)
-        buf_puts(&sets, "id = id");
-    params[np] = id_text(r, r->ids[0]);
-    params[np + 1] = scope_text(r);
-    char *sql = req_printf(r, "UPDATE drivers SET %s WHERE id = $%d", sets.data, np + 1);
-    buf_free(&sets);
+    const char *id = id_text(r, r->ids[0]);
     if (db_begin_or_reply(r) < 0) return;
     /* the user row first (it carries the name, the login phone and the
      * active flag, which migration 0015's trigger copies to the driver;
      * a deactivation also ends the user's sessions, migration 0020):
      * users then drivers, the trigger's lock order */
-    const char *p2[] = {params[np],         params[np + 1],  v.text[F_FULL_NAME],
-                        v.present[F_PHONE] ? "t" : "f", v.text[F_PHONE], v.text[F_ACTIVE]};
-    db_res *res = db_query_or_reply(
-        r,
-        "UPDATE users SET full_name = coalesce($3, full_name),"
-        " phone = CASE WHEN $4 THEN $5 ELSE phone END,"
-        " is_active = coalesce($6::bool, is_active)"
-        " WHERE id = (SELECT user_id FROM drivers WHERE id = $1"
-        "  AND ($2::bigint IS NULL OR warehouse_id = $2)) RETURNING id",
-        6, p2);
+    db_res *res = db_q_or_reply(
+        r, Q(driver_update_user)(id, scope_text(r), v.text[F_FULL_NAME],
+                                 v.present[F_PHONE] ? "t" : "f", v.text[F_PHONE],
+                                 v.text[F_ACTIVE]));
     if (!res) return;
     if (db_ntuples(res) == 0) {
         reply_not_found(r, "driver");
         return;
     }
     const char *uid = db_get(res, 0, 0);
-    if (!db_query_or_reply(r, sql, np + 1, params) || db_commit_or_reply(r) < 0) return;
+    struct sqlb b;
+    sqlb_init(&b);
+    buf_t sets;
+    buf_init(&sets);
+    if (sqlb_set_list(&b, &sets, driver_fields, &v, driver_columns) == 0)
+        buf_puts(&sets, "id = id");
+    sqlb_printf(&b, "UPDATE drivers SET %s", sets.data);
+    buf_free(&sets);
+    SQLB_ADD(&b, " WHERE id = $1", id);
+    res = sqlb_or_reply(r, &b, DB_PLAN_EACH);
+    sqlb_free(&b);
+    if (!res || db_commit_or_reply(r) < 0) return;
     principal_invalidate(atoll(uid));
-    reply_driver(r, 200, params[np]);
+    reply_driver(r, 200, id);
 }
 
 void api_drivers_me(struct req *r)
 {
-    const char *p[] = {id_text(r, r->who.driver_id)};
-    db_res *res = db_query_or_reply(r, "SELECT body FROM api_drivers WHERE id = $1", 1, p);
+    db_res *res = db_q_or_reply(r, Q(driver_get)(id_text(r, r->who.driver_id)));
     if (res) reply_row_json(r, 200, res);
 }

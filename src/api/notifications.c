@@ -17,29 +17,19 @@ void api_notifications_list(struct req *r)
 
 void api_notifications_read(struct req *r)
 {
-    const char *p[] = {id_text(r, r->ids[0]), id_text(r, r->who.user_id)};
-    db_res *res = db_query_or_reply(
-        r,
-        "WITH u AS (UPDATE notifications SET read_at = coalesce(read_at, now())"
-        "  WHERE id = $1 AND user_id = $2 RETURNING id)"
-        " SELECT 1 FROM u",
-        2, p);
+    const char *id = id_text(r, r->ids[0]);
+    db_res *res = db_q_or_reply(r, Q(notification_mark_read)(id, id_text(r, r->who.user_id)));
     if (!res) return;
     if (db_ntuples(res) == 0) {
         reply_not_found(r, "notification");
         return;
     }
-    res = db_query_or_reply(r, "SELECT body FROM api_notifications WHERE id = $1", 1, p);
+    res = db_q_or_reply(r, Q(notification_get)(id));
     if (res) reply_row_json(r, 200, res);
 }
 
 void api_notifications_read_all(struct req *r)
 {
-    const char *p[] = {id_text(r, r->who.user_id)};
-    db_res *res = db_query_or_reply(
-        r,
-        "WITH u AS (UPDATE notifications SET read_at = now() WHERE user_id = $1"
-        "  AND read_at IS NULL RETURNING 1) SELECT json_build_object('marked', count(*)) FROM u",
-        1, p);
+    db_res *res = db_q_or_reply(r, Q(notification_mark_all_read)(id_text(r, r->who.user_id)));
     if (res) reply_row_json(r, 200, res);
 }

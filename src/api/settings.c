@@ -7,9 +7,7 @@
 
 void api_settings_list(struct req *r)
 {
-    db_res *res = db_query_or_reply(
-        r, "SELECT coalesce(json_object_agg(key, value ORDER BY key), '{}'::json) FROM settings", 0,
-        NULL);
+    db_res *res = db_q_or_reply(r, Q(settings_list)());
     if (res) reply_row_json(r, 200, res);
 }
 
@@ -33,15 +31,8 @@ void api_settings_put(struct req *r)
     }
     char *text = json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY);
     req_defer(r, free, text);
-    const char *p[] = {key, text, id_text(r, r->who.user_id)};
     /* business_timezone must name a zone PostgreSQL knows (IANA) */
-    db_res *res = db_query_or_reply(
-        r,
-        "UPDATE settings SET value = $2::jsonb, updated_at = now(), updated_by = $3"
-        " WHERE key = $1 AND ($1 <> 'business_timezone'"
-        "  OR EXISTS (SELECT 1 FROM pg_timezone_names WHERE name = $2::jsonb #>> '{}'))"
-        " RETURNING json_build_object('key', key, 'value', value)",
-        3, p);
+    db_res *res = db_q_or_reply(r, Q(setting_put)(key, text, id_text(r, r->who.user_id)));
     if (!res) return;
     if (db_ntuples(res) == 0) {
         reply_field_error(r, "value", "is not an IANA time zone name");

@@ -75,52 +75,40 @@ void api_users_create(struct req *r)
     struct fv_values v;
     if (parse_user_or_reply(r, &v, true) < 0)
         return;
+    struct sqlb b;
+    sqlb_init(&b);
     buf_t cols, vals;
     buf_init(&cols);
     buf_init(&vals);
-    const char *params[FV_MAX_FIELDS];
-    int np = 0;
     for (size_t i = 0; i < v.n; i++) {
         if (!v.present[i]) continue;
-        buf_printf(&cols, "%s%s", np ? ", " : "", user_columns[i]);
-        buf_printf(&vals, "%s$%d", np ? ", " : "", np + 1);
-        params[np++] = v.text[i];
+        bool first = cols.len == 0;
+        buf_printf(&cols, "%s%s", first ? "" : ", ", user_columns[i]);
+        if (!first) buf_puts(&vals, ", ");
+        sqlb_param_to(&b, &vals, v.text[i]);
     }
-    char *sql = req_printf(r, "INSERT INTO users (%s) VALUES (%s) RETURNING id", cols.data,
-                           vals.data);
+    sqlb_printf(&b, "INSERT INTO users (%s) VALUES (%s) RETURNING id", cols.data, vals.data);
     buf_free(&cols);
     buf_free(&vals);
-    db_res *res = db_query_or_reply(r, sql, np, params);
+    db_res *res = sqlb_or_reply(r, &b, DB_PLAN_EACH);
+    sqlb_free(&b);
     if (!res) return;
-    const char *p2[] = {db_get(res, 0, 0)};
-    res = db_query_or_reply(r, "SELECT body FROM api_users WHERE id = $1", 1, p2);
+    res = db_q_or_reply(r, Q(user_get)(db_get(res, 0, 0)));
     if (!res) return;
     reply_row_json(r, 201, res);
 }
 
 void api_users_get(struct req *r)
 {
-    const char *p[] = {id_text(r, r->ids[0])};
-    db_res *res = db_query_or_reply(r, "SELECT body FROM api_users WHERE id = $1", 1, p);
+    db_res *res = db_q_or_reply(r, Q(user_get)(id_text(r, r->ids[0])));
     if (res) reply_row_json(r, 200, res);
 }
 
-/* UPDATE users SET <sets> WHERE id = the path's id; `revoke`: the same
- * statement revokes the user's refresh tokens (a new password; a
- * deactivation revokes them in the database, migration 0020). False after
- * a reply (404, or the database's error). */
-static bool update_user(struct req *r, const char *sets_sql, int np, const char **params,
-                        bool revoke)
+/* After an UPDATE of the path's user returning its id (`res`, NULL after
+ * the database's error was answered): the principal cache forgets the
+ * user. False after a reply (404, or the database's error). */
+static bool user_updated(struct req *r, db_res *res)
 {
-    char *sql = req_printf(r,
-                           "WITH u AS (UPDATE users SET %s WHERE id = $%d RETURNING id)%s"
-                           " SELECT id FROM u",
-                           sets_sql, np + 1,
-                           revoke ? ", t AS (UPDATE refresh_tokens SET revoked_at = now()"
-                                    "  WHERE user_id IN (SELECT id FROM u) AND revoked_at IS NULL)"
-                                  : "");
-    params[np] = id_text(r, r->ids[0]);
-    db_res *res = db_query_or_reply(r, sql, np + 1, params);
     if (!res) return false;
     principal_invalidate(r->ids[0]);
     if (db_ntuples(res) == 0) {
@@ -147,28 +135,35 @@ void api_users_patch(struct req *r)
     bool demoting = v.text[F_ROLE] && strcmp(v.text[F_ROLE], "admin") != 0;
     bool deactivating = v.text[F_ACTIVE] && strcmp(v.text[F_ACTIVE], "false") == 0;
     if ((demoting || deactivating) && not_self_or_reply(r) < 0) return;
+    struct sqlb b;
+    sqlb_init(&b);
     buf_t sets;
     buf_init(&sets);
-    const char *params[FV_MAX_FIELDS + 1];
-    int np = 0;
-    if (sql_set_list(&sets, user_fields, &v, user_columns, params, &np) == 0)
-        buf_puts(&sets, "id = id");
+    if (sqlb_set_list(&b, &sets, user_fields, &v, user_columns) == 0) buf_puts(&sets, "id = id");
     if (v.present[F_PASSWORD]) buf_puts(&sets, ", password_changed_at = now()");
-    char *s = req_strdup(r, sets.data);
+    sqlb_printf(&b, "WITH u AS (UPDATE users SET %s", sets.data);
     buf_free(&sets);
-    if (update_user(r, s, np, params, v.present[F_PASSWORD])) api_users_get(r);
+    SQLB_ADD(&b, " WHERE id = $1 RETURNING id)", id_text(r, r->ids[0]));
+    /* a new password also ends the user's sessions, in the same statement
+     * (a deactivation ends them in the database, migration 0020) */
+    if (v.present[F_PASSWORD])
+        sqlb_puts(&b, ", t AS (UPDATE refresh_tokens SET revoked_at = now()"
+                      "  WHERE user_id IN (SELECT id FROM u) AND revoked_at IS NULL)");
+    sqlb_puts(&b, " SELECT id FROM u");
+    db_res *res = sqlb_or_reply(r, &b, DB_PLAN_EACH);
+    sqlb_free(&b);
+    if (user_updated(r, res)) api_users_get(r);
 }
 
 void api_users_delete(struct req *r)
 {
     if (not_self_or_reply(r) < 0) return;
-    const char *params[1];
-    if (update_user(r, "is_active = false", 0, params, false)) reply_no_content(r);
+    if (user_updated(r, db_q_or_reply(r, Q(user_deactivate)(id_text(r, r->ids[0])))))
+        reply_no_content(r);
 }
 
 void api_users_unlock(struct req *r)
 {
-    const char *params[1];
-    if (update_user(r, "failed_login_count = 0, locked_until = NULL", 0, params, false))
+    if (user_updated(r, db_q_or_reply(r, Q(user_unlock)(id_text(r, r->ids[0])))))
         api_users_get(r);
 }

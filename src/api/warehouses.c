@@ -9,23 +9,19 @@ static const struct fv_field wh_fields[] = {
     {"longitude", FV_NUMBER, FV_NULLABLE, -180, 180, 0, NULL},
     {"is_active", FV_BOOL, 0, 0, 0, 0, NULL},
 };
+enum { F_CODE, F_NAME, F_ADDRESS, F_LATITUDE, F_LONGITUDE, F_ACTIVE };
 
 void api_warehouses_list(struct req *r)
 {
     const char *active;
     if (query_bool_or_reply(r, "is_active", &active) < 0) return;
-    const char *p[] = {active};
-    db_res *res = db_query_or_reply(r,
-                                    "SELECT coalesce(json_agg(body ORDER BY code), '[]'::json)"
-                                    " FROM api_warehouses WHERE ($1::bool IS NULL OR is_active = $1)",
-                                    1, p);
+    db_res *res = db_q_or_reply(r, Q(warehouse_list)(active));
     if (res) reply_row_json(r, 200, res);
 }
 
 static void reply_warehouse(struct req *r, int status, const char *id)
 {
-    const char *p[] = {id};
-    db_res *res = db_query_or_reply(r, "SELECT body FROM api_warehouses WHERE id = $1", 1, p);
+    db_res *res = db_q_or_reply(r, Q(warehouse_get)(id));
     if (res) reply_row_json(r, status, res);
 }
 
@@ -38,27 +34,25 @@ void api_warehouses_create(struct req *r)
     struct fv_values v;
     if (fv_parse_or_reply(r, NULL, wh_fields, ARRAY_LEN(wh_fields), &v) < 0) return;
     json_t *errs = json_array();
-    for (int i = 0; i < 2; i++)
-        if (!v.text[i])
+    static const int required[] = {F_CODE, F_NAME};
+    for (size_t k = 0; k < ARRAY_LEN(required); k++)
+        if (!v.text[required[k]])
             json_array_append_new(
-                errs, json_pack("{s:s,s:s}", "field", wh_fields[i].name, "message", "is required"));
+                errs, json_pack("{s:s,s:s}", "field", wh_fields[required[k]].name, "message",
+                                "is required"));
     if (json_array_size(errs)) {
         reply_problem_errors(r, 422, "validation_failed", errs, "required fields are missing");
         return;
     }
     json_decref(errs);
-    const char *p[] = {v.text[0], v.text[1], v.text[2], v.text[3], v.text[4],
-                       v.text[5] ? v.text[5] : "true"};
-    db_res *res = db_query_or_reply(
-        r,
-        "INSERT INTO warehouses (code, name, address, latitude, longitude, is_active)"
-        " SELECT $1, $2, $3, $4, $5, $6"
-        " WHERE NOT EXISTS (SELECT 1 FROM warehouses WHERE lower(code) = lower($1))"
-        " RETURNING id",
-        6, p);
+    db_res *res = db_q_or_reply(
+        r, Q(warehouse_create)(v.text[F_CODE], v.text[F_NAME], v.text[F_ADDRESS],
+                               v.text[F_LATITUDE], v.text[F_LONGITUDE],
+                               v.text[F_ACTIVE] ? v.text[F_ACTIVE] : "true"));
     if (!res) return;
     if (db_ntuples(res) == 0) {
-        reply_problem(r, 409, "duplicate", "a warehouse with code %s already exists", v.text[0]);
+        reply_problem(r, 409, "duplicate", "a warehouse with code %s already exists",
+                      v.text[F_CODE]);
         return;
     }
     reply_warehouse(r, 201, db_get(res, 0, 0));
@@ -73,20 +67,21 @@ void api_warehouses_patch(struct req *r)
         reply_not_found(r, "warehouse");
         return;
     }
+    const char *id = id_text(r, r->ids[0]);
+    struct sqlb b;
+    sqlb_init(&b);
     buf_t sets;
     buf_init(&sets);
-    const char *params[FV_MAX_FIELDS + 1];
-    int np = 0;
-    if (sql_set_list(&sets, wh_fields, &v, NULL, params, &np) == 0) buf_puts(&sets, "id = id");
-    char *sql = req_printf(r, "UPDATE warehouses SET %s WHERE id = $%d RETURNING id", sets.data,
-                           np + 1);
+    if (sqlb_set_list(&b, &sets, wh_fields, &v, NULL) == 0) buf_puts(&sets, "id = id");
+    sqlb_printf(&b, "UPDATE warehouses SET %s", sets.data);
     buf_free(&sets);
-    params[np] = id_text(r, r->ids[0]);
-    db_res *res = db_query_or_reply(r, sql, np + 1, params);
+    SQLB_ADD(&b, " WHERE id = $1 RETURNING id", id);
+    db_res *res = sqlb_or_reply(r, &b, DB_PLAN_EACH);
+    sqlb_free(&b);
     if (!res) return;
     if (db_ntuples(res) == 0) {
         reply_not_found(r, "warehouse");
         return;
     }
-    reply_warehouse(r, 200, params[np]);
+    reply_warehouse(r, 200, id);
 }

@@ -66,11 +66,9 @@ int cli_create_user(int argc, char **argv)
         fprintf(stderr, "create-user: hashing failed\n");
         return 1;
     }
-    const char *params[] = {username, hash, full_name ? full_name : username, role};
     struct db_error err;
-    db_res *res = db_exec("INSERT INTO users (username, password_hash, full_name, role) "
-                          "VALUES ($1, $2, $3, $4) RETURNING id",
-                          4, params, &err);
+    db_res *res =
+        db_run(Q(user_create_cli)(username, hash, full_name ? full_name : username, role), &err);
     if (!res) {
         if (strcmp(err.sqlstate, "23505") == 0)
             fprintf(stderr, "create-user: username %s already exists\n", username);

@@ -52,26 +52,23 @@ enum principal_status principal_load(int64_t user_id, struct principal *out, boo
 
     char id[24];
     snprintf(id, sizeof id, "%ld", (long)user_id);
-    const char *params[] = {id};
     struct db_error err;
-    db_res *res = db_exec_prepared("SELECT u.role, u.is_active AND coalesce(d.is_active, true),"
-                          " coalesce(u.warehouse_id, 0), coalesce(d.id, 0), u.body::text"
-                          " FROM api_users u LEFT JOIN drivers d ON d.user_id = u.id"
-                          " WHERE u.id = $1",
-                          1, params, &err);
+    db_res *res = db_run(Q(principal_load)(id), &err);
     if (!res) return PRINCIPAL_DB_DOWN;
     if (db_ntuples(res) != 1) {
         db_res_free(res);
         return PRINCIPAL_GONE;
     }
-    struct principal p = {.user_id = user_id, .role = role_bit(db_get(res, 0, 0))};
-    bool active = db_get(res, 0, 1)[0] == 't';
-    p.warehouse_id = atoll(db_get(res, 0, 2));
-    p.driver_id = atoll(db_get(res, 0, 3));
-    bool body_fits = db_getlen(res, 0, 4) < BODY_MAX;
+    /* the columns of principal_load */
+    enum { C_ROLE, C_ACTIVE, C_WAREHOUSE, C_DRIVER, C_BODY };
+    struct principal p = {.user_id = user_id, .role = role_bit(db_get(res, 0, C_ROLE))};
+    bool active = db_get(res, 0, C_ACTIVE)[0] == 't';
+    p.warehouse_id = atoll(db_get(res, 0, C_WAREHOUSE));
+    p.driver_id = atoll(db_get(res, 0, C_DRIVER));
+    bool body_fits = db_getlen(res, 0, C_BODY) < BODY_MAX;
 
     pthread_mutex_lock(m);
-    if (body_fits) memcpy(slots[i].body, db_get(res, 0, 4), db_getlen(res, 0, 4) + 1);
+    if (body_fits) memcpy(slots[i].body, db_get(res, 0, C_BODY), db_getlen(res, 0, C_BODY) + 1);
     else slots[i].body[0] = '\0';
     db_res_free(res);
     slots[i].user_id = user_id;

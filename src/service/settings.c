@@ -160,7 +160,7 @@ static void reload_if_stale(void)
         return;
     }
     struct db_error err;
-    db_res *res = db_exec("SELECT json_object_agg(key, value)::text FROM settings", 0, NULL, &err);
+    db_res *res = db_run(Q(settings_load)(), &err);
     json_t *fresh_obj = NULL;
     if (res && db_ntuples(res) == 1 && !db_isnull(res, 0, 0))
         fresh_obj = json_loads(db_get(res, 0, 0), 0, NULL);
