@@ -30,6 +30,7 @@ static const struct setting_def defs[] = {
     {"failure_reason_codes", ST_CODES, 1, 50},
     {"import_column_aliases", ST_ALIASES, 0, 0},
     {"suggestion_weights", ST_WEIGHTS, 0, 0},
+    {"replica_max_lag_seconds", ST_INT, 0, 3600},
 };
 
 static const char *const import_fields[] = {
@@ -170,6 +171,9 @@ static void reload_if_stale(void)
         json_decref(cache);
         cache = fresh_obj;
         loaded_at = now_mono();
+        /* the db layer routes reads by it and cannot read settings itself */
+        json_t *lag = json_object_get(cache, "replica_max_lag_seconds");
+        if (json_is_integer(lag)) db_set_replica_max_lag((double)json_integer_value(lag));
     } else if (cache) {
         loaded_at = now_mono(); /* database down: keep the last values, retry later */
     }
