@@ -1,75 +1,33 @@
 /* /orders: create, read, list, patch, history. The state machine's actions
  * are in order_actions.c. Drivers see only their own orders and scoped
  * managers only their warehouse's; anything else is 404. */
-#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "deliveryd/api.h"
 #include "deliveryd/auth.h"
 #include "deliveryd/microcache.h"
+#include "deliveryd/order_fields.h"
 #include "deliveryd/order_filter.h"
 #include "deliveryd/orders.h"
 #include "deliveryd/sqlb.h"
 
-static const char *const payment_methods[] = {"cash", "knet", "card", "prepaid", NULL};
-
-static const struct fv_field order_fields[] = {
-    {"order_number", FV_STRING, FV_NONBLANK, 0, 0, 64, NULL},
-    {"warehouse_id", FV_INT, 0, 1, 9e15, 0, NULL},
-    {"customer_name", FV_STRING, FV_NONBLANK, 0, 0, 200, NULL},
-    {"customer_phone", FV_PHONE, 0, 0, 0, 0, NULL},
-    {"delivery_address", FV_STRING, FV_NULLABLE, 0, 0, 500, NULL},
-    {"area", FV_STRING, FV_NULLABLE, 0, 0, 100, NULL},
-    {"block", FV_STRING, FV_NULLABLE, 0, 0, 50, NULL},
-    {"street", FV_STRING, FV_NULLABLE, 0, 0, 100, NULL},
-    {"avenue", FV_STRING, FV_NULLABLE, 0, 0, 100, NULL},
-    {"building", FV_STRING, FV_NULLABLE, 0, 0, 100, NULL},
-    {"floor", FV_STRING, FV_NULLABLE, 0, 0, 50, NULL},
-    {"apartment", FV_STRING, FV_NULLABLE, 0, 0, 50, NULL},
-    {"paci_number", FV_STRING, FV_NULLABLE, 0, 0, 12, NULL},
-    {"delivery_latitude", FV_NUMBER, FV_NULLABLE, -90, 90, 0, NULL},
-    {"delivery_longitude", FV_NUMBER, FV_NULLABLE, -180, 180, 0, NULL},
-    {"customer_info", FV_OBJECT, 0, 0, 0, 65536, NULL},
-    {"amount", FV_MONEY, FV_NULLABLE, 0, 0, 0, NULL},
-    {"payment_method", FV_ENUM, FV_NULLABLE, 0, 0, 0, payment_methods},
-    {"notes", FV_STRING, FV_NULLABLE, 0, 0, 2000, NULL},
-    {"estimated_delivery_time", FV_TIME, FV_NULLABLE, 0, 0, 0, NULL},
-    {"version", FV_INT, 0, 1, 2147483647, 0, NULL},
-};
-enum {
-    F_NUMBER, F_WAREHOUSE, F_NAME, F_PHONE, F_ADDRESS, F_AREA, F_PACI = 12, F_ETA = 19,
-    F_VERSION = 20
-};
-/* columns written by create/patch as they are (NULL: not a column, or the
- * ETA, written through order_eta()) */
-static const char *const order_columns[] = {
-    "order_number", "warehouse_id", "customer_name", "customer_phone", "delivery_address",
-    "area", "block", "street", "avenue", "building", "floor", "apartment", "paci_number",
-    "delivery_latitude", "delivery_longitude", "customer_info", "amount", "payment_method",
-    "notes", NULL, NULL};
-
-/* Rules the field table cannot say. `creating` adds the required fields. */
+/* The order's fields and their rules are include/deliveryd/order_fields.h,
+ * shared with the import and the D365 webhook; what is checked here is the
+ * request's own: what PATCH cannot change and the caller's warehouse. */
 static int parse_order_or_reply(struct req *r, struct fv_values *v, bool creating)
 {
     json_t *errs = json_array();
-    fv_parse_req(r, NULL, order_fields, ARRAY_LEN(order_fields), v, errs);
+    const struct order_check how = {.path = ORDER_API, .update = !creating};
+    order_fields_check(r->json, &how, v, errs);
+    for (size_t i = 0; i < v->n; i++)
+        if (v->text[i]) req_defer(r, free, v->text[i]);
 #define ERR(f, m) fv_add_error(errs, f, m)
     if (creating) {
-        /* a field present with a bad value has its own error already */
-        if (!v->present[F_NAME]) ERR("customer_name", "is required");
-        if (!v->present[F_PHONE]) ERR("customer_phone", "is required");
-        if (!v->present[F_WAREHOUSE]) ERR("warehouse_id", "is required");
-        if (v->invalid[F_ADDRESS] || v->invalid[F_AREA])
-            ;
-        else if (!v->text[F_ADDRESS] && !v->text[F_AREA] && !v->present[F_ADDRESS])
-            ERR("delivery_address", "delivery_address or area is required");
-        else if (!v->text[F_ADDRESS] && !v->text[F_AREA])
-            ERR("delivery_address", "delivery_address or area must not be blank");
-        if (v->present[F_VERSION]) ERR("version", "cannot be set on creation");
+        if (v->present[OF_VERSION]) ERR("version", "cannot be set on creation");
     } else {
-        if (v->present[F_NUMBER]) ERR("order_number", "cannot be changed");
-        if (v->present[F_WAREHOUSE]) ERR("warehouse_id", "cannot be changed");
+        if (v->present[OF_NUMBER]) ERR("order_number", "cannot be changed");
+        if (v->present[OF_WAREHOUSE]) ERR("warehouse_id", "cannot be changed");
         /* members of the order that only its actions change: ignoring them
          * would answer 200 for a change that did not happen */
         if (json_object_get(r->json, "status"))
@@ -77,18 +35,35 @@ static int parse_order_or_reply(struct req *r, struct fv_values *v, bool creatin
         if (json_object_get(r->json, "driver_id"))
             ERR("driver_id", "changes only through assign and unassign");
     }
-    if (v->text[F_PACI]) {
-        size_t n = strlen(v->text[F_PACI]);
-        bool digits = n >= 6 && n <= 12;
-        for (size_t i = 0; i < n; i++)
-            if (!isdigit((unsigned char)v->text[F_PACI][i])) digits = false;
-        if (!digits) ERR("paci_number", "must be the 8-digit PACI number");
-    }
     const char *scope = scope_text(r);
-    if (creating && scope && v->text[F_WAREHOUSE] && strcmp(scope, v->text[F_WAREHOUSE]) != 0)
+    if (creating && scope && v->text[OF_WAREHOUSE] && strcmp(scope, v->text[OF_WAREHOUSE]) != 0)
         ERR("warehouse_id", "is outside your warehouse");
 #undef ERR
     return fv_reply_errors(r, errs);
+}
+
+/* The columns a create or a patch writes, side by side with their values'
+ * placeholders in out: "col = $n" (set: PATCH) or the two lists of an
+ * INSERT (cols, out). The ETA goes through order_eta() (a date-only ETA is
+ * the end of that business day), as on every path. Returns how many. */
+static int order_columns_to(struct sqlb *b, const struct fv_values *v, buf_t *cols, buf_t *out)
+{
+    int n = 0;
+    for (size_t i = 0; i < v->n; i++) {
+        if (!v->present[i] || (order_field_uses[i] & ORDER_NO_COLUMN)) continue;
+        bool eta = order_field_uses[i] & ORDER_VIA_ETA;
+        if (cols) {
+            buf_printf(cols, "%s, ", order_fv[i].name);
+            if (n) buf_puts(out, ", ");
+        } else {
+            buf_printf(out, "%s%s = ", n ? ", " : "", order_fv[i].name);
+        }
+        if (eta) buf_puts(out, "order_eta(");
+        sqlb_param_to(b, out, v->text[i]);
+        if (eta) buf_puts(out, ")");
+        n++;
+    }
+    return n;
 }
 
 static void res_free(void *p)
@@ -140,18 +115,7 @@ void api_orders_create(struct req *r)
     buf_t cols, vals;
     buf_init(&cols);
     buf_init(&vals);
-    for (size_t i = 0; i < v.n; i++) {
-        if (!v.present[i] || !order_columns[i]) continue;
-        buf_printf(&cols, "%s, ", order_columns[i]);
-        sqlb_param_to(&b, &vals, v.text[i]);
-        buf_puts(&vals, ", ");
-    }
-    if (v.present[F_ETA]) {
-        buf_puts(&cols, "estimated_delivery_time, ");
-        buf_puts(&vals, "order_eta(");
-        sqlb_param_to(&b, &vals, v.text[F_ETA]);
-        buf_puts(&vals, "), ");
-    }
+    if (order_columns_to(&b, &v, &cols, &vals)) buf_puts(&vals, ", ");
     char *sha_hex = NULL;
     if (key) {
         unsigned char sha[32];
@@ -223,22 +187,17 @@ void api_orders_patch(struct req *r)
     int scope = sqlb_param_to(&b, NULL, scope_text(r));
     buf_t sets;
     buf_init(&sets);
-    int nset = sqlb_set_list(&b, &sets, order_fields, &v, order_columns);
-    if (v.present[F_ETA]) {
-        buf_puts(&sets, nset++ ? ", estimated_delivery_time = order_eta(" : "estimated_delivery_time = order_eta(");
-        sqlb_param_to(&b, &sets, v.text[F_ETA]);
-        buf_puts(&sets, ")");
-    }
+    int nset = order_columns_to(&b, &v, NULL, &sets);
     if (nset == 0) {
         buf_free(&sets); /* nothing to change: no new version either, but a
                           * stale one is still a conflict, as with changes */
         sqlb_free(&b);
         db_res *res = db_q_or_reply(r, Q(order_get_version)(id_text(r, r->ids[0]), scope_text(r), NULL));
         if (!res) return;
-        if (db_ntuples(res) == 1 && v.text[F_VERSION] &&
-            strcmp(db_get(res, 0, 1), v.text[F_VERSION]) != 0)
+        if (db_ntuples(res) == 1 && v.text[OF_VERSION] &&
+            strcmp(db_get(res, 0, 1), v.text[OF_VERSION]) != 0)
             reply_problem(r, 409, "version_mismatch", "the order is at version %s, not %s",
-                          db_get(res, 0, 1), v.text[F_VERSION]);
+                          db_get(res, 0, 1), v.text[OF_VERSION]);
         else
             reply_row_json(r, 200, res);
         return;
@@ -254,7 +213,7 @@ void api_orders_patch(struct req *r)
                     " AND (",
                 sets.data);
     buf_free(&sets);
-    int version = sqlb_param(&b, v.text[F_VERSION]);
+    int version = sqlb_param(&b, v.text[OF_VERSION]);
     sqlb_puts(&b, "::int IS NULL OR cur.version = ");
     sqlb_ref(&b, version);
     sqlb_puts(&b, "::int) RETURNING order_body(o) AS body)"
@@ -271,9 +230,9 @@ void api_orders_patch(struct req *r)
         return;
     }
     const char *status = db_get(res, 0, 1);
-    if (v.text[F_VERSION] && strcmp(v.text[F_VERSION], db_get(res, 0, 2)) != 0)
+    if (v.text[OF_VERSION] && strcmp(v.text[OF_VERSION], db_get(res, 0, 2)) != 0)
         reply_problem(r, 409, "version_mismatch", "the order is at version %s, not %s",
-                      db_get(res, 0, 2), v.text[F_VERSION]);
+                      db_get(res, 0, 2), v.text[OF_VERSION]);
     else
         reply_problem(r, 409, "conflict", "a %s order cannot be edited", status);
 }

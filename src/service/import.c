@@ -12,6 +12,7 @@
 
 #include "deliveryd/db.h"
 #include "deliveryd/fields.h"
+#include "deliveryd/order_fields.h"
 #include "deliveryd/search_indexer.h"
 #include "deliveryd/settings.h"
 
@@ -19,61 +20,43 @@
 #define MAX_ROWS 50000
 #define ROWS_EXCEEDED (-100)
 
-/* Our fields, in COPY column order. */
-enum {
-    I_ORDER_NUMBER, I_CUSTOMER_NAME, I_CUSTOMER_PHONE, I_DELIVERY_ADDRESS, I_AREA, I_BLOCK,
-    I_STREET, I_AVENUE, I_BUILDING, I_FLOOR, I_APARTMENT, I_PACI, I_LAT, I_LNG, I_AMOUNT,
-    I_PAYMENT, I_NOTES, I_ETA, I_NFIELDS,
-    I_WAREHOUSE_CODE = I_NFIELDS, /* resolved to an id, not a column */
-    I_NALL
-};
+/* The order fields and their rules are include/deliveryd/order_fields.h
+ * (indexes enum order_field); the import's own field is the warehouse
+ * code, resolved to warehouse_id. Arrays by field are I_NALL long. */
+enum { I_WAREHOUSE_CODE = OF_COUNT, I_NALL };
 
-static const char *const pay_methods[] = {"cash", "knet", "card", "prepaid", NULL};
+/* The import_rows columns after the four of copy_row, in order (the
+ * CREATE TEMP TABLE of sql/queries/import.sql). */
+static const enum order_field copy_cols[] = {
+    OF_NUMBER, OF_NAME, OF_PHONE, OF_ADDRESS, OF_AREA, OF_BLOCK, OF_STREET, OF_AVENUE,
+    OF_BUILDING, OF_FLOOR, OF_APARTMENT, OF_PACI, OF_LAT, OF_LNG, OF_AMOUNT, OF_PAYMENT,
+    OF_NOTES, OF_ETA};
 
-static const struct fv_field import_fields[I_NFIELDS] = {
-    [I_ORDER_NUMBER] = {"order_number", FV_STRING, FV_REQUIRED | FV_NONBLANK, 0, 0, 64, NULL},
-    [I_CUSTOMER_NAME] = {"customer_name", FV_STRING, FV_REQUIRED | FV_NONBLANK, 0, 0, 200, NULL},
-    [I_CUSTOMER_PHONE] = {"customer_phone", FV_PHONE, FV_REQUIRED, 0, 0, 0, NULL},
-    [I_DELIVERY_ADDRESS] = {"delivery_address", FV_STRING, 0, 0, 0, 500, NULL},
-    [I_AREA] = {"area", FV_STRING, 0, 0, 0, 100, NULL},
-    [I_BLOCK] = {"block", FV_STRING, 0, 0, 0, 50, NULL},
-    [I_STREET] = {"street", FV_STRING, 0, 0, 0, 100, NULL},
-    [I_AVENUE] = {"avenue", FV_STRING, 0, 0, 0, 100, NULL},
-    [I_BUILDING] = {"building", FV_STRING, 0, 0, 0, 100, NULL},
-    [I_FLOOR] = {"floor", FV_STRING, 0, 0, 0, 50, NULL},
-    [I_APARTMENT] = {"apartment", FV_STRING, 0, 0, 0, 50, NULL},
-    [I_PACI] = {"paci_number", FV_STRING, 0, 0, 0, 12, NULL},
-    [I_LAT] = {"delivery_latitude", FV_NUMBER, 0, -90, 90, 0, NULL},
-    [I_LNG] = {"delivery_longitude", FV_NUMBER, 0, -180, 180, 0, NULL},
-    [I_AMOUNT] = {"amount", FV_MONEY, 0, 0, 0, 0, NULL},
-    [I_PAYMENT] = {"payment_method", FV_ENUM, 0, 0, 0, 0, pay_methods},
-    [I_NOTES] = {"notes", FV_STRING, 0, 0, 0, 2000, NULL},
-    [I_ETA] = {"estimated_delivery_time", FV_TIME, 0, 0, 0, 0, NULL},
-};
+static bool is_import_field(int f)
+{
+    return f == I_WAREHOUSE_CODE || (f >= 0 && f < OF_COUNT && (order_field_uses[f] & ORDER_IMPORT));
+}
 
 static const char *field_name(int f)
 {
-    return f == I_WAREHOUSE_CODE ? "warehouse_code" : import_fields[f].name;
+    return f == I_WAREHOUSE_CODE ? "warehouse_code" : order_fv[f].name;
 }
 
-/* The contract's default aliases; the import_column_aliases setting adds. */
-static const char *const default_aliases[I_NALL][8] = {
-    [I_ORDER_NUMBER] = {"Sales Order", "SO Number", "Order No", "Order Number", "Order"},
-    [I_CUSTOMER_NAME] = {"Customer", "Customer Name", "Name"},
-    [I_CUSTOMER_PHONE] = {"Mobile", "Phone", "Telephone", "Contact Number", "Customer Phone"},
-    [I_DELIVERY_ADDRESS] = {"Address", "Delivery Address", "Ship To", "Shipping Address"},
-    [I_AVENUE] = {"Jaddah"},
-    [I_BUILDING] = {"House"},
-    [I_APARTMENT] = {"Flat"},
-    [I_PACI] = {"PACI", "PACI Number"},
-    [I_AMOUNT] = {"Amount", "Total", "Net Amount", "Order Total"},
-    [I_PAYMENT] = {"Payment", "Payment Method"},
-    [I_WAREHOUSE_CODE] = {"Warehouse", "Site", "Warehouse Code"},
-    [I_NOTES] = {"Notes", "Remarks"},
-    [I_LAT] = {"Latitude", "Lat"},
-    [I_LNG] = {"Longitude", "Lng", "Long"},
-    [I_ETA] = {"Delivery Date", "ETA"},
-};
+/* The import field named name (warehouse_code included), or -1. */
+static int import_field_index(const char *name)
+{
+    if (strcmp(name, "warehouse_code") == 0) return I_WAREHOUSE_CODE;
+    int f = order_field_index(name);
+    return is_import_field(f) ? f : -1;
+}
+
+/* The contract's default aliases (the order fields' are in their table);
+ * the import_column_aliases setting adds. */
+static const char *const *aliases_of(int f)
+{
+    static const char *const warehouse_aliases[] = {"Warehouse", "Site", "Warehouse Code", NULL};
+    return f == I_WAREHOUSE_CODE ? warehouse_aliases : order_field_aliases[f];
+}
 
 /* lower case, trimmed, runs of space _ - . folded to one space */
 static void normalize_header(const char *in, char *out, size_t outlen)
@@ -99,10 +82,11 @@ static int match_header(const char *header, json_t *extra)
     normalize_header(header, h, sizeof h);
     if (!*h) return -1;
     for (int f = 0; f < I_NALL; f++) {
+        if (!is_import_field(f)) continue;
         normalize_header(field_name(f), a, sizeof a);
         if (strcmp(a, h) == 0) return f;
-        for (int k = 0; k < 8 && default_aliases[f][k]; k++) {
-            normalize_header(default_aliases[f][k], a, sizeof a);
+        for (const char *const *al = aliases_of(f); *al; al++) {
+            normalize_header(*al, a, sizeof a);
             if (strcmp(a, h) == 0) return f;
         }
         json_t *list = json_object_get(extra, field_name(f));
@@ -114,22 +98,6 @@ static int match_header(const char *header, json_t *extra)
         }
     }
     return -1;
-}
-
-static const char *payment_canonical(const char *v)
-{
-    char n[64];
-    normalize_header(v, n, sizeof n);
-    static const char *const map[][2] = {
-        {"cash", "cash"},         {"cod", "cash"},        {"cash on delivery", "cash"},
-        {"knet", "knet"},         {"k net", "knet"},      {"card", "card"},
-        {"visa", "card"},         {"mastercard", "card"}, {"credit card", "card"},
-        {"debit card", "card"},   {"prepaid", "prepaid"}, {"paid", "prepaid"},
-        {"online", "prepaid"},
-    };
-    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
-        if (strcmp(n, map[i][0]) == 0) return map[i][1];
-    return NULL;
 }
 
 struct warehouse_ref {
@@ -145,7 +113,7 @@ struct ctx {
 
 static int load_warehouses(struct ctx *c, struct db_error *err)
 {
-    db_res *res = db_exec("SELECT id, lower(code), lower(name) FROM warehouses", 0, NULL, err);
+    db_res *res = db_run(Q(import_warehouses)(), err);
     if (!res) return -1;
     c->nwh = db_ntuples(res);
     c->wh = xcalloc((size_t)c->nwh + 1, sizeof *c->wh);
@@ -186,7 +154,7 @@ static const char *resolve_warehouse(const struct ctx *c, const char *v)
 
 /* One validated row: COPY-ready texts (NULL = \N), warehouse id, info. */
 struct row {
-    char *val[I_NFIELDS];
+    char *val[OF_COUNT]; /* the import's fields' (copy_cols) */
     const char *warehouse_id;
     char *info; /* JSON object text */
 };
@@ -218,69 +186,43 @@ static size_t validate_row(const struct ctx *c, json_t *raw, long rowno,
     size_t nerr = 0;
     memset(out, 0, sizeof *out);
     /* spreadsheet text to the JSON types the field table expects */
-    for (int f = I_LAT; f <= I_LNG; f++) {
-        json_t *v = json_object_get(raw, import_fields[f].name);
+    static const enum order_field numeric[] = {OF_LAT, OF_LNG};
+    for (size_t k = 0; k < ARRAY_LEN(numeric); k++) {
+        int f = numeric[k];
+        json_t *v = json_object_get(raw, order_fv[f].name);
         if (json_is_string(v)) {
             char *end;
             const char *s = json_string_value(v);
             double d = strtod(s, &end);
             if (end == s || *end) {
-                add_err(errors, rowno, columns ? columns[f] : NULL, import_fields[f].name,
+                add_err(errors, rowno, columns ? columns[f] : NULL, order_fv[f].name,
                         "must be a number", &nerr);
-                json_object_del(raw, import_fields[f].name);
+                json_object_del(raw, order_fv[f].name);
             } else {
-                json_object_set_new(raw, import_fields[f].name, json_real(d));
+                json_object_set_new(raw, order_fv[f].name, json_real(d));
             }
         }
     }
     json_t *pm = json_object_get(raw, "payment_method");
     if (json_is_string(pm)) {
-        const char *canon = payment_canonical(json_string_value(pm));
+        const char *canon = payment_method_canonical(json_string_value(pm));
         if (canon) json_object_set_new(raw, "payment_method", json_string(canon));
     }
-    const struct fv_field *table = import_fields;
-    struct fv_field update_fields[I_NFIELDS];
-    if (given) {
-        memcpy(update_fields, import_fields, sizeof update_fields);
-        for (int f = I_ORDER_NUMBER + 1; f < I_NFIELDS; f++)
-            if (!given[f]) update_fields[f].flags &= ~(unsigned)FV_REQUIRED;
-        table = update_fields;
-    }
+    /* the field table and the row rules, as POST/PATCH /orders check them;
+     * an existing order's row is an update setting the header's fields */
     struct fv_values v;
     json_t *ferr = json_array();
-    fv_parse(raw, table, I_NFIELDS, &v, ferr);
+    const struct order_check how = {.path = ORDER_IMPORT, .update = given != NULL,
+                                    .given = given};
+    order_fields_check(raw, &how, &v, ferr);
     for (size_t i = 0; i < json_array_size(ferr); i++) {
         json_t *e = json_array_get(ferr, i);
         const char *field = json_string_value(json_object_get(e, "field"));
-        int f = 0;
-        while (f < I_NFIELDS && strcmp(import_fields[f].name, field) != 0) f++;
-        add_err(errors, rowno, columns && f < I_NFIELDS ? columns[f] : NULL, field,
+        int f = order_field_index(field);
+        add_err(errors, rowno, columns && f >= 0 ? columns[f] : NULL, field,
                 json_string_value(json_object_get(e, "message")), &nerr);
     }
     json_decref(ferr);
-    if ((!v.text[I_DELIVERY_ADDRESS] || !*v.text[I_DELIVERY_ADDRESS]) &&
-        (!v.text[I_AREA] || !*v.text[I_AREA])) {
-        if (!given || (given[I_DELIVERY_ADDRESS] && given[I_AREA]))
-            add_err(errors, rowno, columns ? columns[I_DELIVERY_ADDRESS] : NULL,
-                    "delivery_address", "delivery_address or area is required", &nerr);
-        /* an update that empties one of the two without giving the other
-         * could leave the order with neither: it must give both */
-        else if (given[I_DELIVERY_ADDRESS] || given[I_AREA]) {
-            int f = given[I_DELIVERY_ADDRESS] ? I_DELIVERY_ADDRESS : I_AREA;
-            add_err(errors, rowno, columns ? columns[f] : NULL, import_fields[f].name,
-                    f == I_AREA ? "cannot be emptied unless delivery_address is given too"
-                                : "cannot be emptied unless area is given too",
-                    &nerr);
-        }
-    }
-    if (v.text[I_PACI]) {
-        for (const char *p = v.text[I_PACI]; *p; p++)
-            if (!isdigit((unsigned char)*p)) {
-                add_err(errors, rowno, columns ? columns[I_PACI] : NULL, "paci_number",
-                        "must be the 8-digit PACI number", &nerr);
-                break;
-            }
-    }
     json_t *wc = json_object_get(raw, "warehouse_code");
     const char *wid = NULL;
     if (json_is_string(wc) && *json_string_value(wc)) {
@@ -308,17 +250,18 @@ static size_t validate_row(const struct ctx *c, json_t *raw, long rowno,
         fv_values_free(&v);
         return nerr;
     }
-    for (int f = 0; f < I_NFIELDS; f++) {
-        out->val[f] = v.text[f];
-        v.text[f] = NULL;
+    for (size_t k = 0; k < ARRAY_LEN(copy_cols); k++) {
+        out->val[copy_cols[k]] = v.text[copy_cols[k]];
+        v.text[copy_cols[k]] = NULL;
     }
+    fv_values_free(&v);
     out->warehouse_id = wid;
     return 0;
 }
 
 static void row_free(struct row *r)
 {
-    for (int f = 0; f < I_NFIELDS; f++) free(r->val[f]);
+    for (int f = 0; f < OF_COUNT; f++) free(r->val[f]);
     free(r->info);
 }
 
@@ -363,74 +306,14 @@ static void copy_row(buf_t *b, const struct row *r, long rowno, uint64_t token_u
     copy_field(b, r->warehouse_id, false);
     copy_field(b, r->info ? r->info : "{}", false);
     copy_field(b, token, false);
-    for (int f = 0; f < I_NFIELDS; f++) copy_field(b, r->val[f], f == I_NFIELDS - 1);
+    for (size_t k = 0; k < ARRAY_LEN(copy_cols); k++)
+        copy_field(b, r->val[copy_cols[k]], k == ARRAY_LEN(copy_cols) - 1);
 }
 
-static const char *const tmp_table_sql =
-    "CREATE TEMP TABLE import_rows (row_number int, warehouse_id bigint, customer_info jsonb,"
-    " tracking_token text,"
-    " order_number text, customer_name text, customer_phone text, delivery_address text,"
-    " area text, block text, street text, avenue text, building text, floor text,"
-    " apartment text, paci_number text, delivery_latitude float8, delivery_longitude float8,"
-    " amount numeric, payment_method text, notes text, eta text) ON COMMIT DROP";
-
-/* An update sets only the columns the file has (or the webhook event
- * names): $5 lists them, our own column names, and any other column keeps
- * its stored value. The upsert is sent unnamed, so PostgreSQL plans it with
- * $5's value and folds each CASE to one side. */
-#define COL_NEW(col) \
-    "CASE WHEN '" col "' = ANY($5::text[]) THEN excluded." col " ELSE o." col " END"
-#define COL_SET(col) col " = " COL_NEW(col)
-
-/* The one upsert: new orders are created, pending ones updated, others
- * (and other warehouses' for a scoped manager) left alone, and so is a
- * pending order the row would not change (no new version, no updated_at:
- * open dashboards keep their version after a daily re-export; counted as
- * skipped). orders.created_by stays NULL: the uploader is the imports
- * row's uploaded_by and the first history row's changed_by (one FK check
- * per row less, ~14 ms per 2,000). The ETA is order_eta() (sql/schema/
- * order_rules.sql), as on every path. */
-static const char *const upsert_sql =
-    "WITH up AS (INSERT INTO orders AS o (order_number, source, warehouse_id, customer_name,"
-    "  customer_phone, delivery_address, area, block, street, avenue, building, floor,"
-    "  apartment, paci_number, delivery_latitude, delivery_longitude, customer_info, amount,"
-    "  payment_method, notes, estimated_delivery_time, import_id, tracking_token)"
-    " SELECT order_number, $1, warehouse_id, customer_name, customer_phone, delivery_address,"
-    "  area, block, street, avenue, building, floor, apartment, paci_number, delivery_latitude,"
-    "  delivery_longitude, customer_info, amount, payment_method, notes,"
-    "  order_eta(eta),"
-    "  $2::bigint, tracking_token FROM import_rows ORDER BY order_number" /* one lock order */
-    " ON CONFLICT (order_number) DO UPDATE SET " COL_SET("warehouse_id") ","
-    "  " COL_SET("customer_name") ", " COL_SET("customer_phone") ","
-    "  " COL_SET("delivery_address") ", " COL_SET("area") ", " COL_SET("block") ","
-    "  " COL_SET("street") ", " COL_SET("avenue") ", " COL_SET("building") ","
-    "  " COL_SET("floor") ", " COL_SET("apartment") ", " COL_SET("paci_number") ","
-    "  " COL_SET("delivery_latitude") ", " COL_SET("delivery_longitude") ","
-    "  customer_info = o.customer_info || excluded.customer_info, " COL_SET("amount") ","
-    "  " COL_SET("payment_method") ", " COL_SET("notes") ","
-    "  " COL_SET("estimated_delivery_time") ","
-    "  import_id = coalesce(excluded.import_id, o.import_id), version = o.version + 1"
-    " WHERE o.status = ANY (order_action_from('import_update'))"
-    "  AND ($4::bigint IS NULL OR o.warehouse_id = $4::bigint)"
-    "  AND (o.warehouse_id, o.customer_name, o.customer_phone, o.delivery_address, o.area,"
-    "   o.block, o.street, o.avenue, o.building, o.floor, o.apartment, o.paci_number,"
-    "   o.delivery_latitude, o.delivery_longitude, o.customer_info, o.amount,"
-    "   o.payment_method, o.notes, o.estimated_delivery_time)"
-    "  IS DISTINCT FROM (" COL_NEW("warehouse_id") ", " COL_NEW("customer_name") ","
-    "   " COL_NEW("customer_phone") ", " COL_NEW("delivery_address") ","
-    "   " COL_NEW("area") ", " COL_NEW("block") ", " COL_NEW("street") ","
-    "   " COL_NEW("avenue") ", " COL_NEW("building") ", " COL_NEW("floor") ","
-    "   " COL_NEW("apartment") ", " COL_NEW("paci_number") ","
-    "   " COL_NEW("delivery_latitude") ", " COL_NEW("delivery_longitude") ","
-    "   o.customer_info || excluded.customer_info, " COL_NEW("amount") ","
-    "   " COL_NEW("payment_method") ", " COL_NEW("notes") ","
-    "   " COL_NEW("estimated_delivery_time") ")"
-    " RETURNING o.id, (xmax = 0) AS created),"
-    " h AS (INSERT INTO order_status_history (order_id, from_status, to_status, changed_by, reason)"
-    "  SELECT id, NULL, 'pending', $3::bigint, 'imported' FROM up WHERE created)"
-    " SELECT count(*) FILTER (WHERE created), count(*) FILTER (WHERE NOT created) FROM up";
-#undef COL_SET
-#undef COL_NEW
+/* The load's statements are sql/queries/import.sql: import_stage_create,
+ * import_stage_truncate and import_upsert (the one upsert: new orders
+ * created, pending ones updated with the columns the file has, the ETA
+ * through order_eta()). */
 
 /* The answer db_reply_error would give (a 5xx logged with its SQLSTATE:
  * only a 503 says retry). */
@@ -442,14 +325,29 @@ static void fail_db(struct import_outcome *out, const struct db_error *err)
     db_rollback();
 }
 
-static int exec_ok(const char *sql, int n, const char *const *p, struct db_error *err,
-                   db_res **keep)
+/* Runs a statement of sql/queries for its success only. */
+static int run_ok(enum query_id q, int n, const char *const *p, struct db_error *err)
 {
-    db_res *res = db_exec(sql, n, p, err);
+    db_res *res = db_run(q, n, p, err);
     if (!res) return -1;
-    if (keep) *keep = res;
-    else db_res_free(res);
+    db_res_free(res);
     return 0;
+}
+
+/* BEGIN or COMMIT, through db_exec (which knows a COMMIT whose connection
+ * broke in flight has an unknown outcome: 503). */
+static int tx_cmd(const char *cmd, struct db_error *err)
+{
+    db_res *res = db_exec(cmd, 0, NULL, err);
+    if (!res) return -1;
+    db_res_free(res);
+    return 0;
+}
+
+/* db_send for a statement of sql/queries (planned each time: unnamed). */
+static int send_q(enum query_id q, int n, const char *const *p, struct db_error *err)
+{
+    return db_send(g_queries[q].sql, n, p, err);
 }
 
 /* The load, in the caller's transaction: `import_rows` (re)filled with COPY
@@ -479,8 +377,8 @@ static void loader_init(struct loader *l, const char *source, const char *import
     size_t n = 0;
     l->columns[n++] = '{';
     for (int f = 0; f < I_NALL; f++) {
-        if (!given[f]) continue;
-        const char *col = f == I_WAREHOUSE_CODE ? "warehouse_id" : import_fields[f].name;
+        if (!given[f] || !is_import_field(f)) continue;
+        const char *col = f == I_WAREHOUSE_CODE ? "warehouse_id" : order_fv[f].name;
         int w = snprintf(l->columns + n, sizeof l->columns - n, "%s%s", n > 1 ? "," : "", col);
         if (w > 0) n += (size_t)w; /* fits: 19 names of at most 23 bytes */
     }
@@ -510,13 +408,15 @@ static int loader_load(struct loader *l, const char *data, size_t len, bool wait
                        struct db_error *err)
 {
     if (loader_wait(l, err) < 0) return -1;
-    if (exec_ok(l->staged ? "TRUNCATE import_rows" : tmp_table_sql, 0, NULL, err, NULL) < 0)
+    if ((l->staged ? run_ok(Q(import_stage_truncate)(), err)
+                   : run_ok(Q(import_stage_create)(), err)) < 0)
         return -1;
     l->staged = true;
     if (len && db_copy_in("COPY import_rows FROM STDIN", data, len, err) < 0) return -1;
-    const char *p[] = {l->source, l->import_id, l->has_user ? l->uid : NULL,
-                       l->has_scope ? l->scope : NULL, l->columns};
-    if (db_send(upsert_sql, 5, p, err) < 0) return -1;
+    if (send_q(Q(import_upsert)(l->source, l->import_id, l->has_user ? l->uid : NULL,
+                                l->has_scope ? l->scope : NULL, l->columns),
+               err) < 0)
+        return -1;
     l->in_flight = true;
     return wait ? loader_wait(l, err) : 0;
 }
@@ -536,16 +436,7 @@ static bool find_duplicate(const char *sha, int64_t scope, struct import_outcome
 {
     char scope_s[24];
     snprintf(scope_s, sizeof scope_s, "%ld", (long)scope);
-    const char *p[] = {sha, scope ? scope_s : NULL};
-    db_res *res = db_exec("SELECT CASE WHEN import_visible(v.warehouse_id, v.uploaded_by, $2)"
-                          " THEN json_build_object("
-                          " 'import_id', v.id, 'file_name', v.file_name,"
-                          " 'file_sha256', v.file_sha256, 'rows_total', v.rows_total,"
-                          " 'created', v.created, 'updated', v.updated, 'skipped', v.skipped,"
-                          " 'failed', v.failed, 'errors', v.errors, 'dry_run', false,"
-                          " 'duplicate_of', v.id)::text END FROM imports v"
-                          " WHERE v.file_sha256 = $1",
-                          2, p, err);
+    db_res *res = db_run(Q(import_find_duplicate)(sha, scope ? scope_s : NULL), err);
     *failed = res == NULL;
     if (!res) return false;
     bool found = db_ntuples(res) == 1;
@@ -603,11 +494,9 @@ static int tx_begin(struct import_tx *t, struct import_outcome *out, struct db_e
         return -1;
     t->begun = true;
     if (!in->dry_run) {
-        const char *p[] = {in->file_name, t->sha, uid, in->default_warehouse};
-        db_res *res = NULL;
-        if (exec_ok("INSERT INTO imports (file_name, file_sha256, uploaded_by, warehouse_id)"
-                    " VALUES ($1, $2, $3, $4) RETURNING id",
-                    4, p, err, &res) < 0) {
+        db_res *res =
+            db_run(Q(import_insert)(in->file_name, t->sha, uid, in->default_warehouse), err);
+        if (!res) {
             bool dbfail = false;
             if (strcmp(err->sqlstate, "23505") == 0) { /* the same file, just now */
                 db_rollback();
@@ -662,17 +551,11 @@ static int tx_finish(struct import_tx *t, const struct write_args *a, struct imp
     snprintf(n4, sizeof n4, "%ld", skipped);
     snprintf(n5, sizeof n5, "%zu", a->nerr_rows);
     snprintf(uid, sizeof uid, "%ld", (long)in->user_id);
-    const char *p2[] = {t->import_id, n1, n2, n3, n4, n5, errs_text, uid, in->file_name};
-    int urc = exec_ok("WITH u AS (UPDATE imports SET rows_total = $2, created = $3, updated = $4,"
-                      " skipped = $5, failed = $6, errors = $7::jsonb WHERE id = $1 RETURNING id)"
-                      " INSERT INTO notifications (user_id, type, title, body, data)"
-                      " SELECT $8::bigint, 'import_finished', 'Import finished: '"
-                      "  || coalesce($9, 'file'), $3 || ' created, ' || $4 || ' updated, '"
-                      "  || $5 || ' skipped, ' || $6 || ' failed',"
-                      "  jsonb_build_object('import_id', id) FROM u",
-                      9, p2, err, NULL);
+    int urc = run_ok(Q(import_finish)(t->import_id, n1, n2, n3, n4, n5, errs_text, uid,
+                                      in->file_name),
+                     err);
     free(errs_text);
-    if (urc < 0 || exec_ok("COMMIT", 0, NULL, err, NULL) < 0) {
+    if (urc < 0 || tx_cmd("COMMIT", err) < 0) {
         json_decref(body);
         return -1;
     }
@@ -766,7 +649,7 @@ static char *order_number_of(const json_t *raw)
 {
     struct fv_values v;
     json_t *ferr = json_array();
-    fv_parse(raw, &import_fields[I_ORDER_NUMBER], 1, &v, ferr);
+    fv_parse(raw, &order_fv[OF_NUMBER], 1, &v, ferr);
     json_decref(ferr);
     char *n = v.text[0];
     v.text[0] = NULL;
@@ -810,10 +693,7 @@ static int resolve_deferred(const struct ctx *c, const struct deferred *d, size_
         buf_array_elem(&arr, nums[i]);
     }
     buf_puts(&arr, "}");
-    const char *p[] = {arr.data};
-    db_res *res = db_exec("SELECT order_number, warehouse_id FROM orders"
-                          " WHERE order_number = ANY($1::text[])",
-                          1, p, err);
+    db_res *res = db_run(Q(import_orders_by_number)(arr.data), err);
     buf_free(&arr);
     json_t *stored = json_object(); /* order number -> its warehouse id */
     int rc = -1;
@@ -828,14 +708,14 @@ static int resolve_deferred(const struct ctx *c, const struct deferred *d, size_
         size_t e = validate_row(c, d[i].raw, d[i].rowno, columns, exists ? given : NULL, &row,
                                 errors);
         if (e == 0) {
-            json_t *first = json_object_get(seen, row.val[I_ORDER_NUMBER]);
+            json_t *first = json_object_get(seen, row.val[OF_NUMBER]);
             if (first) {
                 char m[96];
                 snprintf(m, sizeof m, "repeats the order number of row %lld",
                          (long long)json_integer_value(first));
-                add_err(errors, d[i].rowno, columns[I_ORDER_NUMBER], "order_number", m, &e);
+                add_err(errors, d[i].rowno, columns[OF_NUMBER], "order_number", m, &e);
             } else {
-                json_object_set_new(seen, row.val[I_ORDER_NUMBER], json_integer(d[i].rowno));
+                json_object_set_new(seen, row.val[OF_NUMBER], json_integer(d[i].rowno));
                 if (!row.warehouse_id) row.warehouse_id = wh; /* exists, so not via seen */
                 row.info = json_dumps(d[i].info, JSON_COMPACT);
                 copy_row(copy, &row, d[i].rowno, token_us);
@@ -959,7 +839,7 @@ void import_run(const struct import_request *in, struct import_outcome *out)
         /* the creation rules, errors only counted: a row that fails them
          * waits for the look-up of its order number (resolve_deferred) */
         size_t e = validate_row(&c, raw, rowno, columns, NULL, &row, NULL);
-        bool defer = e != 0 || (ndef && json_object_get(dnums, row.val[I_ORDER_NUMBER]));
+        bool defer = e != 0 || (ndef && json_object_get(dnums, row.val[OF_NUMBER]));
         if (defer) {
             if (e == 0) row_free(&row);
             json_decref(raw);
@@ -975,14 +855,14 @@ void import_run(const struct import_request *in, struct import_outcome *out)
             if (num) json_object_set_new(dnums, num, json_true());
             free(num);
         } else {
-            json_t *first = json_object_get(seen, row.val[I_ORDER_NUMBER]);
+            json_t *first = json_object_get(seen, row.val[OF_NUMBER]);
             if (first) {
                 char m[96];
                 snprintf(m, sizeof m, "repeats the order number of row %lld",
                          (long long)json_integer_value(first));
-                add_err(errors, rowno, columns[I_ORDER_NUMBER], "order_number", m, &nerr);
+                add_err(errors, rowno, columns[OF_NUMBER], "order_number", m, &nerr);
             } else {
-                json_object_set_new(seen, row.val[I_ORDER_NUMBER], json_integer(rowno));
+                json_object_set_new(seen, row.val[OF_NUMBER], json_integer(rowno));
                 row.info = json_dumps(info, JSON_COMPACT);
                 copy_row(&copy, &row, rowno, token_us);
                 valid++;
@@ -998,7 +878,7 @@ void import_run(const struct import_request *in, struct import_outcome *out)
     }
     json_decref(dnums);
     json_decref(aliases);
-    if (pl.duplicate || rc < 0 || !have_header || !columns[I_ORDER_NUMBER])
+    if (pl.duplicate || rc < 0 || !have_header || !columns[OF_NUMBER])
         db_rollback(); /* whatever the pipeline began (a no-op if nothing) */
     if (pl.duplicate) {
         sheet_close(rd);
@@ -1016,7 +896,7 @@ void import_run(const struct import_request *in, struct import_outcome *out)
         goto done;
     }
     sheet_close(rd);
-    if (!have_header || !columns[I_ORDER_NUMBER]) {
+    if (!have_header || !columns[OF_NUMBER]) {
         out->status = 422;
         out->code = "validation_failed";
         snprintf(out->detail, sizeof out->detail, "%s",
@@ -1097,9 +977,7 @@ int import_upsert_one(const json_t *order, bool partial, int64_t user_id, bool *
     json_t *v;
     json_object_foreach((json_t *)order, key, v)
     {
-        int f = -1;
-        for (int k = 0; k < I_NALL; k++)
-            if (strcmp(field_name(k), key) == 0) f = k;
+        int f = import_field_index(key);
         if (f >= 0) given[f] = true;
         json_t *s = NULL;
         if (json_is_string(v)) s = json_incref(v);
@@ -1119,9 +997,7 @@ int import_upsert_one(const json_t *order, bool partial, int64_t user_id, bool *
     char stored_wh[24] = ""; /* orders are never deleted: it stays there */
     char *num = partial ? order_number_of(raw) : NULL; /* trimmed, as stored */
     if (num) {
-        const char *p[] = {num};
-        db_res *res =
-            db_exec("SELECT warehouse_id FROM orders WHERE order_number = $1", 1, p, &err);
+        db_res *res = db_run(Q(import_order_warehouse)(num), &err);
         free(num);
         if (!res) {
             free_ctx(&c);
@@ -1162,23 +1038,21 @@ int import_upsert_one(const json_t *order, bool partial, int64_t user_id, bool *
     struct loader ld;
     loader_init(&ld, "d365", NULL, user_id, 0, given);
     int rc = -1;
-    if (exec_ok("BEGIN", 0, NULL, &err, NULL) == 0 &&
-        loader_load(&ld, copy.data, copy.len, true, &err) == 0 &&
-        exec_ok("COMMIT", 0, NULL, &err, NULL) == 0) {
+    if (tx_cmd("BEGIN", &err) == 0 && loader_load(&ld, copy.data, copy.len, true, &err) == 0 &&
+        tx_cmd("COMMIT", &err) == 0) {
         rc = 0;
         *applied = ld.created + ld.updated > 0;
         if (*applied) {
             snprintf(detail, dlen, "%s order %s", ld.created ? "created" : "updated",
-                     row.val[I_ORDER_NUMBER]);
+                     row.val[OF_NUMBER]);
         } else { /* which of the upsert's reasons, for the sender */
-            const char *p[] = {row.val[I_ORDER_NUMBER]};
-            db_res *res = db_exec("SELECT status FROM orders WHERE order_number = $1", 1, p, &err);
+            db_res *res = db_run(Q(import_order_status)(row.val[OF_NUMBER]), &err);
             const char *st = res && db_ntuples(res) == 1 ? db_get(res, 0, 0) : NULL;
             if (st && strcmp(st, "pending") == 0)
                 snprintf(detail, dlen, "order %s unchanged: nothing differs",
-                         row.val[I_ORDER_NUMBER]);
+                         row.val[OF_NUMBER]);
             else
-                snprintf(detail, dlen, "order %s is %s: left unchanged", row.val[I_ORDER_NUMBER],
+                snprintf(detail, dlen, "order %s is %s: left unchanged", row.val[OF_NUMBER],
                          st ? st : "not pending");
             db_res_free(res);
         }
