@@ -9,9 +9,9 @@
 static const char *const methods[] = {"cash", "knet", "card", "prepaid", NULL};
 static const char *const pay_statuses[] = {"unpaid", "remitted", "settled", NULL};
 
-enum { PAY_METHOD, PAY_AMOUNT };    /* the fields of a collection */
-enum { REC_STATUS, REC_PAYMENT };   /* payment_record's columns */
-enum { KEY_BODY, KEY_SAME };        /* payment_by_idempotency_key's columns */
+enum { PAY_METHOD, PAY_AMOUNT };  /* the fields of a collection */
+enum { REC_STATUS, REC_PAYMENT }; /* payment_record's columns */
+enum { KEY_BODY, KEY_SAME };      /* payment_by_idempotency_key's columns */
 
 /* Idempotency-Key (optional): a retry with the same key on the same order
  * gets the payment already recorded (201 and its body, with
