@@ -143,9 +143,6 @@ void api_imports_list(struct req *r)
 
 void api_imports_get(struct req *r)
 {
-    const char *p[] = {id_text(r, r->ids[0]), scope_text(r)};
-    db_res *res = db_query_or_reply(
-        r, "SELECT v.body FROM api_imports v WHERE v.id = $1"
-           " AND import_visible(v.warehouse_id, v.uploaded_by, $2)", 2, p);
+    db_res *res = db_q_or_reply(r, Q(import_get)(id_text(r, r->ids[0]), scope_text(r)));
     if (res) reply_row_json(r, 200, res);
 }

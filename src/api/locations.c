@@ -12,18 +12,21 @@
 #define POINTS_MAX 500
 #define MAP_TTL 1.0
 
+enum { PT_LAT, PT_LNG, PT_ACC, PT_SPD, PT_HDG, PT_REC, PT__N }; /* a point's fields */
 static const struct fv_field point_fields[] = {
-    {"latitude", FV_NUMBER, FV_REQUIRED, -90, 90, 0, NULL},
-    {"longitude", FV_NUMBER, FV_REQUIRED, -180, 180, 0, NULL},
-    {"accuracy", FV_NUMBER, FV_NULLABLE, 0, 1e6, 0, NULL},
-    {"speed", FV_NUMBER, FV_NULLABLE, 0, 1e4, 0, NULL},
-    {"heading", FV_NUMBER, FV_NULLABLE, 0, 360, 0, NULL},
-    {"recorded_at", FV_TIME, FV_NULLABLE, 0, 0, 0, NULL},
+    [PT_LAT] = {"latitude", FV_NUMBER, FV_REQUIRED, -90, 90, 0, NULL},
+    [PT_LNG] = {"longitude", FV_NUMBER, FV_REQUIRED, -180, 180, 0, NULL},
+    [PT_ACC] = {"accuracy", FV_NUMBER, FV_NULLABLE, 0, 1e6, 0, NULL},
+    [PT_SPD] = {"speed", FV_NUMBER, FV_NULLABLE, 0, 1e4, 0, NULL},
+    [PT_HDG] = {"heading", FV_NUMBER, FV_NULLABLE, 0, 360, 0, NULL},
+    [PT_REC] = {"recorded_at", FV_TIME, FV_NULLABLE, 0, 0, 0, NULL},
 };
 
-/* Postgres array literals, one per column, built from the valid points. */
+/* Postgres array literals, one per column of location_store, built from
+ * the valid points: the point's index in the request, then its fields. */
+enum { COL_IDX, COL_FIELD0, COL__N = COL_FIELD0 + PT__N };
 struct point_arrays {
-    buf_t col[7]; /* idx, lat, lng, acc, spd, hdg, rec */
+    buf_t col[COL__N];
     int n;
 };
 
@@ -31,56 +34,30 @@ static void arrays_add(struct point_arrays *a, int idx, const struct fv_values *
 {
     char tmp[24];
     snprintf(tmp, sizeof tmp, "%d", idx);
-    const char *vals[7] = {tmp, v->text[0], v->text[1], v->text[2], v->text[3], v->text[4],
-                           v->text[5]};
-    for (int c = 0; c < 7; c++) {
+    for (int c = 0; c < COL__N; c++) {
+        const char *val = c == COL_IDX ? tmp : v->text[c - COL_FIELD0];
         buf_puts(&a->col[c], a->n ? "," : "{");
-        if (!vals[c]) buf_puts(&a->col[c], "NULL");
-        else if (c == 6) buf_printf(&a->col[c], "\"%s\"", vals[c]); /* validated charset */
-        else buf_puts(&a->col[c], vals[c]);
+        if (!val) buf_puts(&a->col[c], "NULL");
+        else if (c == COL_FIELD0 + PT_REC) buf_printf(&a->col[c], "\"%s\"", val); /* validated charset */
+        else buf_puts(&a->col[c], val);
     }
     a->n++;
 }
+
+enum { STORE_INSERTED, STORE_VALID, STORE_REJECTED }; /* location_store's columns */
 
 /* Stores the points (validated by the caller) of driver `driver`; fills
  * accepted/duplicates and appends time-based rejections. NULL after a reply. */
 static db_res *store_points(struct req *r, const char *driver, struct point_arrays *a)
 {
-    for (int c = 0; c < 7; c++) buf_puts(&a->col[c], "}");
-    const char *p[] = {driver,         a->col[0].data, a->col[1].data, a->col[2].data,
-                       a->col[3].data, a->col[4].data, a->col[5].data, a->col[6].data,
-                       setting_text(r, "location_retention_days", 90)};
-    /* one statement: check times, drop repeats, insert, move the driver's
-     * newest point forward only if a newer one arrived */
-    db_res *res = db_query_prepared_or_reply(
-        r,
-        "WITH pts AS (SELECT t.idx, t.lat, t.lng, t.acc, t.spd, t.hdg,"
-        "   coalesce(t.rec::timestamptz, now()) AS rec"
-        "  FROM unnest($2::int[], $3::float8[], $4::float8[], $5::real[], $6::real[],"
-        "   $7::real[], $8::text[]) AS t(idx, lat, lng, acc, spd, hdg, rec)),"
-        " chk AS (SELECT *, CASE"
-        "   WHEN rec > now() + interval '5 minutes' THEN 'recorded_at is more than 5 minutes in the future'"
-        "   WHEN rec < now() - make_interval(days => $9::int) THEN 'recorded_at is older than the retention period'"
-        "  END AS err FROM pts),"
-        " ok AS (SELECT DISTINCT ON (rec) * FROM chk WHERE err IS NULL ORDER BY rec, idx),"
-        " ins AS (INSERT INTO driver_locations (driver_id, latitude, longitude, accuracy, speed,"
-        "   heading, recorded_at) SELECT $1::bigint, lat, lng, acc, spd, hdg, rec FROM ok"
-        "  ON CONFLICT (driver_id, recorded_at) DO NOTHING"
-        "  RETURNING recorded_at, latitude, longitude),"
-        " newest AS (SELECT * FROM ins ORDER BY recorded_at DESC LIMIT 1),"
-        " upd AS (UPDATE drivers d SET last_seen_at = now(),"
-        "   last_latitude = CASE WHEN n.recorded_at > coalesce(d.last_recorded_at, '-infinity')"
-        "    THEN n.latitude ELSE d.last_latitude END,"
-        "   last_longitude = CASE WHEN n.recorded_at > coalesce(d.last_recorded_at, '-infinity')"
-        "    THEN n.longitude ELSE d.last_longitude END,"
-        "   last_recorded_at = CASE WHEN n.recorded_at > coalesce(d.last_recorded_at, '-infinity')"
-        "    THEN n.recorded_at ELSE d.last_recorded_at END"
-        "  FROM (SELECT 1) one LEFT JOIN newest n ON true WHERE d.id = $1::bigint RETURNING 1)"
-        " SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM chk WHERE err IS NULL),"
-        "  (SELECT coalesce(json_agg(json_build_object('index', idx, 'message', err) ORDER BY idx),"
-        "   '[]'::json) FROM chk WHERE err IS NOT NULL), (SELECT count(*) FROM upd)",
-        9, p);
-    for (int c = 0; c < 7; c++) buf_free(&a->col[c]);
+    for (int c = 0; c < COL__N; c++) buf_puts(&a->col[c], "}");
+    db_res *res = db_q_or_reply(
+        r, Q(location_store)(driver, a->col[COL_IDX].data, a->col[COL_FIELD0 + PT_LAT].data,
+                             a->col[COL_FIELD0 + PT_LNG].data, a->col[COL_FIELD0 + PT_ACC].data,
+                             a->col[COL_FIELD0 + PT_SPD].data, a->col[COL_FIELD0 + PT_HDG].data,
+                             a->col[COL_FIELD0 + PT_REC].data,
+                             setting_text(r, "location_retention_days", 90)));
+    for (int c = 0; c < COL__N; c++) buf_free(&a->col[c]);
     if (res) microcache_clear("map:");
     return res;
 }
@@ -100,7 +77,7 @@ void api_locations_post(struct req *r)
     }
     struct point_arrays a;
     memset(&a, 0, sizeof a);
-    for (int c = 0; c < 7; c++) buf_init(&a.col[c]);
+    for (int c = 0; c < COL__N; c++) buf_init(&a.col[c]);
     json_t *rejected = json_array();
     size_t i;
     json_t *pt;
@@ -132,13 +109,13 @@ void api_locations_post(struct req *r)
             json_decref(rejected);
             return;
         }
-        accepted = atol(db_get(res, 0, 0));
-        duplicates = atol(db_get(res, 0, 1)) - accepted;
-        json_t *late = json_loads(db_get(res, 0, 2), 0, NULL);
+        accepted = atol(db_get(res, 0, STORE_INSERTED));
+        duplicates = atol(db_get(res, 0, STORE_VALID)) - accepted;
+        json_t *late = json_loads(db_get(res, 0, STORE_REJECTED), 0, NULL);
         json_array_extend(rejected, late);
         json_decref(late);
     } else {
-        for (int c = 0; c < 7; c++) buf_free(&a.col[c]);
+        for (int c = 0; c < COL__N; c++) buf_free(&a.col[c]);
     }
     reply_json(r, 202, json_pack("{s:i,s:i,s:o}", "accepted", (int)accepted, "duplicates",
                                  (int)duplicates, "rejected", rejected));
@@ -156,24 +133,9 @@ void api_locations_map(struct req *r)
         free(cached);
         return;
     }
-    const char *p[] = {scope, setting_text(r, "location_stale_seconds", 300),
-                       setting_text(r, "driver_offline_after_seconds", 600)};
-    db_res *res = db_query_prepared_or_reply(
-        r,
-        "SELECT coalesce(json_agg(json_build_object('driver_id', d.id, 'code', d.code,"
-        "  'full_name', u.full_name, 'latitude', d.last_latitude, 'longitude', d.last_longitude,"
-        "  'recorded_at', api_ts(d.last_recorded_at),"
-        "  'is_online', d.is_online AND coalesce(d.last_seen_at > now()"
-        "   - make_interval(secs => $3::int), false),"
-        "  'stale', d.last_recorded_at IS NULL OR d.last_recorded_at < now()"
-        "   - make_interval(secs => $2::int),"
-        "  'active_orders', coalesce(a.n, 0)) ORDER BY d.code), '[]'::json)"
-        " FROM drivers d JOIN users u ON u.id = d.user_id"
-        " LEFT JOIN (SELECT driver_id, count(*) AS n FROM orders"
-        "  WHERE status IN ('assigned', 'picked_up') AND driver_id IS NOT NULL"
-        "  GROUP BY driver_id) a ON a.driver_id = d.id"
-        " WHERE d.is_active AND ($1::bigint IS NULL OR d.warehouse_id = $1)",
-        3, p);
+    db_res *res = db_q_or_reply(
+        r, Q(location_map)(scope, setting_text(r, "location_stale_seconds", 300),
+                           setting_text(r, "driver_offline_after_seconds", 600)));
     if (!res) return;
     microcache_put(key, db_get(res, 0, 0), db_getlen(res, 0, 0), MAP_TTL);
     reply_row_json(r, 200, res);
@@ -190,20 +152,8 @@ void api_locations_trail(struct req *r)
         reply_field_error(r, "limit", "must be between 1 and 50000");
         return;
     }
-    const char *p[] = {id_text(r, r->ids[0]), scope_text(r), from, to, id_text(r, n)};
     /* the newest `limit` points, answered oldest first */
-    db_res *res = db_query_or_reply(
-        r,
-        "SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM drivers WHERE id = $1"
-        "  AND ($2::bigint IS NULL OR warehouse_id = $2)) THEN NULL ELSE"
-        " (SELECT coalesce(json_agg(json_build_object('latitude', latitude, 'longitude', longitude,"
-        "  'accuracy', accuracy, 'speed', speed, 'heading', heading,"
-        "  'recorded_at', api_ts(recorded_at), 'received_at', api_ts(received_at))"
-        "  ORDER BY recorded_at), '[]'::json)"
-        "  FROM (SELECT * FROM driver_locations WHERE driver_id = $1"
-        "   AND ($3::text IS NULL OR recorded_at >= (SELECT query_time($3)))"
-        "   AND ($4::text IS NULL OR recorded_at < (SELECT query_time($4)))"
-        "   ORDER BY recorded_at DESC LIMIT $5::int) t) END",
-        5, p);
+    db_res *res = db_q_or_reply(
+        r, Q(location_trail)(id_text(r, r->ids[0]), scope_text(r), from, to, id_text(r, n)));
     if (res) reply_row_json(r, 200, res);
 }

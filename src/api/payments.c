@@ -9,6 +9,10 @@
 static const char *const methods[] = {"cash", "knet", "card", "prepaid", NULL};
 static const char *const pay_statuses[] = {"unpaid", "remitted", "settled", NULL};
 
+enum { PAY_METHOD, PAY_AMOUNT };  /* the fields of a collection */
+enum { REC_STATUS, REC_PAYMENT }; /* payment_record's columns */
+enum { KEY_BODY, KEY_SAME };      /* payment_by_idempotency_key's columns */
+
 /* Idempotency-Key (optional): a retry with the same key on the same order
  * gets the payment already recorded (201 and its body, with
  * Idempotent-Replayed: true) instead of a second collection; the same key
@@ -18,8 +22,8 @@ static const char *const pay_statuses[] = {"unpaid", "remitted", "settled", NULL
 void api_payments_record(struct req *r)
 {
     static const struct fv_field f[] = {
-        {"method", FV_ENUM, FV_REQUIRED, 0, 0, 0, methods},
-        {"amount", FV_MONEY, FV_REQUIRED, 0, 0, 0, NULL},
+        [PAY_METHOD] = {"method", FV_ENUM, FV_REQUIRED, 0, 0, 0, methods},
+        [PAY_AMOUNT] = {"amount", FV_MONEY, FV_REQUIRED, 0, 0, 0, NULL},
     };
     const char *key = req_header(r, "Idempotency-Key");
     if (key && !visible_ascii(key, 128)) {
@@ -29,45 +33,27 @@ void api_payments_record(struct req *r)
     }
     struct fv_values v;
     if (fv_parse_or_reply(r, NULL, f, ARRAY_LEN(f), &v) < 0) return;
-    const char *p[] = {id_text(r, r->ids[0]), scope_text(r),
-                       r->who.role == ROLE_DRIVER ? id_text(r, r->who.driver_id) : NULL,
-                       v.text[0], v.text[1], id_text(r, r->who.user_id), key};
-    db_res *res = db_query_or_reply(
-        r,
-        "WITH o AS (SELECT id, driver_id, amount, status FROM orders WHERE id = $1"
-        "  AND ($2::bigint IS NULL OR warehouse_id = $2) AND ($3::bigint IS NULL OR driver_id = $3)),"
-        " ins AS (INSERT INTO payment_collections (order_id, driver_id, method, amount,"
-        "  expected_amount, discrepancy, collected_by, idempotency_key)"
-        "  SELECT o.id, o.driver_id, $4, $5::numeric, o.amount,"
-        "   o.amount IS DISTINCT FROM $5::numeric, $6, $7 FROM o"
-        /* a payment is money a driver holds: a pending order has no driver */
-        "  WHERE o.status NOT IN ('pending', 'cancelled', 'returned')"
-        "  ON CONFLICT (order_id, idempotency_key) WHERE idempotency_key IS NOT NULL"
-        "  DO NOTHING RETURNING id)"
-        " SELECT o.status, (SELECT id FROM ins) FROM o",
-        7, p);
+    const char *order = id_text(r, r->ids[0]);
+    db_res *res = db_q_or_reply(r, Q(payment_record)(order, scope_text(r), own_driver_text(r),
+                                                     v.text[PAY_METHOD], v.text[PAY_AMOUNT],
+                                                     id_text(r, r->who.user_id), key));
     if (!res) return;
     if (db_ntuples(res) == 0) {
         reply_not_found(r, "order");
         return;
     }
-    const char *status = req_strdup(r, db_get(res, 0, 0));
-    if (!db_isnull(res, 0, 1)) {
-        const char *p2[] = {db_get(res, 0, 1)};
-        res = db_query_or_reply(r, "SELECT body FROM api_payments WHERE id = $1", 1, p2);
+    const char *status = req_strdup(r, db_get(res, 0, REC_STATUS));
+    if (!db_isnull(res, 0, REC_PAYMENT)) {
+        res = db_q_or_reply(r, Q(payment_get)(db_get(res, 0, REC_PAYMENT)));
         if (res) reply_row_json(r, 201, res);
         return;
     }
     if (key) {
-        const char *p3[] = {p[0], key, v.text[0], v.text[1]};
-        res = db_query_or_reply(r,
-                                "SELECT v.body, p.method = $3 AND p.amount = $4::numeric"
-                                " FROM payment_collections p JOIN api_payments v ON v.id = p.id"
-                                " WHERE p.order_id = $1 AND p.idempotency_key = $2",
-                                4, p3);
+        res = db_q_or_reply(r, Q(payment_by_idempotency_key)(order, key, v.text[PAY_METHOD],
+                                                             v.text[PAY_AMOUNT]));
         if (!res) return;
         if (db_ntuples(res) == 1) {
-            if (db_get(res, 0, 1)[0] != 't') {
+            if (db_get(res, 0, KEY_SAME)[0] != 't') {
                 reply_problem(r, 409, "conflict",
                               "this Idempotency-Key was used for a payment of another method "
                               "or amount on this order");
@@ -116,39 +102,31 @@ void api_payments_list(struct req *r)
     reply_paged(r, &pg, "api_payments", &b, "v.collected_at DESC, v.id DESC");
 }
 
-/* unpaid -> remitted, remitted -> settled, for many ids in one statement */
-static void transition(struct req *r, const char *from, const char *to, const char *stamp,
-                       const char *by)
+/* unpaid -> remitted (remit), remitted -> settled (settle), for many ids
+ * in one statement each (payment_remit, payment_settle) */
+static void transition(struct req *r, bool settle)
 {
     static const struct fv_field f[] = {
         {"payment_ids", FV_ID_ARRAY, FV_REQUIRED, 0, 500, 0, NULL},
     };
+    enum { T_ID, T_STATUS, T_MOVED }; /* the columns of both statements */
     struct fv_values v;
     if (fv_parse_or_reply(r, NULL, f, ARRAY_LEN(f), &v) < 0) return;
-    const char *p[] = {v.text[0], scope_text(r), from, to, id_text(r, r->who.user_id)};
-    char *sql = req_printf(
-        r,
-        "WITH ids AS (SELECT DISTINCT unnest($1::bigint[]) AS id),"
-        " cur AS (SELECT p.id, p.status FROM payment_collections p JOIN orders o ON o.id = p.order_id"
-        "  WHERE p.id IN (SELECT id FROM ids) AND payment_visible(p.driver_id, o.warehouse_id, $2, NULL)"
-        "  ORDER BY p.id FOR UPDATE OF p),"
-        " upd AS (UPDATE payment_collections p SET status = $4, %s = now(), %s = $5::bigint"
-        "  FROM cur WHERE p.id = cur.id AND cur.status = $3 RETURNING p.id)"
-        " SELECT ids.id, cur.status, upd.id IS NOT NULL FROM ids"
-        " LEFT JOIN cur ON cur.id = ids.id LEFT JOIN upd ON upd.id = ids.id ORDER BY ids.id",
-        stamp, by);
-    db_res *res = db_query_or_reply(r, sql, 5, p);
+    const char *ids = v.text[0], *scope = scope_text(r), *by = id_text(r, r->who.user_id);
+    const char *from = settle ? "remitted" : "unpaid";
+    db_res *res = settle ? db_q_or_reply(r, Q(payment_settle)(ids, scope, by))
+                         : db_q_or_reply(r, Q(payment_remit)(ids, scope, by));
     if (!res) return;
     json_t *ok = json_array(), *failed = json_array();
     for (int i = 0; i < db_ntuples(res); i++) {
-        json_int_t id = (json_int_t)atoll(db_get(res, i, 0));
-        if (db_get(res, i, 2)[0] == 't') {
+        json_int_t id = (json_int_t)atoll(db_get(res, i, T_ID));
+        if (db_get(res, i, T_MOVED)[0] == 't') {
             json_array_append_new(ok, json_integer(id));
-        } else if (db_isnull(res, i, 1)) {
+        } else if (db_isnull(res, i, T_STATUS)) {
             json_array_append_new(failed, json_pack("{s:I,s:s,s:s}", "id", id, "code",
                                                     "not_found", "detail", "no such payment"));
         } else {
-            json_t *d = json_sprintf("the payment is %s, not %s", db_get(res, i, 1), from);
+            json_t *d = json_sprintf("the payment is %s, not %s", db_get(res, i, T_STATUS), from);
             json_array_append_new(failed, json_pack("{s:I,s:s,s:o}", "id", id, "code",
                                                     "invalid_transition", "detail", d));
         }
@@ -158,12 +136,12 @@ static void transition(struct req *r, const char *from, const char *to, const ch
 
 void api_payments_remit(struct req *r)
 {
-    transition(r, "unpaid", "remitted", "remitted_at", "remitted_by");
+    transition(r, false);
 }
 
 void api_payments_settle(struct req *r)
 {
-    transition(r, "remitted", "settled", "settled_at", "settled_by");
+    transition(r, true);
 }
 
 void api_drivers_cash(struct req *r)
@@ -172,16 +150,6 @@ void api_drivers_cash(struct req *r)
         reply_not_found(r, "driver");
         return;
     }
-    const char *p[] = {id_text(r, r->ids[0]), scope_text(r)};
-    db_res *res = db_query_or_reply(
-        r,
-        "SELECT json_build_object("
-        " 'unpaid_total', coalesce(sum(p.amount) FILTER (WHERE p.status = 'unpaid'), 0)::numeric(12,3)::text,"
-        " 'unpaid_count', count(p.id) FILTER (WHERE p.status = 'unpaid'),"
-        " 'remitted_total', coalesce(sum(p.amount) FILTER (WHERE p.status = 'remitted'), 0)::numeric(12,3)::text,"
-        " 'remitted_count', count(p.id) FILTER (WHERE p.status = 'remitted'))"
-        " FROM drivers d LEFT JOIN payment_collections p ON p.driver_id = d.id AND p.method = 'cash'"
-        " WHERE d.id = $1 AND ($2::bigint IS NULL OR d.warehouse_id = $2) GROUP BY d.id",
-        2, p);
+    db_res *res = db_q_or_reply(r, Q(payment_driver_cash)(id_text(r, r->ids[0]), scope_text(r)));
     if (res) reply_row_json(r, 200, res);
 }

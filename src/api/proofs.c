@@ -15,17 +15,6 @@
 #define PHOTO_MAX (5 * 1024 * 1024)
 #define SIGNATURE_MAX (1024 * 1024)
 
-#define PROOF_JSON(p)                                                                      \
-    "json_build_object('id', " p ".id, 'order_id', " p ".order_id,"                        \
-    " 'photo_url', '/api/v1/files/' || " p ".photo_file_id,"                                \
-    " 'signature_url', '/api/v1/files/' || " p ".signature_file_id,"                        \
-    " 'recipient_name', " p ".recipient_name, 'notes', " p ".notes,"                        \
-    " 'latitude', " p ".latitude, 'longitude', " p ".longitude,"                           \
-    " 'captured_at', api_ts(" p ".captured_at))"
-
-#define ORDER_VISIBLE                                                                      \
-    " AND ($2::bigint IS NULL OR o.warehouse_id = $2) AND ($3::bigint IS NULL OR o.driver_id = $3)"
-
 static void mp_free(void *p)
 {
     multipart_free(p);
@@ -106,11 +95,12 @@ void api_proofs_create(struct req *r)
             fv_add_error(errs, coords[i], "must be a number");
         }
     }
+    enum { F_RECIPIENT, F_NOTES, F_LATITUDE, F_LONGITUDE };
     static const struct fv_field f[] = {
-        {"recipient_name", FV_STRING, FV_NULLABLE, 0, 0, 200, NULL},
-        {"notes", FV_STRING, FV_NULLABLE, 0, 0, 2000, NULL},
-        {"latitude", FV_NUMBER, FV_NULLABLE, -90, 90, 0, NULL},
-        {"longitude", FV_NUMBER, FV_NULLABLE, -180, 180, 0, NULL},
+        [F_RECIPIENT] = {"recipient_name", FV_STRING, FV_NULLABLE, 0, 0, 200, NULL},
+        [F_NOTES] = {"notes", FV_STRING, FV_NULLABLE, 0, 0, 2000, NULL},
+        [F_LATITUDE] = {"latitude", FV_NUMBER, FV_NULLABLE, -90, 90, 0, NULL},
+        [F_LONGITUDE] = {"longitude", FV_NUMBER, FV_NULLABLE, -180, 180, 0, NULL},
     };
     struct fv_values v;
     fv_parse_req(r, obj, f, ARRAY_LEN(f), &v, errs);
@@ -120,20 +110,17 @@ void api_proofs_create(struct req *r)
 
     /* the order must be visible and in a state that takes a proof, before
      * anything is written to disk */
-    const char *p1[] = {id_text(r, r->ids[0]), scope_text(r),
-                        r->who.role == ROLE_DRIVER ? id_text(r, r->who.driver_id) : NULL};
-    db_res *o = db_query_or_reply(r, "SELECT status FROM orders o WHERE o.id = $1" ORDER_VISIBLE,
-                                  3, p1);
+    const char *order = id_text(r, r->ids[0]), *scope = scope_text(r), *own = own_driver_text(r);
+    enum { ST_STATUS, ST_TAKES_PROOF }; /* proof_order_status's columns */
+    db_res *o = db_q_or_reply(r, Q(proof_order_status)(order, scope, own));
     if (!o) return;
     if (db_ntuples(o) == 0) {
         reply_not_found(r, "order");
         return;
     }
-    const char *status = db_get(o, 0, 0);
-    if (strcmp(status, "picked_up") != 0 && strcmp(status, "delivered") != 0 &&
-        strcmp(status, "failed") != 0) {
+    if (db_get(o, 0, ST_TAKES_PROOF)[0] != 't') {
         reply_problem(r, 409, "invalid_transition", "a %s order takes no proof of delivery",
-                      status);
+                      db_get(o, 0, ST_STATUS));
         return;
     }
     const char *ptype, *stype;
@@ -143,31 +130,14 @@ void api_proofs_create(struct req *r)
         return;
     const struct multipart_part *pp = multipart_get(mp, "photo");
     const struct multipart_part *sp = multipart_get(mp, "signature");
-    const char *p2[] = {p1[0], p1[1], p1[2],
-                        ptype ? psha : NULL, ptype, ptype ? id_text(r, (int64_t)pp->len) : NULL,
-                        ptype ? prel : NULL,
-                        stype ? ssha : NULL, stype, stype ? id_text(r, (int64_t)sp->len) : NULL,
-                        stype ? srel : NULL,
-                        v.text[0], v.text[1], v.text[2], v.text[3], id_text(r, r->who.user_id)};
-    db_res *res = db_query_or_reply(
-        r,
-        "WITH o AS (SELECT o.id FROM orders o WHERE o.id = $1" ORDER_VISIBLE
-        "  AND o.status IN ('picked_up', 'delivered', 'failed') FOR NO KEY UPDATE),"
-        " ph AS (INSERT INTO files (sha256, content_type, size_bytes, storage_path, created_by)"
-        "  SELECT $4, $5, $6::bigint, $7, $16::bigint FROM o WHERE $4::text IS NOT NULL RETURNING id),"
-        " sg AS (INSERT INTO files (sha256, content_type, size_bytes, storage_path, created_by)"
-        "  SELECT $8, $9, $10::bigint, $11, $16::bigint FROM o WHERE $8::text IS NOT NULL RETURNING id),"
-        " pr AS (INSERT INTO proofs AS x (order_id, photo_file_id, signature_file_id,"
-        "  recipient_name, notes, latitude, longitude, captured_by)"
-        "  SELECT o.id, (SELECT id FROM ph), (SELECT id FROM sg), $12, $13, $14::float8,"
-        "   $15::float8, $16::bigint FROM o"
-        "  ON CONFLICT (order_id) DO UPDATE SET photo_file_id = excluded.photo_file_id,"
-        "   signature_file_id = excluded.signature_file_id,"
-        "   recipient_name = excluded.recipient_name, notes = excluded.notes,"
-        "   latitude = excluded.latitude, longitude = excluded.longitude,"
-        "   captured_by = excluded.captured_by, captured_at = now() RETURNING x.*)"
-        " SELECT " PROOF_JSON("pr") " FROM pr",
-        16, p2);
+    db_res *res = db_q_or_reply(
+        r, Q(proof_save)(order, scope, own,
+                         ptype ? psha : NULL, ptype, ptype ? id_text(r, (int64_t)pp->len) : NULL,
+                         ptype ? prel : NULL,
+                         stype ? ssha : NULL, stype, stype ? id_text(r, (int64_t)sp->len) : NULL,
+                         stype ? srel : NULL,
+                         v.text[F_RECIPIENT], v.text[F_NOTES], v.text[F_LATITUDE],
+                         v.text[F_LONGITUDE], id_text(r, r->who.user_id)));
     if (!res) return;
     if (db_ntuples(res) == 0) {
         reply_problem(r, 409, "conflict", "the order changed while uploading; retry");
@@ -178,32 +148,22 @@ void api_proofs_create(struct req *r)
 
 void api_proofs_get(struct req *r)
 {
-    const char *p[] = {id_text(r, r->ids[0]), scope_text(r),
-                       r->who.role == ROLE_DRIVER ? id_text(r, r->who.driver_id) : NULL};
-    db_res *res = db_query_or_reply(r,
-                                    "SELECT " PROOF_JSON("pr") " FROM proofs pr"
-                                    " JOIN orders o ON o.id = pr.order_id"
-                                    " WHERE pr.order_id = $1" ORDER_VISIBLE,
-                                    3, p);
+    db_res *res = db_q_or_reply(
+        r, Q(proof_get)(id_text(r, r->ids[0]), scope_text(r), own_driver_text(r)));
     if (res) reply_row_json(r, 200, res);
 }
 
 void api_files_get(struct req *r)
 {
-    const char *p[] = {id_text(r, r->ids[0]), scope_text(r),
-                       r->who.role == ROLE_DRIVER ? id_text(r, r->who.driver_id) : NULL};
-    db_res *res = db_query_or_reply(
-        r,
-        "SELECT f.storage_path, f.content_type FROM files f"
-        " JOIN proofs pr ON pr.photo_file_id = f.id OR pr.signature_file_id = f.id"
-        " JOIN orders o ON o.id = pr.order_id WHERE f.id = $1" ORDER_VISIBLE " LIMIT 1",
-        3, p);
+    enum { FILE_PATH, FILE_TYPE }; /* proof_file's columns */
+    db_res *res = db_q_or_reply(
+        r, Q(proof_file)(id_text(r, r->ids[0]), scope_text(r), own_driver_text(r)));
     if (!res) return;
     if (db_ntuples(res) == 0) {
         reply_not_found(r, "file");
         return;
     }
-    int fd = files_open(db_get(res, 0, 0));
+    int fd = files_open(db_get(res, 0, FILE_PATH));
     struct stat st;
     if (fd < 0 || fstat(fd, &st) != 0) {
         if (fd >= 0) close(fd);
@@ -211,6 +171,7 @@ void api_files_get(struct req *r)
         return;
     }
     reply_header(r, "Cache-Control", "private, max-age=86400");
-    reply_fd(r, 200, strcmp(db_get(res, 0, 1), "image/png") == 0 ? "image/png" : "image/jpeg", fd,
+    reply_fd(r, 200,
+             strcmp(db_get(res, 0, FILE_TYPE), "image/png") == 0 ? "image/png" : "image/jpeg", fd,
              (uint64_t)st.st_size);
 }

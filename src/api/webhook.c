@@ -41,8 +41,7 @@ static int cancel_by_number(struct req *r, json_t *order, bool *applied, char *d
     const char *num = json_string_value(json_object_get(order, "order_number"));
     if (!num || !*num) return reply_field_error(r, "order.order_number", "is required");
     const char *reason = json_string_value(json_object_get(order, "cancel_reason"));
-    const char *p[] = {num};
-    db_res *res = db_query_or_reply(r, "SELECT id FROM orders WHERE order_number = $1", 1, p);
+    db_res *res = db_q_or_reply(r, Q(webhook_order_by_number)(num));
     if (!res) return -1;
     if (db_ntuples(res) == 0) {
         *applied = false;
@@ -66,9 +65,8 @@ static int cancel_by_number(struct req *r, json_t *order, bool *applied, char *d
 
 static void forget_event(const char *event_id)
 {
-    const char *p[] = {event_id};
     struct db_error err;
-    db_res *res = db_exec("DELETE FROM webhook_events WHERE event_id = $1", 1, p, &err);
+    db_res *res = db_run(Q(webhook_event_forget)(event_id), &err);
     db_res_free(res);
 }
 
@@ -113,12 +111,7 @@ void api_webhook_d365(struct req *r)
     }
     char *payload = json_dumps(body, JSON_COMPACT);
     req_defer(r, free, payload);
-    const char *p[] = {id, event, payload};
-    db_res *ins = db_query_or_reply(r,
-                                    "INSERT INTO webhook_events (event_id, event_type, payload)"
-                                    " VALUES ($1, $2, $3::jsonb) ON CONFLICT (event_id) DO NOTHING"
-                                    " RETURNING id",
-                                    3, p);
+    db_res *ins = db_q_or_reply(r, Q(webhook_event_insert)(id, event, payload));
     if (!ins) return;
     if (db_ntuples(ins) == 0) {
         reply_json(r, 200, json_pack("{s:b,s:s}", "duplicate", 1, "event_id", id));
@@ -140,12 +133,7 @@ void api_webhook_d365(struct req *r)
             return;
         }
     }
-    const char *p2[] = {id, applied ? "true" : "false", detail};
-    if (!db_query_or_reply(r,
-                           "UPDATE webhook_events SET applied = $2::bool, detail = $3"
-                           " WHERE event_id = $1",
-                           3, p2))
-        return;
+    if (!db_q_or_reply(r, Q(webhook_event_done)(id, applied ? "true" : "false", detail))) return;
     reply_json(r, 202, json_pack("{s:s,s:b,s:s}", "event_id", id, "applied", applied, "detail",
                                  detail));
 }

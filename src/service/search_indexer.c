@@ -34,8 +34,7 @@ static void drain(void)
     bool drained = false;
     for (int i = 0; i < MAX_DRAINS && !stop_asked(); i++) {
         struct db_error err;
-        const char *p[] = {ROWS_PER_DRAIN};
-        db_res *res = db_exec("SELECT order_search_drain($1::int)", 1, p, &err);
+        db_res *res = db_run(Q(order_search_drain)(ROWS_PER_DRAIN), &err);
         if (!res) {
             log_msgf(LOG_WARN, "search indexer: %s (retrying within %d s)", err.message,
                      PERIOD_SECONDS);
@@ -51,7 +50,7 @@ static void drain(void)
      * skipped with a warning by PostgreSQL when another role owns it) */
     if (drained && !stop_asked()) {
         struct db_error err;
-        db_res *res = db_exec("VACUUM (TRUNCATE false) order_search_backlog", 0, NULL, &err);
+        db_res *res = db_run(Q(order_search_vacuum_backlog)(), &err);
         if (res) db_res_free(res);
         else log_msgf(LOG_WARN, "search indexer: vacuum: %s", err.message);
     }
@@ -68,10 +67,7 @@ static void merge_pending(void)
     static bool not_owner;
     if (not_owner || stop_asked()) return;
     struct db_error err;
-    db_res *res = db_exec("SELECT gin_clean_pending_list('order_search_text_trgm_idx'::regclass),"
-                          " gin_clean_pending_list('order_search_phone_trgm_idx'::regclass),"
-                          " gin_clean_pending_list('order_search_digit_grams_idx'::regclass)",
-                          0, NULL, &err);
+    db_res *res = db_run(Q(order_search_merge_pending)(), &err);
     if (res) {
         db_res_free(res);
         return;
