@@ -12,6 +12,7 @@
 -- that join).
 
 -- name: analytics_summary
+-- replica: ok
 -- $1 from (a date), or NULL for today
 -- $2 to (a date), or NULL for today
 -- $3 scope: the caller's warehouse when a scoped manager, else NULL
@@ -50,6 +51,7 @@ SELECT json_build_object('from', (SELECT f FROM rng), 'to', (SELECT t FROM rng),
   AS c, count(*) AS n FROM o WHERE status = 'failed' GROUP BY 1) x)) FROM o;
 
 -- name: analytics_drivers
+-- replica: ok
 -- $1 from (a date), or NULL for today
 -- $2 to (a date), or NULL for today
 -- $3 scope: the caller's warehouse when a scoped manager, else NULL
@@ -88,6 +90,7 @@ SELECT coalesce(json_agg(json_build_object('driver_id', d.id, 'code', d.code,
  WHERE d.is_active AND ($3::bigint IS NULL OR d.warehouse_id = $3);
 
 -- name: analytics_suggestions
+-- replica: ok
 -- $1 from (a date), or NULL for today
 -- $2 to (a date), or NULL for today
 -- $3 scope: the caller's warehouse when a scoped manager, else NULL

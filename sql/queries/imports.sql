@@ -2,6 +2,7 @@
 -- import_visible() (sql/schema/imports.sql).
 
 -- name: import_get
+-- replica: ok
 -- $1 import id
 -- $2 scope: the caller's warehouse when a scoped manager, else NULL
 SELECT v.body FROM api_imports v WHERE v.id = $1

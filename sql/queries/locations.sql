@@ -65,6 +65,7 @@ SELECT coalesce(json_agg(json_build_object('driver_id', d.id, 'code', d.code,
 -- The newest $5 points in [$3, $4), answered oldest first; NULL when the
 -- driver is not visible.
 -- name: location_trail
+-- replica: ok
 -- $1 driver id
 -- $2 scope: the caller's warehouse when a scoped manager, else NULL
 -- $3 from (RFC 3339 text), or NULL

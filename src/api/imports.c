@@ -134,6 +134,7 @@ void api_imports_list(struct req *r)
 {
     struct paging pg;
     if (paging_or_reply(r, &pg) < 0) return;
+    db_prefer_replica(); /* history: a second of lag is fine (READ_DATABASE_URL) */
     struct sqlb b;
     sqlb_init(&b);
     SQLB_ADD(&b, "imports v WHERE import_visible(v.warehouse_id, v.uploaded_by, $1)",

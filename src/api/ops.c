@@ -21,8 +21,12 @@ void api_ready(struct req *r)
                             "PostgreSQL is unreachable");
         return;
     }
+    double lag;
+    const char *replica = db_replica_state(&lag);
     reply_json(r, 200,
-               json_pack("{s:s,s:s,s:s}", "status", "ready", "database", "up", "redis", redis));
+               json_pack("{s:s,s:s,s:s,s:s,s:o}", "status", "ready", "database", "up", "redis", redis,
+                         "replica", replica, "replica_lag_seconds",
+                         lag >= 0 ? json_real(lag) : json_null()));
 }
 
 void api_metrics(struct req *r)
