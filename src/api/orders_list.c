@@ -15,6 +15,9 @@
  * total for that long, instead of every request in flight counting. */
 #define LIST_COUNT_TTL 2.0
 
+/* the columns of the list's statement: the reply, then the count alone */
+enum { LIST_REPLY, LIST_TOTAL };
+
 void api_orders_list(struct req *r)
 {
     struct paging pg;
@@ -79,7 +82,8 @@ void api_orders_list(struct req *r)
     sqlb_free(&b);
     order_filter_free(&f);
     if (res && !cached && db_ntuples(res) == 1)
-        microcache_put(key.data, db_get(res, 0, 1), db_getlen(res, 0, 1), LIST_COUNT_TTL);
+        microcache_put(key.data, db_get(res, 0, LIST_TOTAL), db_getlen(res, 0, LIST_TOTAL),
+                       LIST_COUNT_TTL);
     buf_free(&key);
-    if (res) reply_row_json(r, 200, res);
+    if (res) reply_row_json(r, 200, res); /* LIST_REPLY */
 }
