@@ -22,6 +22,14 @@
 # sent with a cached total; the same rows without JSON; their ids only), so
 # the best throughput PostgreSQL reaches for it, and what the JSON costs,
 # can be compared with the 64 / throughput that a p99 at c64 cannot beat.
+#
+# The same SQL: GET /orders/{id}'s pgbench script is filled in at bench time
+# from the daemon's own statement (order_get in sql/queries/orders.sql) by
+# bench/query-sql --fill bench/sql/orders_get.sql.in, written to
+# $BENCH_RESULTS/orders_get.sql, so the EXPLAIN, pgbench and ceiling figures
+# measure the text the daemon runs. The list and search scripts
+# (bench/sql/orders_list.sql, orders_search.sql) are still copies: their
+# statements are assembled in C (api/orders_list.c, api/order_filters.c).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 bench_attach
@@ -40,6 +48,10 @@ MATCHES=$(psql_bench -tAc "SELECT count(*) FROM orders o WHERE o.id IN (SELECT s
 blog "orders: $TOTAL rows (ids $MIN_ID..$MAX_ID); search q=$DIGITS matches $MATCHES orders"
 echo "q=$DIGITS matches=$MATCHES total=$TOTAL" >"$BENCH_RESULTS/orders-search-term.txt"
 GRAMS="{$DIGITS,$DIGITS}" # its first and last 6-digit windows (order_filters.c, migration 0014)
+# the daemon's own statement for GET /orders/{id} (see the header)
+GET_FILE=$BENCH_RESULTS/orders_get.sql
+"${BENCH_PY:-/usr/bin/python3}" "$BENCH_SRC/query-sql" --fill "$BENCH_SRC/sql/orders_get.sql.in" >"$GET_FILE" ||
+  bdie "bench/query-sql cannot fill orders_get.sql.in from sql/queries"
 
 PARTS=" ${ORDERS_PARTS:-reads alone cancel} "
 part() { [[ $PARTS == *" $1 "* ]]; }
@@ -49,7 +61,7 @@ if part reads; then
 LIST_SQL=$(sed -n '/^SELECT/p' "$BENCH_SRC/sql/orders_list.sql" | sed 's/:size::int/50/; s/:size/50/; s/:off/0/; s/:page::int/1/')
 SEARCH_SQL=$(sed -n '/^SELECT/p' "$BENCH_SRC/sql/orders_search.sql" |
   sed "s/:size::int/50/; s/:size/50/; s/:off/0/; s/:page::int/1/; s/:pat/'%$DIGITS%'/g; s/:dpat/'%$DIGITS%'/g; s/:grams/'$GRAMS'/g")
-GET_SQL=$(sed -n '/^SELECT/p' "$BENCH_SRC/sql/orders_get.sql" | sed "s/:id/$((MAX_ID - 12345))/")
+GET_SQL=$(grep -v '^--\|^\\' "$GET_FILE" | sed "s/:id/$((MAX_ID - 12345))/")
 {
   # twice in one session: the second shows planning with warm catalog caches
   for q in "$LIST_SQL" "$SEARCH_SQL" "$GET_SQL"; do
@@ -75,27 +87,27 @@ export ORDER_MIN_ID=$MIN_ID ORDER_MAX_ID=$MAX_ID
 for round in $(seq 1 "$BENCH_ROUNDS"); do
   for name in list search get; do
     case $name in
-      list) url="$BASE/api/v1/orders?page_size=50"; lua=get.lua; sql=orders_list.sql; args=() ;;
+      list) url="$BASE/api/v1/orders?page_size=50"; lua=get.lua; sql=$BENCH_SRC/sql/orders_list.sql; args=() ;;
       # planned once per connection, as the daemon does (generic plan)
-      search) url="$BASE/api/v1/orders?q=$DIGITS"; lua=get.lua; sql=orders_search.sql
+      search) url="$BASE/api/v1/orders?q=$DIGITS"; lua=get.lua; sql=$BENCH_SRC/sql/orders_search.sql
               args=(-D "pat=%$DIGITS%" -D "dpat=%$DIGITS%" -D "grams=$GRAMS")
               export PGOPTIONS="-c plan_cache_mode=force_generic_plan" ;;
-      get) url="$BASE/api/v1/orders/1"; lua=orders_get.lua; sql=orders_get.sql
+      get) url="$BASE/api/v1/orders/1"; lua=orders_get.lua; sql=$GET_FILE
            args=(-D "n=$MAX_ID") ;;
     esac
     read -r w_rps w_p50 w_p99 w_err <<<"$(wrk_run "orders-$name-r$round" 64 "$lua" "$url")"
     record $SUITE "$name (deliveryd)" "$round" "$w_rps" "$w_p50" "$w_p99" "$w_err"
-    read -r p_tps p_p50 p_p99 p_err <<<"$(pgbench_run "orders-$name-r$round" 64 "$BENCH_SRC/sql/$sql" "${args[@]}")"
+    read -r p_tps p_p50 p_p99 p_err <<<"$(pgbench_run "orders-$name-r$round" 64 "$sql" "${args[@]}")"
     record $SUITE "$name (pgbench)" "$round" "$p_tps" "$p_p50" "$p_p99" "$p_err"
     ratio=$(record_ratio $SUITE "$name deliveryd/pgbench" "$round" "$w_rps" "$p_tps" ">= 0.6")
     # the daemon itself runs at most THREADS statements at once (one
     # connection per worker): pgbench at that concurrency is the other ceiling
-    read -r q_tps q_p50 q_p99 q_err <<<"$(pgbench_run "orders-$name-c$POOL-r$round" "$POOL" "$BENCH_SRC/sql/$sql" "${args[@]}")"
+    read -r q_tps q_p50 q_p99 q_err <<<"$(pgbench_run "orders-$name-c$POOL-r$round" "$POOL" "$sql" "${args[@]}")"
     record $SUITE "$name (pgbench c$POOL)" "$round" "$q_tps" "$q_p50" "$q_p99" "$q_err"
     ratio2=$(record_ratio $SUITE "$name deliveryd/pgbench c$POOL" "$round" "$w_rps" "$q_tps" "-")
     if [ "$name" = get ]; then
       # -M extended plans every execution, as the daemon's PQexecParams does
-      read -r e_tps e_p50 e_p99 e_err <<<"$(PGBENCH_MODE=extended pgbench_run "orders-$name-c$POOL-extended-r$round" "$POOL" "$BENCH_SRC/sql/$sql" "${args[@]}")"
+      read -r e_tps e_p50 e_p99 e_err <<<"$(PGBENCH_MODE=extended pgbench_run "orders-$name-c$POOL-extended-r$round" "$POOL" "$sql" "${args[@]}")"
       record $SUITE "$name (pgbench c$POOL -M extended)" "$round" "$e_tps" "$e_p50" "$e_p99" "$e_err"
       record_ratio $SUITE "$name deliveryd/pgbench c$POOL -M extended" "$round" "$w_rps" "$e_tps" "-" >/dev/null
     fi

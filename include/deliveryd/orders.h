@@ -31,16 +31,27 @@ struct action_input {
     bool batch; /* no order bodies are rendered for batches */
 };
 
+/* The columns of order_action_run's result, one row per distinct id. */
+enum order_action_col {
+    OA_ID,
+    OA_STATUS,    /* the current status, NULL when the order is not visible */
+    OA_VERSION,   /* the version before the action */
+    OA_HAS_PROOF, /* a proof of this delivery attempt exists */
+    OA_BODY,      /* the updated order's body (single actions only), else NULL */
+    OA_CHANGED,   /* "t" when the action was applied */
+    OA_ALLOWED,   /* "t" when the current status allows the action (order_action_from) */
+};
+
 /**
  * Runs `act` as `who` (user_id 0: the system) on every id in one
- * statement. Returns a result the caller frees (db_res_free) with one row
- * per distinct id: (id, current status or NULL when invisible, version,
- * has_proof, body of the updated order (single actions only) or NULL,
- * changed "t"/"f"), or NULL with *err filled.
+ * statement. Returns a result the caller frees (db_res_free), columns as
+ * enum order_action_col, or NULL with *err filled.
  */
 db_res *order_action_run(const struct principal *who, enum order_action act,
                          const struct action_input *in, struct db_error *err) MUSTCHECK;
-/** The statuses an action takes, as a text[] literal ("{pending,...}"). */
+/** TO BE REMOVED with its last caller (api/analytics.c): the statuses
+ * assign takes, as a text[] literal; NULL for any other action. The rules
+ * live in sql/schema/order_rules.sql (order_action_from('assign')). */
 const char *order_action_from(enum order_action act);
 /** Why an id was not changed: code + detail (for batches and single replies). */
 void order_action_explain(enum order_action act, const struct action_input *in,

@@ -43,6 +43,14 @@ void sqlb_add(struct sqlb *b, const char *sql, int n, const char *const *values)
 #define SQLB_ADD(b, sql, ...)                                                                  \
     sqlb_add((b), (sql), (int)(sizeof((const char *const[]){__VA_ARGS__}) / sizeof(const char *)), \
              (const char *const[]){__VA_ARGS__})
+/** sqlb_add, the fragment appended to `out` instead (as sqlb_param_to):
+ * a part assembled apart and put into the statement later with sqlb_puts
+ * (its placeholders already numbered), such as a filter used twice. */
+void sqlb_add_to(struct sqlb *b, buf_t *out, const char *sql, int n, const char *const *values);
+#define SQLB_ADD_TO(b, out, sql, ...)                                                          \
+    sqlb_add_to((b), (out), (sql),                                                             \
+                (int)(sizeof((const char *const[]){__VA_ARGS__}) / sizeof(const char *)),      \
+                (const char *const[]){__VA_ARGS__})
 /** Appends the placeholder of parameter `n` again. */
 void sqlb_ref(struct sqlb *b, int n);
 /** Runs the built statement (see db_exec_plan). */

@@ -15,8 +15,6 @@
 #include "deliveryd/order_filter.h"
 #include "deliveryd/orders.h"
 
-#define FETCH_ROWS "2000"
-
 enum col_kind { C_TEXT, C_NUMBER, C_TIME };
 
 struct col {
@@ -153,25 +151,26 @@ void api_orders_export(struct req *r)
         reply_field_error(r, "format", "must be xlsx or csv");
         return;
     }
+    struct sqlb sql;
+    sqlb_init(&sql);
     struct order_filter f;
-    if (order_filter_or_reply(r, &f) < 0) {
+    if (order_filter_or_reply(r, &sql, &f) < 0) {
         order_filter_free(&f);
+        sqlb_free(&sql);
         return;
     }
-    buf_t sql;
-    buf_init(&sql);
-    buf_puts(&sql, "DECLARE export_cur NO SCROLL CURSOR FOR"
-                   " WITH s AS (SELECT business_timezone() AS tz)");
-    if (f.with) buf_printf(&sql, ", %s", f.with);
-    buf_puts(&sql, " SELECT ");
-    for (int c = 0; c < NCOLS; c++) buf_printf(&sql, "%s%s", c ? ", " : "", cols[c].sql);
-    buf_printf(&sql,
-               " FROM orders o CROSS JOIN s JOIN warehouses w ON w.id = o.warehouse_id"
-               " LEFT JOIN drivers d ON d.id = o.driver_id WHERE %s ORDER BY %s",
-               f.where.data, f.order_by);
+    sqlb_puts(&sql, "DECLARE export_cur NO SCROLL CURSOR FOR"
+                    " WITH s AS (SELECT business_timezone() AS tz)");
+    if (f.with.len) sqlb_printf(&sql, ", %s", f.with.data);
+    sqlb_puts(&sql, " SELECT ");
+    for (int c = 0; c < NCOLS; c++) sqlb_printf(&sql, "%s%s", c ? ", " : "", cols[c].sql);
+    sqlb_printf(&sql,
+                " FROM orders o CROSS JOIN s JOIN warehouses w ON w.id = o.warehouse_id"
+                " LEFT JOIN drivers d ON d.id = o.driver_id WHERE %s ORDER BY %s",
+                f.where.data, f.order_by);
     char dir[] = "/tmp/deliveryd-export-XXXXXX";
     if (!mkdtemp(dir)) {
-        buf_free(&sql);
+        sqlb_free(&sql);
         order_filter_free(&f);
         reply_problem(r, 500, "internal", "cannot create a temporary directory");
         return;
@@ -196,9 +195,9 @@ void api_orders_export(struct req *r)
     bool ok = (xlsx ? w.ws != NULL : w.csv != NULL);
     char day[16] = "";
     if (ok) write_header(&w);
-    if (ok && db_begin_or_reply(r) == 0 && db_query_or_reply(r, sql.data, f.np, f.params)) {
+    if (ok && db_begin_or_reply(r) == 0 && sqlb_or_reply(r, &sql, DB_PLAN_EACH)) {
         for (;;) {
-            db_res *res = db_query_or_reply(r, "FETCH " FETCH_ROWS " FROM export_cur", 0, NULL);
+            db_res *res = db_q_or_reply(r, Q(export_fetch)());
             if (!res) {
                 ok = false;
                 break;
@@ -207,18 +206,14 @@ void api_orders_export(struct req *r)
             if (db_ntuples(res) == 0) break;
         }
         /* the file is named after the business day, like the dates in it */
-        db_res *d = ok ? db_query_or_reply(r,
-                                           "SELECT to_char(now() AT TIME ZONE business_timezone(),"
-                                           " 'YYYY-MM-DD')",
-                                           0, NULL)
-                       : NULL;
+        db_res *d = ok ? db_q_or_reply(r, Q(export_business_day)()) : NULL;
         if (d) snprintf(day, sizeof day, "%s", db_get(d, 0, 0));
         else ok = false;
         db_rollback(); /* read-only: closes the cursor */
     } else {
         ok = false;
     }
-    buf_free(&sql);
+    sqlb_free(&sql);
     order_filter_free(&f);
     if (xlsx && w.wb && workbook_close(w.wb) != LXW_NO_ERROR) ok = false;
     if (!xlsx && w.csv && fclose(w.csv) != 0) ok = false;

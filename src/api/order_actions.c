@@ -41,11 +41,7 @@ static int action_input_or_reply(struct req *r, enum order_action act, struct ac
     if (batch && !in->ids) return reply_field_error(r, "order_ids", "is required");
     if (act == ACT_ASSIGN) {
         if (!in->new_driver) return reply_field_error(r, "driver_id", "is required");
-        const char *p[] = {in->new_driver, scope_text(r)};
-        db_res *d = db_query_or_reply(r,
-                                      "SELECT is_active FROM drivers WHERE id = $1"
-                                      " AND ($2::bigint IS NULL OR warehouse_id = $2)",
-                                      2, p);
+        db_res *d = db_q_or_reply(r, Q(order_assign_driver)(in->new_driver, scope_text(r)));
         if (!d) return -1;
         if (db_ntuples(d) == 0) return reply_field_error(r, "driver_id", "no such driver");
         if (db_get(d, 0, 0)[0] != 't')
@@ -66,6 +62,7 @@ static int action_input_or_reply(struct req *r, enum order_action act, struct ac
     if (act == ACT_DELIVER && !batch) {
         json_t *pay = json_object_get(r->json, "payment");
         if (pay && !json_is_null(pay)) {
+            enum { P_METHOD, P_AMOUNT };
             static const struct fv_field pay_fields[] = {
                 {"method", FV_ENUM, FV_REQUIRED, 0, 0, 0, pay_methods},
                 {"amount", FV_MONEY, FV_REQUIRED, 0, 0, 0, NULL},
@@ -73,8 +70,8 @@ static int action_input_or_reply(struct req *r, enum order_action act, struct ac
             if (!json_is_object(pay)) return reply_field_error(r, "payment", "must be an object");
             struct fv_values pv;
             if (fv_parse_or_reply(r, pay, pay_fields, ARRAY_LEN(pay_fields), &pv) < 0) return -1;
-            in->pay_method = pv.text[0];
-            in->pay_amount = pv.text[1];
+            in->pay_method = pv.text[P_METHOD];
+            in->pay_amount = pv.text[P_AMOUNT];
         }
     }
     return 0;
@@ -103,8 +100,8 @@ static void single(struct req *r, enum order_action act)
     if (action_input_or_reply(r, act, &in, false) < 0) return;
     db_res *res = order_action_or_reply(r, act, &in);
     if (!res) return;
-    if (db_ntuples(res) == 1 && !db_isnull(res, 0, 4)) {
-        reply_json_text(r, 200, db_get(res, 0, 4), db_getlen(res, 0, 4));
+    if (db_ntuples(res) == 1 && !db_isnull(res, 0, OA_BODY)) {
+        reply_json_text(r, 200, db_get(res, 0, OA_BODY), db_getlen(res, 0, OA_BODY));
         return;
     }
     int status;
@@ -122,8 +119,8 @@ static void batch(struct req *r, enum order_action act)
     if (!res) return;
     json_t *ok = json_array(), *failed = json_array();
     for (int i = 0; i < db_ntuples(res); i++) {
-        json_int_t id = (json_int_t)atoll(db_get(res, i, 0));
-        if (db_get(res, i, 5)[0] == 't') {
+        json_int_t id = (json_int_t)atoll(db_get(res, i, OA_ID));
+        if (db_get(res, i, OA_CHANGED)[0] == 't') {
             json_array_append_new(ok, json_integer(id));
             continue;
         }

@@ -31,16 +31,10 @@ static const struct sort_def sorts[] = {
     {"-amount", "o.amount DESC NULLS LAST, o.id DESC"},
 };
 
-/* Appends " AND <pre>$n<post>" binding value to the next parameter. */
-static void add(struct order_filter *f, const char *pre, const char *value, const char *post)
-{
-    f->params[f->np++] = value;
-    buf_printf(&f->where, " AND %s$%d%s", pre, f->np, post);
-}
-
 void order_filter_free(struct order_filter *f)
 {
     buf_free(&f->where);
+    buf_free(&f->with);
 }
 
 /* "a,b" -> "{a,b}" after checking each status. */
@@ -70,6 +64,30 @@ static int status_list(struct req *r, const char *v, const char **out)
     buf_free(&b);
     return 0;
 }
+
+/* The q search: the ids of the matching orders, as the CTE m ($1 the text
+ * pattern; $2 the digits pattern when q looks like a phone number). */
+static const char search_by_text[] =
+    "m AS MATERIALIZED (SELECT s.order_id FROM order_search s WHERE s.search_text LIKE lower($1)"
+    " UNION ALL SELECT b.order_id FROM order_search_backlog b"
+    " WHERE (SELECT search_text(x) LIKE lower($1) FROM orders x WHERE x.id = b.order_id))";
+static const char search_by_text_phone[] =
+    "m AS MATERIALIZED (SELECT s.order_id FROM order_search s"
+    " WHERE s.search_text LIKE lower($1) OR s.phone_digits LIKE $2"
+    " UNION ALL SELECT b.order_id FROM order_search_backlog b"
+    " WHERE (SELECT search_text(x) LIKE lower($1) OR phone_digits(x) LIKE $2"
+    " FROM orders x WHERE x.id = b.order_id))";
+/* The same for digits only, $3 its first and last 6-digit windows: the
+ * order_search rows holding both (migration 0014), then the LIKE on those
+ * few; OFFSET 0 keeps the planner from also scanning the trigram indexes
+ * for the LIKE (a BitmapAnd that cost more than all the rest). */
+static const char search_by_windows[] =
+    "m AS MATERIALIZED (SELECT s.order_id FROM (SELECT s.order_id, s.search_text, s.phone_digits"
+    " FROM order_search s WHERE digit_grams(s.search_text, s.phone_digits) @> $3::int[] OFFSET 0) s"
+    " WHERE s.search_text LIKE lower($1) OR s.phone_digits LIKE $2"
+    " UNION ALL SELECT b.order_id FROM order_search_backlog b"
+    " WHERE (SELECT search_text(x) LIKE lower($1) OR phone_digits(x) LIKE $2"
+    " FROM orders x WHERE x.id = b.order_id))";
 
 /* LIKE pattern matching q literally: % _ and \ escaped. */
 static const char *like_pattern(struct req *r, const char *q, bool digits_only)
@@ -102,21 +120,22 @@ static const char *like_pattern(struct req *r, const char *q, bool digits_only)
     return s;
 }
 
-int order_filter_or_reply(struct req *r, struct order_filter *f)
+int order_filter_or_reply(struct req *r, struct sqlb *b, struct order_filter *f)
 {
     memset(f, 0, sizeof *f);
     buf_init(&f->where);
+    buf_init(&f->with);
     buf_puts(&f->where, "TRUE");
     const char *v;
     if ((v = req_query(r, "status")) && *v) {
         const char *list = NULL;
         if (status_list(r, v, &list) < 0) return -1;
-        add(f, "o.status = ANY(", list, "::text[])");
+        SQLB_ADD_TO(b, &f->where, " AND o.status = ANY($1::text[])", list);
     }
     if (query_id_or_reply(r, "warehouse_id", &v) < 0) return -1;
-    if (v) add(f, "o.warehouse_id = ", v, "::bigint");
+    if (v) SQLB_ADD_TO(b, &f->where, " AND o.warehouse_id = $1::bigint", v);
     if (query_id_or_reply(r, "driver_id", &v) < 0) return -1;
-    if (v) add(f, "o.driver_id = ", v, "::bigint");
+    if (v) SQLB_ADD_TO(b, &f->where, " AND o.driver_id = $1::bigint", v);
     if ((v = req_query(r, "q")) && *v) {
         if (utf8_chars(v) > 100) return reply_field_error(r, "q", "is longer than 100 characters");
         /* a phone typed with Arabic-Indic digits searches as digits */
@@ -132,73 +151,49 @@ int order_filter_or_reply(struct req *r, struct order_filter *f)
         }
         /* order_search, plus the orders an import has just added and the
          * search indexer has not moved there yet (migration 0009), matched
-         * on orders' own columns; a subquery per backlog row, so the plan
-         * stays a pkey lookup each whatever the planner thinks the backlog
-         * holds (a join was planned as a seq scan of all orders) */
-        f->params[f->np++] = like_pattern(r, v, false);
-        int text = f->np, phone = 0;
-        if (phoneish && digits >= 4) {
-            f->params[f->np++] = like_pattern(r, v, true);
-            phone = f->np;
-        }
-        /* the same test on order_search (s) and on orders (x), whose
-         * search text is computed by the functions of migration 0012 */
-        static const char *const cols[2][2] = {
-            {"s.search_text", "s.phone_digits"},
-            {"search_text(x)", "phone_digits(x)"},
-        };
-        char match[2][112];
-        for (int k = 0; k < 2; k++) {
-            int n = snprintf(match[k], sizeof match[k], "%s LIKE lower($%d)", cols[k][0], text);
-            if (phone)
-                snprintf(match[k] + n, sizeof match[k] - (size_t)n, " OR %s LIKE $%d", cols[k][1],
-                         phone);
-        }
-        /* six digits or more, nothing else, and the same pattern for the
-         * text and the phone (no leading 00 dropped): the order_search rows
-         * holding its first and last 6-digit windows (migration 0014), then
-         * the LIKE on those few; OFFSET 0 keeps the planner from also
-         * scanning the trigram indexes for the LIKE (a BitmapAnd that cost
-         * more than all the rest) */
-        const char *rows = "order_search s";
-        if (digits == len && len >= 6 && phone &&
-            strcmp(f->params[text - 1], f->params[phone - 1]) == 0) {
-            f->params[f->np++] = req_printf(r, "{%.6s,%.6s}", v, v + len - 6);
-            rows = req_printf(r,
-                              "(SELECT s.order_id, s.search_text, s.phone_digits"
-                              " FROM order_search s WHERE digit_grams(s.search_text,"
-                              " s.phone_digits) @> $%d::int[] OFFSET 0) s",
-                              f->np);
-            f->generic_plan = true;
-        }
-        /* The matching ids are computed once, as a materialized CTE. As a
+         * on orders' own columns: the same test on order_search (s) and on
+         * orders (x), whose search text is computed by the functions of
+         * migration 0012; a subquery per backlog row, so the plan stays a
+         * pkey lookup each whatever the planner thinks the backlog holds (a
+         * join was planned as a seq scan of all orders).
+         * The matching ids are computed once, as a materialized CTE. As a
          * plain IN (subquery) the planner could make them the inner side of
          * a nested loop over the warehouse's orders, rescanned per order:
          * with statistics that do not know yet of a big import into a new
          * warehouse (estimated 1 row, really 9,000, and 9,000 backlog rows
          * each rescan), a search ran into the 15 s statement timeout. */
-        f->with = req_printf(r,
-                             "m AS MATERIALIZED (SELECT s.order_id FROM %s WHERE %s"
-                             " UNION ALL SELECT b.order_id FROM order_search_backlog b"
-                             " WHERE (SELECT %s FROM orders x WHERE x.id = b.order_id))",
-                             rows, match[0], match[1]);
+        const char *text = like_pattern(r, v, false);
+        const char *phone = phoneish && digits >= 4 ? like_pattern(r, v, true) : NULL;
+        if (!phone) {
+            SQLB_ADD_TO(b, &f->with, search_by_text, text);
+        } else if (digits == len && len >= 6 && strcmp(text, phone) == 0) {
+            /* six digits or more, nothing else, and the same pattern for
+             * the text and the phone (no leading 00 dropped): the digit
+             * windows first (search_by_windows) */
+            SQLB_ADD_TO(b, &f->with, search_by_windows, text, phone,
+                        req_printf(r, "{%.6s,%.6s}", v, v + len - 6));
+            f->generic_plan = true;
+        } else {
+            SQLB_ADD_TO(b, &f->with, search_by_text_phone, text, phone);
+        }
         buf_puts(&f->where, " AND o.id IN (SELECT order_id FROM m)");
     }
     /* a bare date is a business day in business_timezone (migration 0017);
      * a scalar subquery, so it is computed once, not per row (a function
      * with a subquery in it is not inlined) */
     if (query_time_or_reply(r, "created_from", &v) < 0) return -1;
-    if (v) add(f, "o.created_at >= (SELECT query_time(", v, "::text))");
+    if (v) SQLB_ADD_TO(b, &f->where, " AND o.created_at >= (SELECT query_time($1::text))", v);
     if (query_time_or_reply(r, "created_to", &v) < 0) return -1;
-    if (v) add(f, "o.created_at < (SELECT query_time(", v, "::text))");
+    if (v) SQLB_ADD_TO(b, &f->where, " AND o.created_at < (SELECT query_time($1::text))", v);
     v = req_query(r, "archived");
     if (!v || strcmp(v, "false") == 0) buf_puts(&f->where, " AND NOT o.is_archived");
     else if (strcmp(v, "true") == 0) buf_puts(&f->where, " AND o.is_archived");
     else if (strcmp(v, "all") != 0)
         return reply_field_error(r, "archived", "must be true, false or all");
-    if (r->who.role == ROLE_DRIVER) add(f, "o.driver_id = ", id_text(r, r->who.driver_id), "::bigint");
+    if (r->who.role == ROLE_DRIVER)
+        SQLB_ADD_TO(b, &f->where, " AND o.driver_id = $1::bigint", id_text(r, r->who.driver_id));
     const char *scope = scope_text(r);
-    if (scope) add(f, "o.warehouse_id = ", scope, "::bigint");
+    if (scope) SQLB_ADD_TO(b, &f->where, " AND o.warehouse_id = $1::bigint", scope);
     f->order_by = sorts[1].sql;
     if ((v = req_query(r, "sort")) && *v) {
         f->order_by = NULL;

@@ -60,7 +60,7 @@ int sqlb_param(struct sqlb *b, const char *value)
     return sqlb_param_to(b, &b->sql, value);
 }
 
-void sqlb_add(struct sqlb *b, const char *sql, int n, const char *const *values)
+void sqlb_add_to(struct sqlb *b, buf_t *out, const char *sql, int n, const char *const *values)
 {
     if (b->np + n > SQLB_MAX_PARAMS) {
         log_msgf(LOG_ERROR, "sqlb: more than %d parameters", SQLB_MAX_PARAMS);
@@ -77,13 +77,13 @@ void sqlb_add(struct sqlb *b, const char *sql, int n, const char *const *values)
                 abort();
             }
             used |= 1ULL << (k - 1);
-            buf_printf(&b->sql, "$%ld", base + k);
+            buf_printf(out, "$%ld", base + k);
             p = end;
             continue;
         }
         const char *q = p;
         while (*q && !(*q == '$' && q[1] >= '0' && q[1] <= '9')) q++;
-        buf_append(&b->sql, p, (size_t)(q - p));
+        buf_append(out, p, (size_t)(q - p));
         p = q;
     }
     if (n > 0 && used != (n == 64 ? ~0ULL : (1ULL << n) - 1)) {
@@ -91,6 +91,11 @@ void sqlb_add(struct sqlb *b, const char *sql, int n, const char *const *values)
         abort();
     }
     for (int i = 0; i < n; i++) b->params[b->np++] = values[i];
+}
+
+void sqlb_add(struct sqlb *b, const char *sql, int n, const char *const *values)
+{
+    sqlb_add_to(b, &b->sql, sql, n, values);
 }
 
 void sqlb_ref(struct sqlb *b, int n)
