@@ -49,10 +49,6 @@ enum order_action_col {
  */
 db_res *order_action_run(const struct principal *who, enum order_action act,
                          const struct action_input *in, struct db_error *err) MUSTCHECK;
-/** TO BE REMOVED with its last caller (api/analytics.c): the statuses
- * assign takes, as a text[] literal; NULL for any other action. The rules
- * live in sql/schema/order_rules.sql (order_action_from('assign')). */
-const char *order_action_from(enum order_action act);
 /** Why an id was not changed: code + detail (for batches and single replies). */
 void order_action_explain(enum order_action act, const struct action_input *in,
                           struct db_res *res, int row, int *status, const char **code,

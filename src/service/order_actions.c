@@ -156,14 +156,6 @@ db_res *order_action_run(const struct principal *who, enum order_action act,
     return db_exec_prepared(sql_text[act][!in->batch], ARRAY_LEN(params), params, err);
 }
 
-/* TO BE REMOVED with its last caller (src/api/analytics.c binds the
- * assign rule as a text[] value; it moves to order_action_from('assign') in
- * its SQL): a copy of order_rules()'s row, kept for that call only. */
-const char *order_action_from(enum order_action act)
-{
-    return act == ACT_ASSIGN ? "{pending,assigned,failed}" : NULL;
-}
-
 void order_action_explain(enum order_action act, const struct action_input *in,
                           struct db_res *res, int row, int *status, const char **code,
                           char *detail, size_t dlen)
