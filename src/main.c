@@ -19,9 +19,39 @@
 #include "deliveryd/log.h"
 #include "deliveryd/metrics.h"
 #include "deliveryd/microcache.h"
+#include "deliveryd/order_fields.h"
 #include "deliveryd/settings.h"
 #include "deliveryd/migrate.h"
 #include "deliveryd/search_indexer.h"
+
+/* C validates payment methods with its one list (util/order_fields.c)
+ * before a value reaches the database, whose one list is the domain
+ * payment_method (migration 0022): the two must be the same set, or a
+ * method would be refused by one and accepted by the other. Checked at
+ * start when the database answers (a database that is down is /ready's
+ * business, not a reason not to start). Returns -1 on a mismatch. */
+static int payment_methods_agree(void)
+{
+    buf_t list;
+    buf_init(&list);
+    buf_puts(&list, "{");
+    for (const char *const *m = order_payment_methods; *m; m++)
+        buf_printf(&list, "%s%s", m == order_payment_methods ? "" : ",", *m);
+    buf_puts(&list, "}");
+    struct db_error err;
+    db_res *res = db_run(Q(payment_methods_agree)(list.data), &err);
+    int rc = 0;
+    if (res && db_ntuples(res) == 1 && strcmp(db_get(res, 0, 0), "t") != 0) {
+        log_msgf(LOG_ERROR, "the payment methods of this build (%s) are not those of the "
+                            "database's domain payment_method: migrate, or rebuild",
+                 list.data);
+        rc = -1;
+    }
+    db_res_free(res);
+    buf_free(&list);
+    db_thread_close();
+    return rc;
+}
 
 static int serve(void)
 {
@@ -37,6 +67,7 @@ static int serve(void)
     mkdir(g_cfg.storage_dir, 0750);
     files_clean_tmp();
     metrics_init(g_nroutes, route_metric_label);
+    if (payment_methods_agree() < 0) return 2;
 
     /* Threads inherit this mask: only the main thread takes the signals. */
     sigset_t set;

@@ -138,17 +138,11 @@ void api_settings_put(struct req *r);
 
 
 #include "deliveryd/fields.h"
-/**
- * Appends "col = $k, ..." for every present field of v (columns named as
- * the fields, or through `columns` when given, NULL entries skipped) to sql,
- * pushing the values into params from index *np. Returns how many columns
- * were set. Column names come from our tables, never from the client.
- */
-int sql_set_list(buf_t *sql, const struct fv_field *f, const struct fv_values *v,
-                 const char *const *columns, const char **params, int *np);
 struct sqlb;
-/** sql_set_list through the builder: "col = $k, ..." appended to `out`,
- * the values registered in b. Returns how many columns were set. */
+/** Appends "col = $k, ..." for every present field of v (columns named as
+ * the fields, or through `columns` when given, NULL entries skipped) to
+ * `out`, the values registered in b. Returns how many columns were set.
+ * Column names come from our tables, never from the client. */
 int sqlb_set_list(struct sqlb *b, buf_t *out, const struct fv_field *f, const struct fv_values *v,
                   const char *const *columns);
 

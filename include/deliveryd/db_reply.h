@@ -8,25 +8,6 @@
 
 struct req;
 
-/**
- * db_exec for handlers: the result is owned by the request; on failure the
- * problem reply is already sent (mapped through the SQLSTATE table) and NULL
- * comes back, so the caller just returns.
- */
-db_res *db_query_or_reply(struct req *r, const char *sql, int nparams, const char *const *params)
-    MUSTCHECK;
-/** db_query_or_reply through db_exec_prepared. */
-db_res *db_query_prepared_or_reply(struct req *r, const char *sql, int nparams,
-                                   const char *const *params) MUSTCHECK;
-/**
- * db_query_prepared_or_reply on the statement's generic plan from the first
- * run (plan_cache_mode set around it, still one round trip), for a statement
- * PostgreSQL would go on planning each time because its generic plan's
- * estimate looks worse, though its shape is the right one for every value.
- * Planning is then paid once per connection and text.
- */
-db_res *db_query_generic_or_reply(struct req *r, const char *sql, int nparams,
-                                  const char *const *params) MUSTCHECK;
 /** db_run for handlers: db_q_or_reply(r, Q(order_get)(id, scope, own)). */
 db_res *db_q_or_reply(struct req *r, enum query_id q, int nparams, const char *const *params)
     MUSTCHECK;

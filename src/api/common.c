@@ -90,21 +90,6 @@ int query_time_or_reply(struct req *r, const char *name, const char **out)
     return 0;
 }
 
-int sql_set_list(buf_t *sql, const struct fv_field *f, const struct fv_values *v,
-                 const char *const *columns, const char **params, int *np)
-{
-    int set = 0;
-    for (size_t i = 0; i < v->n; i++) {
-        if (!v->present[i]) continue;
-        const char *col = columns ? columns[i] : f[i].name;
-        if (!col) continue;
-        buf_printf(sql, "%s%s = $%d", set ? ", " : "", col, *np + 1);
-        params[(*np)++] = v->text[i];
-        set++;
-    }
-    return set;
-}
-
 int sqlb_set_list(struct sqlb *b, buf_t *out, const struct fv_field *f, const struct fv_values *v,
                   const char *const *columns)
 {

@@ -5,12 +5,12 @@
 #include <string.h>
 
 #include "deliveryd/api.h"
+#include "deliveryd/order_fields.h"
 #include "deliveryd/orders.h"
 #include "deliveryd/settings.h"
 
 #define BATCH_MAX 500
 
-static const char *const pay_methods[] = {"cash", "knet", "card", "prepaid", NULL};
 
 enum { A_DRIVER, A_VERSION, A_REASON, A_CODE, A_RECIPIENT, A_NOTES, A_IDS };
 static const struct fv_field action_fields[] = {
@@ -64,7 +64,7 @@ static int action_input_or_reply(struct req *r, enum order_action act, struct ac
         if (pay && !json_is_null(pay)) {
             enum { P_METHOD, P_AMOUNT };
             static const struct fv_field pay_fields[] = {
-                {"method", FV_ENUM, FV_REQUIRED, 0, 0, 0, pay_methods},
+                {"method", FV_ENUM, FV_REQUIRED, 0, 0, 0, order_payment_methods},
                 {"amount", FV_MONEY, FV_REQUIRED, 0, 0, 0, NULL},
             };
             if (!json_is_object(pay)) return reply_field_error(r, "payment", "must be an object");

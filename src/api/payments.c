@@ -5,8 +5,8 @@
 #include <string.h>
 
 #include "deliveryd/api.h"
+#include "deliveryd/order_fields.h"
 
-static const char *const methods[] = {"cash", "knet", "card", "prepaid", NULL};
 static const char *const pay_statuses[] = {"unpaid", "remitted", "settled", NULL};
 
 enum { PAY_METHOD, PAY_AMOUNT };  /* the fields of a collection */
@@ -22,7 +22,7 @@ enum { KEY_BODY, KEY_SAME };      /* payment_by_idempotency_key's columns */
 void api_payments_record(struct req *r)
 {
     static const struct fv_field f[] = {
-        [PAY_METHOD] = {"method", FV_ENUM, FV_REQUIRED, 0, 0, 0, methods},
+        [PAY_METHOD] = {"method", FV_ENUM, FV_REQUIRED, 0, 0, 0, order_payment_methods},
         [PAY_AMOUNT] = {"amount", FV_MONEY, FV_REQUIRED, 0, 0, 0, NULL},
     };
     const char *key = req_header(r, "Idempotency-Key");

@@ -115,30 +115,14 @@ db_res *sqlb_or_reply(struct req *r, const struct sqlb *b, enum db_plan plan)
     return res;
 }
 
-db_res *db_query_or_reply(struct req *r, const char *sql, int nparams, const char *const *params)
-{
-    return query_or_reply(r, sql, nparams, params, DB_PLAN_EACH);
-}
-
-db_res *db_query_prepared_or_reply(struct req *r, const char *sql, int nparams,
-                                   const char *const *params)
-{
-    return query_or_reply(r, sql, nparams, params, DB_PLAN_PREPARED);
-}
-
-db_res *db_query_generic_or_reply(struct req *r, const char *sql, int nparams,
-                                  const char *const *params)
-{
-    return query_or_reply(r, sql, nparams, params, DB_PLAN_GENERIC);
-}
 
 int db_begin_or_reply(struct req *r)
 {
-    return db_query_or_reply(r, "BEGIN", 0, NULL) ? 0 : -1;
+    return query_or_reply(r, "BEGIN", 0, NULL, DB_PLAN_EACH) ? 0 : -1;
 }
 
 int db_commit_or_reply(struct req *r)
 {
-    return db_query_or_reply(r, "COMMIT", 0, NULL) ? 0 : -1;
+    return query_or_reply(r, "COMMIT", 0, NULL, DB_PLAN_EACH) ? 0 : -1;
 }
 
