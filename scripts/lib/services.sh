@@ -30,6 +30,7 @@
 #   redis_stop DIR             stop it (SIGTERM, bounded wait, then SIGKILL)
 #   free_port                  print a TCP port that is free on 127.0.0.1
 #   port_free PORT             true when PORT can be bound on 127.0.0.1
+#   pid_running PID            true while PID exists and is not a zombie
 #   pid_alive PIDFILE [NAME]   print the pid in PIDFILE when that process runs
 #                              (and its command name is NAME, when given)
 #   pid_stop PIDFILE [NAME [SECONDS]]
@@ -80,12 +81,22 @@ finally:
 
 _abs_dir() { (cd "$1" && pwd -P); }
 
+# True while process $1 exists and is not a zombie (an exited daemon whose new
+# parent has not reaped it yet is gone for our purposes).
+pid_running() {
+  local stat
+  kill -0 "$1" 2>/dev/null || return 1
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 0
+  stat=${stat##*) }
+  [ "${stat%% *}" != Z ]
+}
+
 pid_alive() {
   local pidfile=$1 name=${2:-} pid comm
   [ -f "$pidfile" ] || return 1
   pid=$(head -n 1 "$pidfile" 2>/dev/null) || return 1
   case $pid in ''|*[!0-9]*) return 1 ;; esac
-  kill -0 "$pid" 2>/dev/null || return 1
+  pid_running "$pid" || return 1
   if [ -n "$name" ]; then
     # A pid file left from before a reboot may name somebody else's process.
     comm=$(cat "/proc/$pid/comm" 2>/dev/null) || return 1
@@ -99,13 +110,13 @@ pid_stop() {
   pid=$(pid_alive "$pidfile" "$name") || { rm -f "$pidfile"; return 0; }
   kill -TERM "$pid" 2>/dev/null
   for ((i = 0; i < limit * 10; i++)); do
-    kill -0 "$pid" 2>/dev/null || { rm -f "$pidfile"; return 0; }
+    pid_running "$pid" || { rm -f "$pidfile"; return 0; }
     sleep 0.1
   done
   _svc_err "${name:-process} (pid $pid) ignored SIGTERM for $limit s; killing it"
   kill -KILL "$pid" 2>/dev/null
   for ((i = 0; i < 50; i++)); do
-    kill -0 "$pid" 2>/dev/null || break
+    pid_running "$pid" || break
     sleep 0.1
   done
   rm -f "$pidfile"
