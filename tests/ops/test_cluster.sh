@@ -122,15 +122,17 @@ check "proxy_next_upstream never retries non-idempotent requests" \
   bash -c "grep -q '^proxy_next_upstream ' '$COPY/deploy/nginx/deliveryd-locations.conf' &&
            ! grep '^proxy_next_upstream ' '$COPY/deploy/nginx/deliveryd-locations.conf' | grep -q non_idempotent"
 # The production site with the same shared files: nginx -t with a test
-# certificate and local paths (a checked variant, not what any install runs).
+# certificate, local paths and free ports (nginx -t binds them): a checked
+# variant, not what any install runs.
 mkdir -p "$TOP/prod/logs"
 ln -s "$COPY/deploy/nginx" "$TOP/prod/deliveryd"
 openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=test \
   -keyout "$TOP/prod/key.pem" -out "$TOP/prod/cert.pem" >/dev/null 2>&1
 sed -e "s#/etc/ssl/deliveryd/fullchain.pem#$TOP/prod/cert.pem#; s#/etc/ssl/deliveryd/privkey.pem#$TOP/prod/key.pem#" \
-    -e "s#/var/log/nginx/#$TOP/prod/logs/#; s/listen 80;/listen 127.0.0.1:1;/; s/listen 443/listen 127.0.0.1:2/; /listen \[::\]/d" \
+    -e "s#/var/log/nginx/#$TOP/prod/logs/#; s/listen 80;/listen 127.0.0.1:$(free_port);/; s/listen 443/listen 127.0.0.1:$(free_port)/; /listen \[::\]/d" \
     "$COPY/deploy/nginx/deliveryd.conf" >"$TOP/prod/site.conf"
-printf 'pid "%s/prod/nginx.pid";\nevents {}\nhttp { include "%s/prod/site.conf"; }\n' "$TOP" "$TOP" >"$TOP/prod/nginx.conf"
+printf 'pid "%s/prod/nginx.pid";\nevents {}\nhttp { access_log "%s/prod/logs/access.log"; include "%s/prod/site.conf"; }\n' \
+  "$TOP" "$TOP" "$TOP" >"$TOP/prod/nginx.conf"
 check "the production site deploy/nginx/deliveryd.conf passes nginx -t" \
   nginx -t -q -p "$TOP/prod/" -c "$TOP/prod/nginx.conf" -e "$TOP/prod/logs/error.log"
 
