@@ -3,10 +3,23 @@
 #
 # Source this file; it defines functions only and changes no shell options.
 #
-#   pg_start DIR PORT [test]   initdb DIR/data if needed, start on 127.0.0.1:PORT
+#   pg_start DIR PORT [MODE [OPTS]]
+#                              initdb DIR/data if needed, start on 127.0.0.1:PORT
 #                              (log in DIR/log; unix socket in DIR/sock when
 #                              that path can be one, see _pg_sock_opt);
-#                              "test" adds fsync=off and friends
+#                              MODE "test" adds fsync=off and friends ('' for
+#                              none); OPTS: more server options ("-c k=v ...")
+#   pg_pid DIR                 print the postmaster's pid (from postmaster.pid)
+#   pg_replica_create PRIMARY_PORT DIR ROLE
+#                              pg_basebackup -R of the primary on 127.0.0.1:
+#                              PRIMARY_PORT into DIR/data as ROLE (password from
+#                              $PGPASSWORD), unless DIR/data holds a cluster;
+#                              start it with pg_start DIR PORT
+#   pg_replica_point DIR PRIMARY_PORT
+#                              make the (stopped) replica in DIR stream from
+#                              127.0.0.1:PRIMARY_PORT (edits primary_conninfo)
+#   pg_cluster_dir CLONE       the directory of scripts/cluster's primary/ and
+#                              replica/ for the clone at CLONE
 #   pg_stop DIR                fast shutdown; no-op when not running
 #   pg_running DIR             true when the cluster in DIR/data is running
 #   pg_createdb PORT NAME      CREATE DATABASE NAME unless it exists
@@ -16,6 +29,14 @@
 #   redis_start DIR PORT       redis-server on 127.0.0.1:PORT, pid in DIR/redis.pid
 #   redis_stop DIR             stop it (SIGTERM, bounded wait, then SIGKILL)
 #   free_port                  print a TCP port that is free on 127.0.0.1
+#   port_free PORT             true when PORT can be bound on 127.0.0.1
+#   pid_running PID            true while PID exists and is not a zombie
+#   pid_alive PIDFILE [NAME]   print the pid in PIDFILE when that process runs
+#                              (and its command name is NAME, when given)
+#   pid_stop PIDFILE [NAME [SECONDS]]
+#                              SIGTERM the process of PIDFILE, wait up to
+#                              SECONDS (default 10), then SIGKILL; removes the
+#                              file; no-op when it is not running
 #   as_pg_user CMD...          run CMD as the postgres user when we are root
 #
 # Starting something that already runs is a no-op. Every wait is bounded.
@@ -45,7 +66,61 @@ print(s.getsockname()[1])
 s.close()'
 }
 
+port_free() {
+  "$SERVICES_PY" -c 'import socket, sys
+s = socket.socket()
+# As servers do: a port whose old connections linger in TIME_WAIT is free.
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+try:
+    s.bind(("127.0.0.1", int(sys.argv[1])))
+except OSError:
+    sys.exit(1)
+finally:
+    s.close()' "$1"
+}
+
 _abs_dir() { (cd "$1" && pwd -P); }
+
+# True while process $1 exists and is not a zombie (an exited daemon whose new
+# parent has not reaped it yet is gone for our purposes).
+pid_running() {
+  local stat
+  kill -0 "$1" 2>/dev/null || return 1
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 0
+  stat=${stat##*) }
+  [ "${stat%% *}" != Z ]
+}
+
+pid_alive() {
+  local pidfile=$1 name=${2:-} pid comm
+  [ -f "$pidfile" ] || return 1
+  pid=$(head -n 1 "$pidfile" 2>/dev/null) || return 1
+  case $pid in ''|*[!0-9]*) return 1 ;; esac
+  pid_running "$pid" || return 1
+  if [ -n "$name" ]; then
+    # A pid file left from before a reboot may name somebody else's process.
+    comm=$(cat "/proc/$pid/comm" 2>/dev/null) || return 1
+    case $comm in "$name"*) ;; *) return 1 ;; esac
+  fi
+  echo "$pid"
+}
+
+pid_stop() {
+  local pidfile=$1 name=${2:-} limit=${3:-10} pid i
+  pid=$(pid_alive "$pidfile" "$name") || { rm -f "$pidfile"; return 0; }
+  kill -TERM "$pid" 2>/dev/null
+  for ((i = 0; i < limit * 10; i++)); do
+    pid_running "$pid" || { rm -f "$pidfile"; return 0; }
+    sleep 0.1
+  done
+  _svc_err "${name:-process} (pid $pid) ignored SIGTERM for $limit s; killing it"
+  kill -KILL "$pid" 2>/dev/null
+  for ((i = 0; i < 50; i++)); do
+    pid_running "$pid" || break
+    sleep 0.1
+  done
+  rm -f "$pidfile"
+}
 
 # The postgres user's home (Debian: /var/lib/postgresql).
 _pg_home() {
@@ -78,6 +153,23 @@ pg_clone_dir() {
   echo "$(_pg_home)/deliveryd/$hash"
 }
 
+# Where scripts/cluster keeps its PostgreSQL primary/ and replica/ for the clone
+# at $1: $DELIVERYD_CLUSTER_PG_DIR when set; CLONE/var/cluster/pg when we are
+# not root; as root <postgres home>/deliveryd/<hash>-cluster, <hash> as in
+# pg_clone_dir (reachable by the postgres user wherever the clone is).
+pg_cluster_dir() {
+  local root hash
+  if [ -n "${DELIVERYD_CLUSTER_PG_DIR:-}" ]; then
+    echo "$DELIVERYD_CLUSTER_PG_DIR"; return 0
+  fi
+  root=$(_abs_dir "$1") || { _svc_err "pg_cluster_dir: no directory '$1'"; return 1; }
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "$root/var/cluster/pg"; return 0
+  fi
+  hash=$(printf '%s' "$root" | sha256sum | cut -c1-12)
+  echo "$(_pg_home)/deliveryd/$hash-cluster"
+}
+
 # The server options that place the unix socket in DIR/sock. A unix socket path
 # is at most 107 bytes (DIR/sock/.s.PGSQL.PORT), and pg_ctl hands -o to
 # /bin/sh while PostgreSQL splits the directory list at commas: when DIR/sock
@@ -102,9 +194,9 @@ pg_running() {
 }
 
 pg_start() {
-  local dir=$1 port=$2 mode=${3:-}
+  local dir=$1 port=$2 mode=${3:-} extra=${4:-}
   if [ -z "$dir" ] || [ -z "$port" ]; then
-    _svc_err "usage: pg_start DIR PORT [test]"; return 2
+    _svc_err "usage: pg_start DIR PORT [MODE [OPTS]]"; return 2
   fi
   # umask 022: as root, parents we create must stay reachable by postgres.
   (umask 022 && mkdir -p "$dir") || return 1
@@ -139,6 +231,7 @@ pg_start() {
     # DELIVERYD_TEST_PG_OPTS="-c session_preload_libraries=auto_explain -c auto_explain.log_min_duration=2000"
     opts="$opts ${DELIVERYD_TEST_PG_OPTS:-}"
   fi
+  [ -z "$extra" ] || opts="$opts $extra"
   if ! (cd "$dir" && as_pg_user "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/log" -w -t 60 \
           -o "$opts" start >/dev/null 2>&1); then
     _svc_err "PostgreSQL did not start on 127.0.0.1:$port (data $dir/data); last log lines:"
@@ -154,6 +247,45 @@ pg_stop() {
   if ! (cd "$dir" && as_pg_user "$PG_BIN/pg_ctl" -D "$dir/data" -m fast -w -t 60 stop >/dev/null 2>&1); then
     _svc_err "PostgreSQL in $dir/data did not stop within 60 s"; return 1
   fi
+}
+
+pg_pid() {
+  local dir pid
+  dir=$(_abs_dir "$1" 2>/dev/null) || return 1
+  pg_running "$dir" || return 1
+  pid=$(head -n 1 "$dir/data/postmaster.pid" 2>/dev/null) || return 1
+  [ -n "$pid" ] && echo "$pid"
+}
+
+pg_replica_create() {
+  local port=$1 dir=$2 role=$3
+  if [ -z "$port" ] || [ -z "$dir" ] || [ -z "$role" ]; then
+    _svc_err "usage: pg_replica_create PRIMARY_PORT DIR ROLE"; return 2
+  fi
+  (umask 022 && mkdir -p "$dir") || return 1
+  dir=$(_abs_dir "$dir") || return 1
+  [ -f "$dir/data/PG_VERSION" ] && return 0
+  if [ "$(id -u)" -eq 0 ]; then
+    chown postgres: "$dir" || return 1
+  fi
+  rm -rf "$dir/data.tmp"
+  # -R writes standby.signal and primary_conninfo (with the password, inside
+  # the 0700 data directory); -X stream copies the WAL needed to start.
+  if ! (cd "$dir" && as_pg_user "$PG_BIN/pg_basebackup" -h 127.0.0.1 -p "$port" -U "$role" \
+          -D "$dir/data.tmp" -R -X stream -c fast --no-password >"$dir/basebackup.log" 2>&1); then
+    _svc_err "pg_basebackup from 127.0.0.1:$port as $role failed:"; tail -n 20 "$dir/basebackup.log" >&2
+    rm -rf "$dir/data.tmp"
+    return 1
+  fi
+  mv "$dir/data.tmp" "$dir/data"
+}
+
+pg_replica_point() {
+  local dir=$1 port=$2 conf
+  conf=$1/data/postgresql.auto.conf
+  [ -f "$conf" ] || { _svc_err "pg_replica_point: no $conf"; return 1; }
+  grep -q "^primary_conninfo = .* port=$port " "$conf" && return 0
+  (cd "$dir" && as_pg_user sed -i "/^primary_conninfo = /s/ port=[0-9]*/ port=$port/" "$conf")
 }
 
 # psql as the superuser over TCP; extra arguments go to psql.
