@@ -239,3 +239,43 @@ def test_a_request_head_must_arrive_within_the_deadline(start_daemon):
     finally:
         s.close()
     d.stop()
+
+
+# --- C's copy of a rule agrees with the database's -------------------------------
+
+def test_serve_refuses_a_database_whose_payment_methods_differ(deliveryd_env, pg, cli):
+    """C validates payment methods with its one list; the database's is the
+    domain payment_method. A database whose domain says otherwise (a
+    migration this build does not know) stops `serve` at start, naming it."""
+    import subprocess
+    from conftest import DELIVERYD_BIN
+    from helpers import free_port
+    db = "pm_" + secrets.token_hex(4)
+    pg.create_database(db)
+    url = f"postgresql://postgres@127.0.0.1:{pg.port}/{db}"
+    r = cli("migrate", env={"DATABASE_URL": url}, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    env = dict(deliveryd_env, DATABASE_URL=url, PORT=str(free_port()))
+    # the same database serves (the lists agree) ...
+    proc = subprocess.Popen([str(DELIVERYD_BIN), "serve"], env=env, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        proc.communicate(timeout=3)
+        pytest.fail("serve exited on a database whose payment methods agree")
+    except subprocess.TimeoutExpired:
+        proc.terminate()
+        proc.communicate(timeout=15)
+    # ... and refuses once the domain lost a method
+    pg.sql("ALTER DOMAIN payment_method DROP CONSTRAINT payment_method_check;"
+           "ALTER DOMAIN payment_method ADD CONSTRAINT payment_method_check"
+           " CHECK (VALUE IN ('cash', 'knet', 'card'))", db=db)
+    proc = subprocess.Popen([str(DELIVERYD_BIN), "serve"], env=env, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        out, err = proc.communicate(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+        pytest.fail("serve still running with a payment_method domain that lost 'prepaid'")
+    assert proc.returncode == 2, err
+    assert "payment_method" in (out + err), out + err
