@@ -195,6 +195,9 @@ void api_orders_export(struct req *r)
     bool ok = (xlsx ? w.ws != NULL : w.csv != NULL);
     char day[16] = "";
     if (ok) write_header(&w);
+    /* an export tolerates a second of lag: the replica's when it is usable
+     * (READ_DATABASE_URL); the cursor's transaction stays on one server */
+    if (ok) db_prefer_replica();
     if (ok && db_begin_or_reply(r) == 0 && sqlb_or_reply(r, &sql, DB_PLAN_EACH)) {
         for (;;) {
             db_res *res = db_q_or_reply(r, Q(export_fetch)());

@@ -83,15 +83,33 @@ def summary(fw, daemon, today=False):
 
 def test_replica_is_in_recovery_and_reported(replica, reader):
     assert replica.sql("SELECT pg_is_in_recovery()") == "t"
+    poll(lambda: ready(reader)["replica"] == "up", 15, what="replica up")
     body = ready(reader)
     assert body["replica"] == "up", body
     assert isinstance(body["replica_lag_seconds"], (int, float)) and body["replica_lag_seconds"] >= 0
 
 
 def test_analytics_read_from_the_replica(fw, reader):
+    poll(lambda: ready(reader)["replica"] == "up", 15, what="replica up")
     before = metric(reader, "deliveryd_replica_reads_total")
     summary(fw, reader)
     assert metric(reader, "deliveryd_replica_reads_total") > before
+
+
+def test_export_and_imports_history_read_from_the_replica(fw, reader):
+    c = TokenClient(reader.url(), fw.mgr.session.headers["Authorization"][7:])
+    try:
+        poll(lambda: ready(reader)["replica"] == "up", 15, what="replica up")
+        before = metric(reader, "deliveryd_replica_reads_total")
+        r = c.get(V1 + "/orders/export", params={"format": "csv"})
+        assert r.status_code == 200, r.text[:300]
+        assert r.text.splitlines()[0].startswith(("Order", "\ufeffOrder")) or "Delivery Time" in r.text
+        mid = metric(reader, "deliveryd_replica_reads_total")
+        assert mid > before
+        assert c.get(V1 + "/imports").status_code == 200
+        assert metric(reader, "deliveryd_replica_reads_total") > mid
+    finally:
+        c.close()
 
 
 def test_a_lagging_replica_is_not_read(fw, replica, reader, pg):
