@@ -46,12 +46,20 @@ DMIN=${DRIVER_IDS[0]}
 DMAX=${DRIVER_IDS[$((NDRV - 1))]}
 [ $((DMAX - DMIN + 1)) -eq "$NDRV" ] || bdie "driver ids are not contiguous ($DMIN..$DMAX)"
 
-# The pgbench ingest scripts: location_ingest.sql.in with 1 and 500 points,
+# The pgbench scripts run the daemon's own statements (sql/queries/locations.sql,
+# filled in by bench/query-sql): location_map for the live map, and
+# location_store for the ingest, with 1 and 500 points,
 # recorded_at 1 ms apart ending now (shifted back by :k ms per transaction),
 # and each pgbench client posting for its own driver.
+MAP_SQL=$BENCH_DIR/locations_map.sql
+"${BENCH_PY:-/usr/bin/python3}" "$BENCH_SRC/query-sql" --fill "$BENCH_SRC/sql/locations_map.sql.in" >"$MAP_SQL" ||
+  bdie "bench/query-sql cannot fill locations_map.sql.in from sql/queries"
+"${BENCH_PY:-/usr/bin/python3}" "$BENCH_SRC/query-sql" --fill "$BENCH_SRC/sql/location_ingest.sql.in" \
+  >"$BENCH_DIR/location_ingest.sql.in" ||
+  bdie "bench/query-sql cannot fill location_ingest.sql.in from sql/queries"
 make_ingest_sql() { # POINTS OUT
   local n=$1 out=$2
-  "${BENCH_PY:-/usr/bin/python3}" - "$n" "$BENCH_SRC/sql/location_ingest.sql.in" "$out" <<'PY'
+  "${BENCH_PY:-/usr/bin/python3}" - "$n" "$BENCH_DIR/location_ingest.sql.in" "$out" <<'PY'
 import sys, time, datetime
 n, src, out = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 base = int(time.time() * 1000)
@@ -84,7 +92,7 @@ cp "$BENCH_DIR/location_single.sql" "$BENCH_RESULTS/pgbench-location_single.sql"
   sed -n '/^WITH/p' "$BENCH_DIR/location_single.sql" | sed "s/:d::bigint/$DMIN::bigint/g; s/:k /1000 /; s/:days::int/90/" |
     sed 's/^/EXPLAIN (ANALYZE, BUFFERS) /' | psql_bench 2>&1
   echo "=== live map"
-  sed -n '/^SELECT/p' "$BENCH_SRC/sql/locations_map.sql" | sed 's/:offline::int/600/; s/:stale::int/300/' |
+  sed -n '/^SELECT/p' "$MAP_SQL" | sed 's/:offline::int/600/; s/:stale::int/300/' |
     sed 's/^/EXPLAIN (ANALYZE, BUFFERS) /' | psql_bench 2>&1
 } >"$BENCH_RESULTS/explain-field.txt"
 grep -E '^===|Execution Time' "$BENCH_RESULTS/explain-field.txt" >&2
@@ -129,10 +137,10 @@ for round in $(seq 1 "$BENCH_ROUNDS"); do
   # live map, 200 dashboards polling as fast as they can
   read -r w_rps w_p50 w_p99 w_err <<<"$(wrk_run "map-r$round" 200 get.lua "$BASE/api/v1/drivers/locations")"
   record $SUITE "GET /drivers/locations c200 (deliveryd)" "$round" "$w_rps" "$w_p50" "$w_p99" "$w_err"
-  read -r p_tps p_p50 p_p99 p_err <<<"$(pgbench_run "map-r$round" 200 "$BENCH_SRC/sql/locations_map.sql")"
+  read -r p_tps p_p50 p_p99 p_err <<<"$(pgbench_run "map-r$round" 200 "$MAP_SQL")"
   record $SUITE "GET /drivers/locations c200 (pgbench)" "$round" "$p_tps" "$p_p50" "$p_p99" "$p_err"
   ratio=$(record_ratio $SUITE "map deliveryd/pgbench" "$round" "$w_rps" "$p_tps" "-")
-  read -r q_tps q_p50 q_p99 q_err <<<"$(pgbench_run "map-c$POOL-r$round" "$POOL" "$BENCH_SRC/sql/locations_map.sql")"
+  read -r q_tps q_p50 q_p99 q_err <<<"$(pgbench_run "map-c$POOL-r$round" "$POOL" "$MAP_SQL")"
   record $SUITE "GET /drivers/locations (pgbench c$POOL)" "$round" "$q_tps" "$q_p50" "$q_p99" "$q_err"
   ratio2=$(record_ratio $SUITE "map deliveryd/pgbench c$POOL" "$round" "$w_rps" "$q_tps" "-")
   blog "round $round map: deliveryd $(fmt0 "$w_rps") req/s p99 $w_p99 ms | pgbench $(fmt0 "$p_tps") tps p99 $p_p99 ms | ratio $ratio | pgbench c$POOL $(fmt0 "$q_tps"), ratio $ratio2"
