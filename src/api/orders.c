@@ -80,7 +80,8 @@ static bool replay_or_reply(struct req *r, const char *key, const char *sha_hex)
         db_q_or_reply(r, Q(order_by_idempotency_key)(id_text(r, r->who.user_id), key, sha_hex));
     if (!res) return true;
     if (db_ntuples(res) == 0) return false;
-    if (db_get(res, 0, 1)[0] != 't') {
+    enum { R_BODY, R_SAME_BODY }; /* order_by_idempotency_key's columns */
+    if (db_get(res, 0, R_SAME_BODY)[0] != 't') {
         reply_problem(r, 409, "conflict",
                       "this Idempotency-Key was used for another order (a different body)");
         return true;
@@ -194,10 +195,11 @@ void api_orders_patch(struct req *r)
         sqlb_free(&b);
         db_res *res = db_q_or_reply(r, Q(order_get_version)(id_text(r, r->ids[0]), scope_text(r), NULL));
         if (!res) return;
+        enum { G_BODY, G_VERSION }; /* order_get_version's columns */
         if (db_ntuples(res) == 1 && v.text[OF_VERSION] &&
-            strcmp(db_get(res, 0, 1), v.text[OF_VERSION]) != 0)
+            strcmp(db_get(res, 0, G_VERSION), v.text[OF_VERSION]) != 0)
             reply_problem(r, 409, "version_mismatch", "the order is at version %s, not %s",
-                          db_get(res, 0, 1), v.text[OF_VERSION]);
+                          db_get(res, 0, G_VERSION), v.text[OF_VERSION]);
         else
             reply_row_json(r, 200, res);
         return;
@@ -209,7 +211,7 @@ void api_orders_patch(struct req *r)
     sqlb_puts(&b, "::bigint IS NULL OR o.warehouse_id = ");
     sqlb_ref(&b, scope);
     sqlb_printf(&b, ") FOR NO KEY UPDATE), upd AS (UPDATE orders o SET %s, version = o.version + 1"
-                    " FROM cur WHERE o.id = cur.id AND NOT order_status_is_terminal(cur.status)"
+                    " FROM cur WHERE o.id = cur.id AND cur.status = ANY (order_action_from('edit'))"
                     " AND (",
                 sets.data);
     buf_free(&sets);
@@ -221,18 +223,19 @@ void api_orders_patch(struct req *r)
     db_res *res = sqlb_or_reply(r, &b, DB_PLAN_EACH);
     sqlb_free(&b);
     if (!res) return;
+    enum { P_BODY, P_STATUS, P_VERSION }; /* the statement's columns */
     if (db_ntuples(res) == 0) {
         reply_not_found(r, "order");
         return;
     }
-    if (!db_isnull(res, 0, 0)) {
-        reply_json_text(r, 200, db_get(res, 0, 0), db_getlen(res, 0, 0));
+    if (!db_isnull(res, 0, P_BODY)) {
+        reply_json_text(r, 200, db_get(res, 0, P_BODY), db_getlen(res, 0, P_BODY));
         return;
     }
-    const char *status = db_get(res, 0, 1);
-    if (v.text[OF_VERSION] && strcmp(v.text[OF_VERSION], db_get(res, 0, 2)) != 0)
+    const char *status = db_get(res, 0, P_STATUS);
+    if (v.text[OF_VERSION] && strcmp(v.text[OF_VERSION], db_get(res, 0, P_VERSION)) != 0)
         reply_problem(r, 409, "version_mismatch", "the order is at version %s, not %s",
-                      db_get(res, 0, 2), v.text[OF_VERSION]);
+                      db_get(res, 0, P_VERSION), v.text[OF_VERSION]);
     else
         reply_problem(r, 409, "conflict", "a %s order cannot be edited", status);
 }

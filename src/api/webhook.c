@@ -52,7 +52,7 @@ static int cancel_by_number(struct req *r, json_t *order, bool *applied, char *d
                               .reason = reason && *reason ? reason : "cancelled in Dynamics 365"};
     db_res *out = order_action_or_reply(r, ACT_CANCEL, &in);
     if (!out) return -1;
-    *applied = !db_isnull(out, 0, 4);
+    *applied = !db_isnull(out, 0, OA_BODY);
     if (*applied) {
         snprintf(detail, dlen, "cancelled order %s", num);
     } else {

@@ -197,10 +197,10 @@ static void replica_refresh(void)
         PGresult *res = PQexec(
             c->pg, "SELECT CASE WHEN NOT pg_is_in_recovery()"
                    " OR pg_last_wal_receive_lsn() <= pg_last_wal_replay_lsn() THEN 0"
-                   /* nothing replayed since it started: judge by the bytes */
+                   /* behind, and nothing replayed since it started: behind
+                    * since its start at most */
                    " WHEN pg_last_xact_replay_timestamp() IS NULL THEN"
-                   "  CASE WHEN pg_wal_lsn_diff(pg_last_wal_receive_lsn(),"
-                   "   pg_last_wal_replay_lsn()) < 16777216 THEN 0 ELSE 1e9 END"
+                   "  extract(epoch FROM now() - pg_postmaster_start_time())"
                    " ELSE extract(epoch FROM now() - pg_last_xact_replay_timestamp()) END");
         if (res && PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
             ok = true;

@@ -117,10 +117,11 @@ static int load_warehouses(struct ctx *c, struct db_error *err)
     if (!res) return -1;
     c->nwh = db_ntuples(res);
     c->wh = xcalloc((size_t)c->nwh + 1, sizeof *c->wh);
+    enum { W_ID, W_CODE, W_NAME }; /* import_warehouses' columns */
     for (int i = 0; i < c->nwh; i++) {
-        c->wh[i].id = xstrdup(db_get(res, i, 0));
-        c->wh[i].code = xstrdup(db_get(res, i, 1));
-        c->wh[i].name = xstrdup(db_get(res, i, 2));
+        c->wh[i].id = xstrdup(db_get(res, i, W_ID));
+        c->wh[i].code = xstrdup(db_get(res, i, W_CODE));
+        c->wh[i].name = xstrdup(db_get(res, i, W_NAME));
     }
     db_res_free(res);
     return 0;
@@ -396,8 +397,9 @@ static int loader_wait(struct loader *l, struct db_error *err)
     l->in_flight = false;
     db_res *res = db_wait(err);
     if (!res) return -1;
-    l->created += atol(db_get(res, 0, 0));
-    l->updated += atol(db_get(res, 0, 1));
+    enum { U_CREATED, U_UPDATED }; /* import_upsert's columns */
+    l->created += atol(db_get(res, 0, U_CREATED));
+    l->updated += atol(db_get(res, 0, U_UPDATED));
     db_res_free(res);
     return 0;
 }
@@ -698,8 +700,10 @@ static int resolve_deferred(const struct ctx *c, const struct deferred *d, size_
     json_t *stored = json_object(); /* order number -> its warehouse id */
     int rc = -1;
     if (!res) goto out;
+    enum { S_NUMBER, S_WAREHOUSE }; /* import_orders_by_number's columns */
     for (int i = 0; i < db_ntuples(res); i++)
-        json_object_set_new(stored, db_get(res, i, 0), json_string(db_get(res, i, 1)));
+        json_object_set_new(stored, db_get(res, i, S_NUMBER),
+                            json_string(db_get(res, i, S_WAREHOUSE)));
     db_res_free(res);
     for (size_t i = 0; i < nd; i++) {
         const char *wh = nums[i] ? json_string_value(json_object_get(stored, nums[i])) : NULL;

@@ -115,6 +115,10 @@ def test_export_and_imports_history_read_from_the_replica(fw, reader):
 def test_a_lagging_replica_is_not_read(fw, replica, reader, pg):
     set_setting(fw, "replica_max_lag_seconds", 1)
     try:
+        # a write the replica replays first, so it has a replay time
+        seen = fw.order()
+        poll(lambda: replica.sql(f"SELECT count(*) FROM orders WHERE id = {seen['id']}") == "1",
+             10, what="replica replayed an order")
         replica.sql("SELECT pg_wal_replay_pause()")
         o = fw.order()  # a write the paused replica does not have
         time.sleep(2.5)
