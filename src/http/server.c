@@ -186,7 +186,9 @@ static void parse_json_body(struct req *r)
         return;
     }
     json_error_t e;
-    json_t *j = json_loadb(r->body.data, r->body.len, JSON_REJECT_DUPLICATES, &e);
+    /* any JSON value parses (a bare "x" or 42 is valid JSON); what is not an
+     * object is then one answer, bad_request, whatever its kind */
+    json_t *j = json_loadb(r->body.data, r->body.len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &e);
     if (!j) {
         reply_problem(r, 400, "malformed_json", "malformed JSON at line %d column %d: %s", e.line,
                       e.column, e.text);
