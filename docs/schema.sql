@@ -33,6 +33,23 @@ CREATE DOMAIN public.payment_method AS text
 	CONSTRAINT payment_method_check CHECK ((VALUE = ANY (ARRAY['cash'::text, 'knet'::text, 'card'::text, 'prepaid'::text])));
 
 --
+-- Name: analytics_range(date, date); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.analytics_range(p_from date, p_to date) RETURNS TABLE(f date, t date, sla integer, a timestamp with time zone, b timestamp with time zone)
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $$
+  WITH s AS (SELECT business_timezone() AS tz,
+                    coalesce((SELECT (value #>> '{}')::int FROM settings
+                               WHERE key = 'sla_minutes'), 120) AS sla),
+       d AS (SELECT coalesce(p_from, (now() AT TIME ZONE s.tz)::date) AS f,
+                    coalesce(p_to, (now() AT TIME ZONE s.tz)::date) AS t, s.tz, s.sla FROM s)
+  SELECT d.f, d.t, d.sla, d.f::timestamp AT TIME ZONE d.tz,
+         (d.t + 1)::timestamp AT TIME ZONE d.tz
+    FROM d
+$$;
+
+--
 -- Name: api_ts(timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
 --
 

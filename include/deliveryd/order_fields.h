@@ -91,6 +91,10 @@ const char *payment_method_canonical(const char *text);
 extern const struct fv_field order_fv[OF_COUNT];
 /* enum order_field_use bits of each field. */
 extern const unsigned order_field_uses[OF_COUNT];
+/** A header or a spelled value as the import compares them: lower case,
+ * trimmed, runs of space, _, - and . folded to one space (API.md, "Header
+ * matching normalizes both sides"). out has outlen bytes. */
+void header_fold(const char *in, char *out, size_t outlen);
 /* The import's default header aliases of each field (NULL-terminated). */
 extern const char *const *const order_field_aliases[OF_COUNT];
 

@@ -1,9 +1,8 @@
 -- Analytics (src/api/analytics.c) and driver suggestions for an order.
 --
 -- The three analytics statements take $1 from, $2 to (dates, NULL = today),
--- $3 scope, and begin with the same range prologue (s, d, rng: the days cut
--- in business_timezone(), sla_minutes with its default); keep the three
--- copies alike. The visible orders created in [rng.a, rng.b) are read as
+-- $3 scope; their days are analytics_range() (sql/schema/order_stats.sql: cut
+-- in business_timezone(), with sla_minutes). The visible orders created in [rng.a, rng.b) are read as
 -- one range scan of the (warehouse_id, created_at) index per warehouse ($3
 -- = a scoped manager's). No index on created_at alone covers archived
 -- orders, and a day is a few thousand rows of a million; but rng's bounds
@@ -16,13 +15,7 @@
 -- $1 from (a date), or NULL for today
 -- $2 to (a date), or NULL for today
 -- $3 scope: the caller's warehouse when a scoped manager, else NULL
-WITH s AS (SELECT business_timezone() AS tz,
-  coalesce((SELECT (value #>> '{}')::int FROM settings WHERE key = 'sla_minutes'), 120)
-   AS sla),
- d AS (SELECT coalesce($1::date, (now() AT TIME ZONE s.tz)::date) AS f,
-  coalesce($2::date, (now() AT TIME ZONE s.tz)::date) AS t, s.tz, s.sla FROM s),
- rng AS (SELECT d.f, d.t, d.sla, d.f::timestamp AT TIME ZONE d.tz AS a,
-  (d.t + 1)::timestamp AT TIME ZONE d.tz AS b FROM d),
+WITH rng AS (SELECT * FROM analytics_range($1::date, $2::date)),
  o AS (SELECT o.status, o.assigned_at, o.picked_up_at, o.failure_reason_code,
   extract(epoch FROM o.delivered_at - o.picked_up_at) AS secs,
   o.delivered_at <= coalesce(o.estimated_delivery_time,
@@ -55,13 +48,7 @@ SELECT json_build_object('from', (SELECT f FROM rng), 'to', (SELECT t FROM rng),
 -- $1 from (a date), or NULL for today
 -- $2 to (a date), or NULL for today
 -- $3 scope: the caller's warehouse when a scoped manager, else NULL
-WITH s AS (SELECT business_timezone() AS tz,
-  coalesce((SELECT (value #>> '{}')::int FROM settings WHERE key = 'sla_minutes'), 120)
-   AS sla),
- d AS (SELECT coalesce($1::date, (now() AT TIME ZONE s.tz)::date) AS f,
-  coalesce($2::date, (now() AT TIME ZONE s.tz)::date) AS t, s.tz, s.sla FROM s),
- rng AS (SELECT d.f, d.t, d.sla, d.f::timestamp AT TIME ZONE d.tz AS a,
-  (d.t + 1)::timestamp AT TIME ZONE d.tz AS b FROM d),
+WITH rng AS (SELECT * FROM analytics_range($1::date, $2::date)),
  o AS (SELECT o.driver_id, o.status, extract(epoch FROM o.delivered_at - o.picked_up_at)
   AS secs, o.delivered_at <= coalesce(o.estimated_delivery_time,
    o.created_at + make_interval(mins => rng.sla)) AS on_time
@@ -94,13 +81,7 @@ SELECT coalesce(json_agg(json_build_object('driver_id', d.id, 'code', d.code,
 -- $1 from (a date), or NULL for today
 -- $2 to (a date), or NULL for today
 -- $3 scope: the caller's warehouse when a scoped manager, else NULL
-WITH s AS (SELECT business_timezone() AS tz,
-  coalesce((SELECT (value #>> '{}')::int FROM settings WHERE key = 'sla_minutes'), 120)
-   AS sla),
- d AS (SELECT coalesce($1::date, (now() AT TIME ZONE s.tz)::date) AS f,
-  coalesce($2::date, (now() AT TIME ZONE s.tz)::date) AS t, s.tz, s.sla FROM s),
- rng AS (SELECT d.f, d.t, d.sla, d.f::timestamp AT TIME ZONE d.tz AS a,
-  (d.t + 1)::timestamp AT TIME ZONE d.tz AS b FROM d)
+WITH rng AS (SELECT * FROM analytics_range($1::date, $2::date))
 SELECT json_build_object('decisions', count(*),
  'accepted_top', count(*) FILTER (WHERE sd.chosen_rank = 1),
  'accepted_any', count(*) FILTER (WHERE sd.chosen_rank IS NOT NULL),

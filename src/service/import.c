@@ -58,42 +58,25 @@ static const char *const *aliases_of(int f)
     return f == I_WAREHOUSE_CODE ? warehouse_aliases : order_field_aliases[f];
 }
 
-/* lower case, trimmed, runs of space _ - . folded to one space */
-static void normalize_header(const char *in, char *out, size_t outlen)
-{
-    size_t n = 0;
-    bool space = false;
-    for (const unsigned char *p = (const unsigned char *)in; *p && n + 2 < outlen; p++) {
-        if (*p == ' ' || *p == '_' || *p == '-' || *p == '.' || *p == '\t' || *p == '\n' ||
-            *p == '\r') {
-            space = n > 0;
-            continue;
-        }
-        if (space) out[n++] = ' ';
-        space = false;
-        out[n++] = (char)tolower(*p);
-    }
-    out[n] = '\0';
-}
 
 static int match_header(const char *header, json_t *extra)
 {
     char h[256], a[256];
-    normalize_header(header, h, sizeof h);
+    header_fold(header, h, sizeof h);
     if (!*h) return -1;
     for (int f = 0; f < I_NALL; f++) {
         if (!is_import_field(f)) continue;
-        normalize_header(field_name(f), a, sizeof a);
+        header_fold(field_name(f), a, sizeof a);
         if (strcmp(a, h) == 0) return f;
         for (const char *const *al = aliases_of(f); *al; al++) {
-            normalize_header(*al, a, sizeof a);
+            header_fold(*al, a, sizeof a);
             if (strcmp(a, h) == 0) return f;
         }
         json_t *list = json_object_get(extra, field_name(f));
         for (size_t k = 0; k < json_array_size(list); k++) {
             const char *s = json_string_value(json_array_get(list, k));
             if (!s) continue;
-            normalize_header(s, a, sizeof a);
+            header_fold(s, a, sizeof a);
             if (strcmp(a, h) == 0) return f;
         }
     }

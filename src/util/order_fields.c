@@ -33,9 +33,7 @@ int order_field_index(const char *name)
     return fv_index(order_fv, OF_COUNT, name);
 }
 
-/* lower case, trimmed, runs of space _ - . folded to one space (as the
- * import's headers) */
-static void fold(const char *in, char *out, size_t outlen)
+void header_fold(const char *in, char *out, size_t outlen)
 {
     size_t n = 0;
     bool space = false;
@@ -62,7 +60,7 @@ const char *payment_method_canonical(const char *text)
         {"online", "prepaid"},
     };
     char n[64];
-    fold(text, n, sizeof n);
+    header_fold(text, n, sizeof n);
     for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
         if (strcmp(n, map[i][0]) == 0) return map[i][1];
     return NULL;
