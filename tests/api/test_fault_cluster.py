@@ -445,6 +445,7 @@ class Load:
             "other": len(labels) - sum(labels.count(x) for x in ("2xx", "503", "gateway", "conn", "500")),
             "orders": len(orders), "orders_acked": sum(o.acked for o in orders),
             "gps_batches": len(gps), "gps_points": npoints,
+            "gps_points_acked": sum(len(o.points) for o in gps if o.acked),
             "payments": len(pays), "payments_acked": sum(o.acked for o in pays),
             "retried": sum(len(o.statuses) > 1 for o in self.ops),
             "unknown_at_end": unknown,
@@ -470,6 +471,8 @@ def check_figures(load, fig, lost, dup):
 
 def record(case, command, fig, **extra):
     row = {"case": case, "fault": command, **fig, **extra}
+    row["acknowledged"] = (f"{fig['orders_acked']} orders, {fig['gps_points_acked']} GPS points, "
+                           f"{fig['payments_acked']} payments")
     RESULTS.append(row)
     print("\nfigures " + json.dumps(row))
     return row
@@ -537,37 +540,49 @@ def healthy(cluster):
     return cluster
 
 
+COMMON = ["requests", "2xx", "503", "gateway", "conn_errors", "500", "acknowledged", "retried",
+          "lost", "duplicated", "recover_s"]
+SKIP = {"case", "fault", "other", "unknown_at_end", "no_retry_after", "analytics",
+        "analytics_2xx", "orders", "orders_acked", "gps_batches", "gps_points", "gps_points_acked",
+        "payments", "payments_acked"}
+
+
 def _write_results(session, config):
+    """The figures as JSON (session dir and var/ of the clone) and Markdown
+    (var/fault-figures.md: a table per case, as docs/operations.md has them)."""
     if not RESULTS:
         return
-    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    doc = {"date": stamp, "binary": str(DELIVERYD_BIN),
-           "command": "cd tests/api && DELIVERYD_BIN=... python3 -m pytest -q test_fault_cluster.py",
-           "cases": RESULTS}
-    cols = ["case", "requests", "2xx", "503", "gateway", "conn_errors", "500", "lost", "duplicated",
-            "recover_s"]
-    md = [f"Run of {stamp} ({DELIVERYD_BIN.name}):", "",
-          "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
+    command = " ".join(["pytest", *config.invocation_params.args])
+    doc = {"date": stamp, "binary": str(DELIVERYD_BIN), "cwd": str(config.invocation_params.dir),
+           "command": command, "cases": RESULTS}
+    md = [f"Run of {stamp}, `{DELIVERYD_BIN.parent.name}/{DELIVERYD_BIN.name}`, `{command}`", ""]
+    summary = ["| case | " + " | ".join(COMMON) + " |", "|---" * (len(COMMON) + 1) + "|"]
     for row in RESULTS:
-        md.append("| " + " | ".join(str(row.get(c, "")) for c in cols) + " |")
+        cols = COMMON + [k for k in row if k not in COMMON and k not in SKIP]
+        md += [f"**{row['case']}** (`{row['fault']}`)", "",
+               "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols),
+               "| " + " | ".join(str(row.get(c, "")) for c in cols) + " |", ""]
+        summary.append(f"| {row['case']} | " + " | ".join(str(row.get(c, "")) for c in COMMON) + " |")
     text = json.dumps(doc, indent=1)
     paths = [session.dir / "fault-figures.json"]
     try:
         (REPO / "var").mkdir(exist_ok=True)
-        paths.append(REPO / "var" / "fault-figures.json")
-        (REPO / "var" / "fault-figures.md").write_text("\n".join(md) + "\n")
+        (REPO / "var" / "fault-figures.md").write_text("\n".join(md))
+        paths += [REPO / "var" / "fault-figures.json", REPO / "var" / "fault-figures.md"]
     except OSError:
         pass
     for p in paths:
-        try:
-            p.write_text(text)
-        except OSError:
-            pass
+        if p.suffix == ".json":
+            try:
+                p.write_text(text)
+            except OSError:
+                pass
     tr = config.pluginmanager.get_plugin("terminalreporter")
     if tr is not None:
         tr.write_line("")
         tr.write_line(f"fault figures ({', '.join(str(p) for p in paths)}):")
-        for line in md[2:]:
+        for line in summary:
             tr.write_line("  " + line)
 
 
@@ -641,8 +656,10 @@ def test_primary_restarted(healthy, ctx, mode):
     late = load.failures_between(t_back + RECOVER_LIMIT)
     recover_s = round(max(recover.values()), 2) if len(recover) == 2 else None
     last_fail = max((e[0] for e in load.failures_between(t_back)), default=t_back)
+    window = [e for e in load.events if t_down <= e[0] <= t_back + (recover_s or 0)]
     record(f"primary restart -m {mode}", f"pg_ctl restart -m {mode}", fig,
            outage_s=round(t_back - t_down, 2), recover_s=recover_s,
+           during_outage=len(window), during_outage_503=sum(e[2] == "503" for e in window),
            last_failure_after_back_s=round(last_fail - t_back, 2))
     check_figures(load, fig, lost, dup)
     assert len(recover) == 2, f"a daemon did not serve again within 15 s: {recover}\n{cl.log_tails()}"
@@ -757,9 +774,9 @@ def test_sigterm_during_imports(healthy, ctx):
         try:
             r = s.post(url, params={"warehouse_id": ctx["wh"]}, data=data,
                        headers={"Content-Type": "text/csv"}, timeout=120, **kw)
-            answers[k] = (r.status_code, r.text[:300])
+            answers[k] = (r.status_code, r.text[:300], time.monotonic())
         except requests.RequestException as e:
-            answers[k] = ("conn", str(e))
+            answers[k] = ("conn", str(e), time.monotonic())
 
     body0 = files[0][1]
     half = len(body0) // 2
@@ -800,14 +817,17 @@ def test_sigterm_during_imports(healthy, ctx):
         if n not in (0, len(numbers)) or (n == 0) != (imp[0] == "0"):
             half_written.append(f"import {k}: {n}/{len(numbers)} orders, imports rows {imp[0]}")
     imports_ok = sum(a[0] == 201 for a in answers.values())
-    record("SIGTERM during imports", "kill -TERM deliveryd-1 with 2 imports in flight", fig,
-           imports=len(files), imports_201=imports_ok, half_written=len(half_written),
+    in_flight = sum(a[2] > t_term for k, a in answers.items() if k < 2)
+    record("SIGTERM during imports", "kill -TERM deliveryd-1 with imports in flight", fig,
+           imports=len(files), imports_201=imports_ok, in_flight_at_sigterm=in_flight,
+           half_written=len(half_written),
            drain_s=round(drain_s, 2), recover_s=round(up_s, 1))
     check_figures(load, fig, lost, dup)
     assert exited, "deliveryd-1 did not exit within 40 s of SIGTERM"
     assert not half_written, half_written
     assert all(a[0] == 201 for a in answers.values()), answers
     assert "requests still in flight" not in log1
+    assert in_flight >= 1, "no import was in flight at the SIGTERM"
 
 
 def _multipart(fields, boundary):
@@ -849,9 +869,9 @@ def test_sigterm_during_proof_uploads(healthy, ctx):
         try:
             r = s.post(url, data=data, timeout=60,
                        headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
-            answers[k] = (r.status_code, r.text[:300])
+            answers[k] = (r.status_code, r.text[:300], time.monotonic())
         except requests.RequestException as e:
-            answers[k] = ("conn", str(e))
+            answers[k] = ("conn", str(e), time.monotonic())
 
     threads = []
     for k, oid in enumerate(orders):
@@ -894,11 +914,14 @@ def test_sigterm_during_proof_uploads(healthy, ctx):
         n = int(cl.sql(f"SELECT count(*) FROM proofs WHERE order_id = {oid};")[0][0])
         if answers.get(k, ("none",))[0] == 201 and n != 1:
             (lost if n == 0 else dup).append(f"proof of order {oid} answered 201, {n} rows")
-    record("SIGTERM during proof uploads", "kill -TERM deliveryd-1 with 3 uploads in flight", fig,
+    in_flight = sum(a[2] > t_term for k, a in answers.items() if k < 3)
+    record("SIGTERM during proof uploads", "kill -TERM deliveryd-1 with uploads in flight", fig,
            uploads=len(orders), uploads_201=sum(a[0] == 201 for a in answers.values()),
+           in_flight_at_sigterm=in_flight,
            orphan_files=len(orphans) + len(tmp_left), drain_s=round(drain_s, 2), recover_s=round(up_s, 1))
     check_figures(load, fig, lost, dup)
     assert exited, "deliveryd-1 did not exit within 40 s of SIGTERM"
     assert all(a[0] == 201 for a in answers.values()), answers
+    assert in_flight == 3, "the paused uploads were not in flight at the SIGTERM"
     assert not orphans and not tmp_left, f"orphan files: {orphans[:10]} tmp: {tmp_left[:10]}"
     assert not missing, f"files rows without a file: {missing[:10]}"
