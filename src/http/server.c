@@ -23,6 +23,10 @@
 
 static struct MHD_Daemon *g_daemon;
 static long g_inflight;
+/* set by http_stop: answers from now on close their connection, so a proxy
+ * (nginx keeps connections to the upstream) sends nothing more on it and
+ * moves to another instance instead of getting no answer */
+static int g_stopping;
 
 struct conn_state {
     struct req r;
@@ -137,6 +141,8 @@ static enum MHD_Result send_reply(struct req *r)
     if (!resp) return MHD_NO;
     if (r->content_type) MHD_add_response_header(resp, "Content-Type", r->content_type);
     MHD_add_response_header(resp, "X-Request-Id", r->request_id);
+    if (__atomic_load_n(&g_stopping, __ATOMIC_SEQ_CST))
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     bool cache_set = false;
     for (int i = 0; i < r->nheaders; i++)
         if (strcasecmp(r->headers[i].name, "Cache-Control") == 0) cache_set = true;
@@ -440,6 +446,7 @@ bad_addr:
 void http_stop(double drain_seconds)
 {
     if (!g_daemon) return;
+    __atomic_store_n(&g_stopping, 1, __ATOMIC_SEQ_CST);
     MHD_socket fd = MHD_quiesce_daemon(g_daemon);
     if (fd != MHD_INVALID_SOCKET) close(fd);
     double deadline = now_mono() + drain_seconds;
