@@ -377,23 +377,7 @@ for round in $(seq 1 "$BENCH_ROUNDS"); do
 done
 
 # --- imports: a series of their own, after the rest --------------------------
-make_xlsx() { # PATH PREFIX ROWS (bench/import_export.sh's workbook)
-  "$PY" - "$1" "$2" "$3" "$IMPORT_CODE" <<'PYEOF'
-import sys, random, openpyxl
-path, prefix, rows, wh = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
-wb = openpyxl.Workbook(write_only=True)
-ws = wb.create_sheet("Sales orders")
-ws.append(["Sales Order", "Customer Name", "Mobile", "Delivery Address", "Area", "Block",
-           "Net Amount", "Payment Method", "Site", "Remarks"])
-names = ["محمد العلي", "Fatima Hassan", "John Smith", "نورة الصباح", "Ahmed Saleh"]
-areas = ["Salmiya", "Hawalli", "Jabriya", "Farwaniya", "Mishref"]
-for i in range(rows):
-    ws.append([f"{prefix}-{i:06d}", random.choice(names), 50000000 + i, f"Street {i % 90}",
-               random.choice(areas), str(i % 12), round(random.random() * 50, 3), "COD", wh,
-               f"note {i}"])
-wb.save(path)
-PYEOF
-}
+make_xlsx() { bench_make_import_xlsx "$1" "$2" "$3" "$IMPORT_CODE"; } # PATH PREFIX ROWS
 kib() { awk -v k="$1" '$1 == k":" {print $2}' "/proc/$DPID/status"; }
 
 if selected import; then

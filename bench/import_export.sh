@@ -21,23 +21,7 @@ code=IMPB$RANDOM
 WH=$(api POST /api/v1/warehouses "$TOKEN" "{\"code\":\"$code\",\"name\":\"Import bench $code\"}" |
   $PY -c 'import json,sys; print(json.load(sys.stdin)["id"])')
 
-make_xlsx() { # PATH PREFIX ROWS
-  $PY - "$1" "$2" "$3" "$code" <<'PYEOF'
-import sys, random, openpyxl
-path, prefix, rows, wh = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
-wb = openpyxl.Workbook(write_only=True)
-ws = wb.create_sheet("Sales orders")
-ws.append(["Sales Order", "Customer Name", "Mobile", "Delivery Address", "Area", "Block",
-           "Net Amount", "Payment Method", "Site", "Remarks"])
-names = ["محمد العلي", "Fatima Hassan", "John Smith", "نورة الصباح", "Ahmed Saleh"]
-areas = ["Salmiya", "Hawalli", "Jabriya", "Farwaniya", "Mishref"]
-for i in range(rows):
-    ws.append([f"{prefix}-{i:06d}", random.choice(names), 50000000 + i, f"Street {i % 90}",
-               random.choice(areas), str(i % 12), round(random.random() * 50, 3), "COD", wh,
-               f"note {i}"])
-wb.save(path)
-PYEOF
-}
+make_xlsx() { bench_make_import_xlsx "$1" "$2" "$3" "$code"; } # PATH PREFIX ROWS
 
 for round in $(seq 1 "${IMPORT_ROUNDS:-2}"); do
   f=$BENCH_DIR/import-$round.xlsx

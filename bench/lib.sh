@@ -382,4 +382,25 @@ ensure_seeded() {
 fmt0() { awk -v v="$1" 'BEGIN { printf "%.0f", v }'; }
 
 # print_table TSV: aligned columns
+# A Dynamics-365-like sales-order workbook of ROWS rows for import benches:
+# bench_make_import_xlsx PATH PREFIX ROWS WAREHOUSE_CODE (order numbers
+# PREFIX-000000...; needs /usr/bin/python3 with openpyxl, BENCH_PY).
+bench_make_import_xlsx() {
+  "${BENCH_PY:-/usr/bin/python3}" - "$1" "$2" "$3" "$4" <<'PYEOF'
+import sys, random, openpyxl
+path, prefix, rows, wh = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+wb = openpyxl.Workbook(write_only=True)
+ws = wb.create_sheet("Sales orders")
+ws.append(["Sales Order", "Customer Name", "Mobile", "Delivery Address", "Area", "Block",
+           "Net Amount", "Payment Method", "Site", "Remarks"])
+names = ["محمد العلي", "Fatima Hassan", "John Smith", "نورة الصباح", "Ahmed Saleh"]
+areas = ["Salmiya", "Hawalli", "Jabriya", "Farwaniya", "Mishref"]
+for i in range(rows):
+    ws.append([f"{prefix}-{i:06d}", random.choice(names), 50000000 + i, f"Street {i % 90}",
+               random.choice(areas), str(i % 12), round(random.random() * 50, 3), "COD", wh,
+               f"note {i}"])
+wb.save(path)
+PYEOF
+}
+
 print_table() { column -t -s $'\t' "$1"; }
