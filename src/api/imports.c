@@ -2,6 +2,7 @@
  * content type), GET /imports, GET /imports/{id}. */
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "deliveryd/api.h"
 #include "deliveryd/import.h"
@@ -28,6 +29,21 @@ static bool sheet_type_ok(const char *ctype)
     for (const char *const *t = sheet_types; *t; t++)
         if (media_type_is(ctype, *t)) return true;
     return false;
+}
+
+/* The format the bytes say (sheet_sniff); but binary bytes that are
+ * neither a zip nor an OLE2 file, sent under a name ending .xls or .xlsx,
+ * are a workbook that is not one: its reader says "not an .xls file"
+ * rather than the CSV reader's "binary data". Text under such a name stays
+ * CSV (a renamed CSV file, which Excel opens too). */
+static enum sheet_format format_of(const void *data, size_t len, const char *name)
+{
+    enum sheet_format f = sheet_sniff(data, len);
+    if (f != SHEET_CSV || !name || !memchr(data, 0, len < 4096 ? len : 4096)) return f;
+    size_t n = strlen(name);
+    if (n >= 4 && strcasecmp(name + n - 4, ".xls") == 0) return SHEET_XLS;
+    if (n >= 5 && strcasecmp(name + n - 5, ".xlsx") == 0) return SHEET_XLSX;
+    return f;
 }
 
 /* filename="..." of a Content-Disposition header, or NULL (request-owned). */
@@ -110,7 +126,7 @@ void api_imports_create(struct req *r)
     }
     struct import_request in = {.data = data,
                                 .len = len,
-                                .format = sheet_sniff(data, len),
+                                .format = format_of(data, len, name),
                                 .file_name = name,
                                 .dry_run = dry && strcmp(dry, "true") == 0,
                                 .default_warehouse = wh,

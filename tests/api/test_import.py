@@ -1363,6 +1363,23 @@ def test_a_file_that_is_not_an_xls_is_still_called_so(imp):
         assert "save it as" not in body["detail"], body
 
 
+def test_random_bytes_named_xls_are_not_an_xls_file(imp):
+    """Binary bytes that are no workbook at all, uploaded as orders.xls: the
+    answer names what the manager sent (an .xls that is not one), not the
+    CSV reader's "binary data"; the same bytes under a .csv name are a CSV
+    that is not one."""
+    junk = bytes(range(256)) * 16
+    body = assert_problem(imp.mgr.import_file(junk, filename="orders.xls", mime=XLS_MIME),
+                          422, "validation_failed")
+    assert "not an .xls file" in body["detail"], body
+    body = assert_problem(imp.mgr.import_file(junk, filename="orders.xlsx", mime=XLS_MIME),
+                          422, "validation_failed")
+    assert ".xlsx" in body["detail"] and "not" in body["detail"], body
+    body = assert_problem(imp.mgr.import_file(junk, filename="orders.csv", mime="text/csv"),
+                          422, "validation_failed")
+    assert "not an .xls file" not in body["detail"], body
+
+
 # --- the order field rules, once (include/deliveryd/order_fields.h) ----------------
 
 from helpers import order_body  # noqa: E402
