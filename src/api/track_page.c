@@ -18,8 +18,8 @@
 
 enum lang { LANG_AR, LANG_EN };
 
-#define CSP                                                                                 \
-    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; "     \
+#define CSP                                                                                        \
+    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; "              \
     "form-action 'none'; frame-ancestors 'none'"
 #define TOKEN_MAX 256
 
@@ -28,12 +28,23 @@ static void html_text(buf_t *b, const char *s)
 {
     for (; s && *s; s++) {
         switch (*s) {
-        case '&': buf_puts(b, "&amp;"); break;
-        case '<': buf_puts(b, "&lt;"); break;
-        case '>': buf_puts(b, "&gt;"); break;
-        case '"': buf_puts(b, "&quot;"); break;
-        case '\'': buf_puts(b, "&#39;"); break;
-        default: buf_append(b, s, 1);
+        case '&':
+            buf_puts(b, "&amp;");
+            break;
+        case '<':
+            buf_puts(b, "&lt;");
+            break;
+        case '>':
+            buf_puts(b, "&gt;");
+            break;
+        case '"':
+            buf_puts(b, "&quot;");
+            break;
+        case '\'':
+            buf_puts(b, "&#39;");
+            break;
+        default:
+            buf_append(b, s, 1);
         }
     }
 }
@@ -46,13 +57,16 @@ static double item_q(const char *p, const char *end)
 {
     double q = 1;
     while (p < end) {
-        while (p < end && (*p == ';' || *p == ' ' || *p == '\t')) p++;
+        while (p < end && (*p == ';' || *p == ' ' || *p == '\t'))
+            p++;
         const char *e = p;
-        while (e < end && *e != ';') e++;
+        while (e < end && *e != ';')
+            e++;
         if (e - p >= 2 && (p[0] == 'q' || p[0] == 'Q') && p[1] == '=') {
             char tmp[16];
             size_t n = (size_t)(e - p - 2);
-            while (n && (p[2 + n - 1] == ' ' || p[2 + n - 1] == '\t')) n--;
+            while (n && (p[2 + n - 1] == ' ' || p[2 + n - 1] == '\t'))
+                n--;
             if (n == 0 || n >= sizeof tmp) return -1;
             memcpy(tmp, p + 2, n);
             tmp[n] = '\0';
@@ -77,17 +91,23 @@ static bool accept_language_prefers_en(const char *h)
         const char *e = strchr(p, ',');
         if (!e) e = p + strlen(p);
         pos++;
-        while (p < e && (*p == ' ' || *p == '\t')) p++;
+        while (p < e && (*p == ' ' || *p == '\t'))
+            p++;
         const char *tag = p;
-        while (p < e && *p != ';' && *p != ' ' && *p != '\t') p++;
+        while (p < e && *p != ';' && *p != ' ' && *p != '\t')
+            p++;
         size_t taglen = (size_t)(p - tag);
         double q = item_q(p, e);
         size_t prim = 0;
-        while (prim < taglen && tag[prim] != '-' && tag[prim] != '_') prim++;
+        while (prim < taglen && tag[prim] != '-' && tag[prim] != '_')
+            prim++;
         if (q >= 0) {
-            if (prim == 2 && strncasecmp(tag, "en", 2) == 0 && q > en) en = q, en_pos = pos;
-            else if (prim == 2 && strncasecmp(tag, "ar", 2) == 0 && q > ar) ar = q, ar_pos = pos;
-            else if (taglen == 1 && tag[0] == '*' && q > star) star = q, star_pos = pos;
+            if (prim == 2 && strncasecmp(tag, "en", 2) == 0 && q > en)
+                en = q, en_pos = pos;
+            else if (prim == 2 && strncasecmp(tag, "ar", 2) == 0 && q > ar)
+                ar = q, ar_pos = pos;
+            else if (taglen == 1 && tag[0] == '*' && q > star)
+                star = q, star_pos = pos;
         }
         p = *e ? e + 1 : e;
     }
@@ -114,18 +134,42 @@ struct words {
 };
 
 static const struct words g_words[2] = {
-    [LANG_AR] = {"ar", "rtl", "تتبع الطلب", "طلب رقم", "موعد التوصيل المتوقع", "مندوب التوصيل",
-                 "مراحل الطلب", "تتحدّث هذه الصفحة تلقائياً كل دقيقة.", "English", "?lang=en",
-                 "لم نجد هذا الطلب", "تأكّد من الرابط في الرسالة النصية، أو تواصل مع الصيدلية.",
-                 "، ",
-                 {"يناير", "فبراير", "مارس", "أبريل", "مايو", "يونيو", "يوليو", "أغسطس", "سبتمبر",
-                  "أكتوبر", "نوفمبر", "ديسمبر"}},
-    [LANG_EN] = {"en", "ltr", "Order tracking", "Order", "Estimated delivery", "Your driver",
-                 "Order progress", "This page refreshes itself every minute.", "العربية",
-                 "?lang=ar", "Order not found",
-                 "Check the link in your text message, or contact the pharmacy.", ", ",
-                 {"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov",
-                  "Dec"}},
+    [LANG_AR] =
+        {
+            .lang = "ar",
+            .dir = "rtl",
+            .title = "تتبع الطلب",
+            .order = "طلب رقم",
+            .eta = "موعد التوصيل المتوقع",
+            .driver = "مندوب التوصيل",
+            .timeline = "مراحل الطلب",
+            .refresh = "تتحدّث هذه الصفحة تلقائياً كل دقيقة.",
+            .other_lang = "English",
+            .other_href = "?lang=en",
+            .not_found = "لم نجد هذا الطلب",
+            .not_found_hint = "تأكّد من الرابط في الرسالة النصية، أو تواصل مع الصيدلية.",
+            .comma = "، ",
+            .months = {"يناير", "فبراير", "مارس", "أبريل", "مايو", "يونيو", "يوليو", "أغسطس",
+                       "سبتمبر", "أكتوبر", "نوفمبر", "ديسمبر"},
+        },
+    [LANG_EN] =
+        {
+            .lang = "en",
+            .dir = "ltr",
+            .title = "Order tracking",
+            .order = "Order",
+            .eta = "Estimated delivery",
+            .driver = "Your driver",
+            .timeline = "Order progress",
+            .refresh = "This page refreshes itself every minute.",
+            .other_lang = "العربية",
+            .other_href = "?lang=ar",
+            .not_found = "Order not found",
+            .not_found_hint = "Check the link in your text message, or contact the pharmacy.",
+            .comma = ", ",
+            .months = {"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov",
+                       "Dec"},
+        },
 };
 
 static const struct {
@@ -154,8 +198,7 @@ static const char *status_label(const char *status, enum lang l)
 static bool local_time(buf_t *b, const char *s, enum lang l)
 {
     int hh, mm, d, m, n = 0;
-    if (!s || sscanf(s, "%2d:%2d %2d %2d%n", &hh, &mm, &d, &m, &n) != 4 || s[n] || m < 1 ||
-        m > 12)
+    if (!s || sscanf(s, "%2d:%2d %2d %2d%n", &hh, &mm, &d, &m, &n) != 4 || s[n] || m < 1 || m > 12)
         return false;
     buf_printf(b, "<bdi>%02d:%02d%s%d %s</bdi>", hh, mm, g_words[l].comma, d,
                g_words[l].months[m - 1]);
@@ -178,6 +221,8 @@ static const char g_style[] =
     ".brand{color:var(--muted);font-size:1rem;margin:0 0 .25rem}"
     "h1{font-size:1.35rem;margin:0 0 .75rem;overflow-wrap:anywhere}"
     "h2{font-size:1.1rem;margin:0 0 .75rem}"
+    /* its own bidi paragraph: "A-100-7" wraps as written inside Arabic text */
+    ".num{display:inline-block}"
     ".status{font-size:1.7rem;font-weight:700;margin:0;color:var(--accent)}"
     ".s-failed,.s-cancelled,.s-returned{color:#c62828}"
     "dl{margin:0}dt{color:var(--muted);font-size:1rem}dd{margin:0 0 .75rem;font-size:1.25rem;"
@@ -229,7 +274,8 @@ static void page_foot(buf_t *b, enum lang l, bool refresh)
     const struct words *w = &g_words[l];
     buf_puts(b, "<p class=\"foot\">");
     if (refresh) buf_printf(b, "%s<br>", w->refresh);
-    buf_printf(b, "<a href=\"%s\" hreflang=\"%s\" lang=\"%s\">%s</a></p>\n</main>\n</body>\n</html>\n",
+    buf_printf(b,
+               "<a href=\"%s\" hreflang=\"%s\" lang=\"%s\">%s</a></p>\n</main>\n</body>\n</html>\n",
                w->other_href, g_words[!l].lang, g_words[!l].lang, w->other_lang);
 }
 
@@ -300,8 +346,9 @@ void api_track_page(struct req *r)
     page_head(&b, l, title.data, open);
     buf_free(&title);
 
-    buf_printf(&b, "<section class=\"card\">\n<p class=\"brand\">%s</p>\n<h1>%s <bdi>", w->title,
-               w->order);
+    buf_printf(&b,
+               "<section class=\"card\">\n<p class=\"brand\">%s</p>\n<h1>%s <bdi class=\"num\">",
+               w->title, w->order);
     html_text(&b, number);
     buf_puts(&b, "</bdi></h1>\n<p class=\"status s-");
     html_text(&b, status);
