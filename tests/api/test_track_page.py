@@ -376,10 +376,16 @@ def chromium_bin():
                                         else None)
     if path:
         return path
-    if os.geteuid() == 0 and shutil.which("apt-get"):
-        subprocess.run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", "chromium"],
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=600,
-                       env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+    if os.geteuid() == 0 and shutil.which("apt-get"):  # as scripts/deps would
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        for cmd in (["apt-get", "update", "-qq"],
+                    ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "chromium",
+                     "fonts-dejavu-core"]):
+            try:
+                subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               timeout=600, env=env)
+            except subprocess.TimeoutExpired:
+                break
     path = shutil.which("chromium")
     if not path:
         pytest.skip("chromium is not installed and could not be installed (scripts/deps installs it)")
