@@ -112,6 +112,8 @@ void api_notifications_read(struct req *r);
 void api_notifications_read_all(struct req *r);
 /* track.c */
 void api_track(struct req *r);
+/* track_page.c: GET /t/{token}, the customer's HTML page */
+void api_track_page(struct req *r);
 /* analytics.c */
 void api_analytics_summary(struct req *r);
 void api_analytics_drivers(struct req *r);

@@ -96,6 +96,7 @@ const struct route g_routes[] = {
     /* operations and public */
     {"POST", V1 "/cron/{job}", api_cron, ROLE_CRON, 0, 0},
     {"GET", V1 "/track/{token}", api_track, ROLE_PUBLIC, 0, 0},
+    {"GET", "/t/{token}", api_track_page, ROLE_PUBLIC, 0, 0}, /* HTML, outside /api/v1 */
     {"POST", V1 "/webhooks/d365", api_webhook_d365, ROLE_PUBLIC, 0, ROUTE_RAW | S},
 
     /* settings */
