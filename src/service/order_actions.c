@@ -31,11 +31,11 @@ struct action_def {
  * the customer.<kind> event, when p.messages (the setting
  * customer_messages) is on; its text is customer_message() of
  * sql/schema/events.sql, made from the order as it is after the change. */
-#define CUSTOMER_MESSAGE(kind)                                                           \
-    " UNION ALL SELECT upd.id, 2, 'customer." kind "', upd.warehouse_id,"                \
-    "  customer_message('" kind "', p.lang, upd.o_row,"                                    \
-    "   (SELECT first_name(u.full_name) FROM drivers d JOIN users u ON u.id = d.user_id" \
-    "     WHERE d.id = upd.driver_id), p.base_url)"                                      \
+#define CUSTOMER_MESSAGE(kind)                                                                     \
+    " UNION ALL SELECT upd.id, 2, 'customer." kind "', upd.warehouse_id,"                          \
+    "  customer_message('" kind "', p.lang, upd.o_row,"                                            \
+    "   (SELECT first_name(u.full_name) FROM drivers d JOIN users u ON u.id = d.user_id"           \
+    "     WHERE d.id = upd.driver_id), p.base_url)"                                                \
     " FROM upd, p WHERE p.messages AND (upd.o_row).customer_phone IS NOT NULL"
 
 static const struct action_def defs[ACT_COUNT] = {
