@@ -152,6 +152,29 @@ WITH (fillfactor='85');
 COMMENT ON COLUMN public.orders.created_by IS 'The user who created the order by hand (POST /orders). NULL for imported orders, whose uploader is imports.uploaded_by and the changed_by of their first history row, and for orders pushed by Dynamics 365.';
 
 --
+-- Name: customer_message(text, text, public.orders, text, text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.customer_message(kind text, lang text, o public.orders, driver_first_name text, base_url text) RETURNS jsonb
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $$
+  SELECT jsonb_build_object(
+           'to', o.customer_phone,
+           'lang', l.lang,
+           'text', message_fill(
+             (SELECT s.value -> kind ->> l.lang FROM settings s
+               WHERE s.key = 'customer_message_templates'),
+             o.order_number, driver_first_name, u.url,
+             to_char(o.estimated_delivery_time AT TIME ZONE business_timezone(),
+                     'YYYY-MM-DD HH24:MI')),
+           'order_number', o.order_number,
+           'tracking_url', u.url)
+    FROM (SELECT CASE WHEN lang IN ('ar', 'en') THEN lang ELSE 'ar' END AS lang) l,
+         (SELECT nullif(rtrim(base_url, '/'), '') || '/t/' || o.tracking_token AS url) u
+   WHERE o.customer_phone IS NOT NULL
+$$;
+
+--
 -- Name: delivery_seconds(public.orders); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -214,6 +237,17 @@ CREATE FUNCTION public.duration_hhmm(s bigint) RETURNS text
 $$;
 
 --
+-- Name: first_name(text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.first_name(full_name text) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+  SELECT (regexp_match(full_name,
+           '^[\s\u00a0\u2000-\u200b\u202f\u205f\u3000\ufeff]*([^\s\u00a0\u2000-\u200b\u202f\u205f\u3000\ufeff]+)'))[1]
+$$;
+
+--
 -- Name: import_visible(bigint, bigint, bigint); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -222,6 +256,23 @@ CREATE FUNCTION public.import_visible(v_warehouse_id bigint, v_uploaded_by bigin
     AS $$
   SELECT p_scope IS NULL OR v_warehouse_id = p_scope
       OR EXISTS (SELECT 1 FROM users u WHERE u.id = v_uploaded_by AND u.warehouse_id = p_scope)
+$$;
+
+--
+-- Name: message_fill(text, text, text, text, text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.message_fill(tpl text, order_number text, driver_first_name text, tracking_url text, eta text) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+  SELECT coalesce(string_agg(CASE r.m[1]
+                               WHEN 'order_number' THEN coalesce(order_number, '')
+                               WHEN 'driver_first_name' THEN coalesce(driver_first_name, '')
+                               WHEN 'tracking_url' THEN coalesce(tracking_url, '')
+                               WHEN 'eta' THEN coalesce(eta, '')
+                               ELSE r.m[2] END, '' ORDER BY r.n), '')
+    FROM regexp_matches(tpl, '\{(order_number|driver_first_name|tracking_url|eta)\}|([^{]+|\{)', 'g')
+         WITH ORDINALITY AS r(m, n)
 $$;
 
 --
@@ -455,6 +506,53 @@ BEGIN
   END IF;
   RETURN NEW;
 END
+$$;
+
+--
+-- Name: payment_collections; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.payment_collections (
+    id bigint NOT NULL,
+    order_id bigint NOT NULL,
+    driver_id bigint,
+    method public.payment_method NOT NULL,
+    amount numeric(12,3) NOT NULL,
+    expected_amount numeric(12,3),
+    status text DEFAULT 'unpaid'::text NOT NULL,
+    discrepancy boolean DEFAULT false NOT NULL,
+    collected_by bigint,
+    collected_at timestamp with time zone DEFAULT now() NOT NULL,
+    remitted_at timestamp with time zone,
+    settled_at timestamp with time zone,
+    remitted_by bigint,
+    settled_by bigint,
+    idempotency_key text,
+    CONSTRAINT payment_collections_amount_check CHECK ((amount >= (0)::numeric)),
+    CONSTRAINT payment_collections_expected_amount_check CHECK ((expected_amount >= (0)::numeric)),
+    CONSTRAINT payment_collections_idempotency_key_check CHECK (((length(idempotency_key) >= 1) AND (length(idempotency_key) <= 128))),
+    CONSTRAINT payment_collections_status_check CHECK ((status = ANY (ARRAY['unpaid'::text, 'remitted'::text, 'settled'::text])))
+);
+
+--
+-- Name: payment_body(public.payment_collections); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.payment_body(p public.payment_collections) RETURNS json
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $$
+  SELECT json_build_object(
+    'id',           p.id,
+    'order_id',     p.order_id,
+    'driver_id',    p.driver_id,
+    'method',       p.method,
+    'amount',       p.amount::text,
+    'status',       p.status,
+    'discrepancy',  p.discrepancy,
+    'collected_at', api_ts(p.collected_at),
+    'remitted_at',  api_ts(p.remitted_at),
+    'settled_at',   api_ts(p.settled_at)
+  )
 $$;
 
 --
@@ -784,32 +882,6 @@ CREATE VIEW public.api_orders AS
    FROM public.orders o;
 
 --
--- Name: payment_collections; Type: TABLE; Schema: public; Owner: -
---
-
-CREATE TABLE public.payment_collections (
-    id bigint NOT NULL,
-    order_id bigint NOT NULL,
-    driver_id bigint,
-    method public.payment_method NOT NULL,
-    amount numeric(12,3) NOT NULL,
-    expected_amount numeric(12,3),
-    status text DEFAULT 'unpaid'::text NOT NULL,
-    discrepancy boolean DEFAULT false NOT NULL,
-    collected_by bigint,
-    collected_at timestamp with time zone DEFAULT now() NOT NULL,
-    remitted_at timestamp with time zone,
-    settled_at timestamp with time zone,
-    remitted_by bigint,
-    settled_by bigint,
-    idempotency_key text,
-    CONSTRAINT payment_collections_amount_check CHECK ((amount >= (0)::numeric)),
-    CONSTRAINT payment_collections_expected_amount_check CHECK ((expected_amount >= (0)::numeric)),
-    CONSTRAINT payment_collections_idempotency_key_check CHECK (((length(idempotency_key) >= 1) AND (length(idempotency_key) <= 128))),
-    CONSTRAINT payment_collections_status_check CHECK ((status = ANY (ARRAY['unpaid'::text, 'remitted'::text, 'settled'::text])))
-);
-
---
 -- Name: api_payments; Type: VIEW; Schema: public; Owner: -
 --
 
@@ -828,7 +900,7 @@ CREATE VIEW public.api_payments AS
     p.settled_at,
     p.remitted_by,
     p.settled_by,
-    json_build_object('id', p.id, 'order_id', p.order_id, 'driver_id', p.driver_id, 'method', p.method, 'amount', (p.amount)::text, 'status', p.status, 'discrepancy', p.discrepancy, 'collected_at', public.api_ts(p.collected_at), 'remitted_at', public.api_ts(p.remitted_at), 'settled_at', public.api_ts(p.settled_at)) AS body
+    public.payment_body(p.*) AS body
    FROM public.payment_collections p;
 
 --

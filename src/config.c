@@ -46,6 +46,9 @@ static const struct cfg_def defs[] = {
     {"REQUEST_HEAD_TIMEOUT", CFG_INT, "20", 1, 3600, S(request_head_timeout), 0, 0},
     {"TRUST_PROXY", CFG_INT, "0", 0, 1, S(trust_proxy), 0, 0},
     {"STATEMENT_TIMEOUT_MS", CFG_INT, "15000", 100, 600000, S(db_pool_statement_timeout_ms), 0, 0},
+    /* the customer-facing origin of the tracking page (https://track.example.com):
+     * customer messages link to PUBLIC_BASE_URL/t/<token>; unset: no link */
+    {"PUBLIC_BASE_URL", CFG_STR, NULL, 0, 0, S(public_base_url), 0, 1},
 };
 #undef S
 
@@ -108,6 +111,22 @@ int config_load(char *(*get)(const char *), unsigned need, char *err, size_t err
         }
     }
     if (!g_cfg.schema_dir) g_cfg.schema_dir = schema_dir_default(g_cfg.migrations_dir);
+    if (g_cfg.public_base_url) { /* an origin (and path) links are made under */
+        char *u = g_cfg.public_base_url;
+        size_t scheme = strncmp(u, "https://", 8) == 0 ? 8 : strncmp(u, "http://", 7) == 0 ? 7 : 0;
+        bool ok = scheme > 0;
+        for (const char *c = u; *c && ok; c++)
+            if ((unsigned char)*c <= ' ' || *c == 0x7f || *c == '?' || *c == '#') ok = false;
+        size_t n = strlen(u);
+        while (n > scheme && u[n - 1] == '/') u[--n] = '\0'; /* links add "/t/..." */
+        if (n == scheme || u[scheme] == '/') ok = false;            /* no host */
+        if (!ok) {
+            snprintf(err, errlen,
+                     "PUBLIC_BASE_URL must be an http:// or https:// URL without spaces, query or "
+                     "fragment");
+            return -1;
+        }
+    }
     static const char *levels[] = {"debug", "info", "warn", "error"};
     g_cfg.log_level = LOG_INFO;
     bool found = false;

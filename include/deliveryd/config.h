@@ -28,6 +28,7 @@ struct config {
     long request_head_timeout;
     long db_pool_statement_timeout_ms;
     long trust_proxy; /* 1: take the client address from X-Forwarded-For */
+    char *public_base_url; /* PUBLIC_BASE_URL; NULL: customer messages carry no tracking link */
     enum log_level log_level;
 };
 

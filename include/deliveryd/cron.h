@@ -6,7 +6,7 @@
 
 #include "deliveryd/db.h"
 
-/** Runs job ("archive", "backfill", "sla-check", "purge-locations").
+/** Runs job ("archive", "backfill", "sla-check", "purge-locations", "purge-events").
  * Returns 0 with a malloc'd JSON object in *out; -1 with err filled; -2 for
  * an unknown job. */
 int cron_run(const char *job, char **out, struct db_error *err) MUSTCHECK;

@@ -1,5 +1,5 @@
--- The cron jobs (src/service/cron.c): archive, backfill, sla-check and
--- purge-locations, each in a transaction under an advisory lock.
+-- The cron jobs (src/service/cron.c): archive, backfill, sla-check,
+-- purge-locations and purge-events, each under an advisory lock.
 
 -- A job's transaction: a second run waits for the first however long it
 -- takes (the pool's lock_timeout would fail it), and a big job may exceed
@@ -148,5 +148,15 @@ SELECT json_build_object('late', (SELECT count(*) FROM late),
 -- $2 the chunk's size
 WITH d AS (DELETE FROM driver_locations WHERE id IN (
  SELECT id FROM driver_locations WHERE recorded_at <
+  now() - make_interval(days => $1::int) LIMIT $2::int)
+ RETURNING 1) SELECT count(*) FROM d;
+
+-- One chunk of purge-events, its own transaction: the outbox's events
+-- older than event_retention_days (index events_created_at_idx).
+-- name: cron_purge_events_chunk
+-- $1 the event_retention_days setting
+-- $2 the chunk's size
+WITH d AS (DELETE FROM events WHERE id IN (
+ SELECT id FROM events WHERE created_at <
   now() - make_interval(days => $1::int) LIMIT $2::int)
  RETURNING 1) SELECT count(*) FROM d;

@@ -34,6 +34,9 @@ TRUNCATE import_rows;
 -- column keeps its stored value. Sent unnamed (planned each time), so
 -- PostgreSQL plans it with $5's value and folds each CASE to one side.
 -- Sent without waiting (db_send): the import reads its next rows meanwhile.
+-- The outbox: order.created for each order created, order.updated for each
+-- updated, in the same statement (a skipped row writes none; a dry run
+-- rolls them back with the rest).
 -- $1 source: excel or d365
 -- $2 the imports row's id, NULL for the webhook and a dry run
 -- $3 the uploader's user id, NULL for the webhook (the system)
@@ -95,9 +98,12 @@ WITH up AS (INSERT INTO orders AS o (order_number, source, warehouse_id, custome
    CASE WHEN 'payment_method' = ANY($5::text[]) THEN excluded.payment_method ELSE o.payment_method END,
    CASE WHEN 'notes' = ANY($5::text[]) THEN excluded.notes ELSE o.notes END,
    CASE WHEN 'estimated_delivery_time' = ANY($5::text[]) THEN excluded.estimated_delivery_time ELSE o.estimated_delivery_time END)
- RETURNING o.id, (xmax = 0) AS created),
+ RETURNING o.id, (xmax = 0) AS created, o.warehouse_id, order_body(o) AS body),
  h AS (INSERT INTO order_status_history (order_id, from_status, to_status, changed_by, reason)
-  SELECT id, NULL, 'pending', $3::bigint, 'imported' FROM up WHERE created)
+  SELECT id, NULL, 'pending', $3::bigint, 'imported' FROM up WHERE created),
+ ev AS (INSERT INTO events (type, order_id, warehouse_id, data)
+  SELECT CASE WHEN created THEN 'order.created' ELSE 'order.updated' END, id, warehouse_id,
+   jsonb_build_object('order', body) FROM up)
 SELECT count(*) FILTER (WHERE created), count(*) FILTER (WHERE NOT created) FROM up;
 
 -- name: import_find_duplicate
@@ -126,7 +132,9 @@ INSERT INTO imports (file_name, file_sha256, uploaded_by, warehouse_id)
 VALUES ($1, $2, $3, $4) RETURNING id;
 
 -- name: import_finish
--- The imports row's figures and the uploader's notification.
+-- The imports row's figures, the uploader's notification and the
+-- import.completed event (data {"import": the report}), in the import's
+-- transaction (a dry run never gets here: it rolls back).
 -- $1 the imports row's id
 -- $2 rows_total
 -- $3 created
@@ -136,8 +144,12 @@ VALUES ($1, $2, $3, $4) RETURNING id;
 -- $7 the row errors, a JSON array
 -- $8 the uploader's user id
 -- $9 file name, or NULL
+-- $10 the import's report, the body POST /imports answers (JSON)
 WITH u AS (UPDATE imports SET rows_total = $2, created = $3, updated = $4,
-            skipped = $5, failed = $6, errors = $7::jsonb WHERE id = $1 RETURNING id)
+            skipped = $5, failed = $6, errors = $7::jsonb WHERE id = $1
+            RETURNING id, warehouse_id),
+ ev AS (INSERT INTO events (type, warehouse_id, data)
+  SELECT 'import.completed', warehouse_id, jsonb_build_object('import', $10::jsonb) FROM u)
 INSERT INTO notifications (user_id, type, title, body, data)
 SELECT $8::bigint, 'import_finished', 'Import finished: '
   || coalesce($9, 'file'), $3 || ' created, ' || $4 || ' updated, '

@@ -4,6 +4,8 @@
 -- who sees a payment, payment_visible() (sql/schema/payments.sql).
 
 -- name: payment_record
+-- Its payment.recorded event in the same statement (none for a replay or
+-- a refusal: the event's INSERT reads the rows inserted).
 -- $1 order id
 -- $2 scope: the caller's warehouse when a scoped manager, else NULL
 -- $3 own: the caller's driver id when a driver, else NULL
@@ -11,15 +13,18 @@
 -- $5 amount (decimal text)
 -- $6 the collecting user's id
 -- $7 the Idempotency-Key, or NULL
-WITH o AS (SELECT id, driver_id, amount, status FROM orders WHERE id = $1
+WITH o AS (SELECT id, driver_id, amount, status, warehouse_id FROM orders WHERE id = $1
   AND order_visible(warehouse_id, driver_id, $2, $3)),
- ins AS (INSERT INTO payment_collections (order_id, driver_id, method, amount,
+ ins AS (INSERT INTO payment_collections AS pc (order_id, driver_id, method, amount,
   expected_amount, discrepancy, collected_by, idempotency_key)
   SELECT o.id, o.driver_id, $4, $5::numeric, o.amount,
    o.amount IS DISTINCT FROM $5::numeric, $6, $7 FROM o
   WHERE o.status = ANY (order_action_from('payment'))
   ON CONFLICT (order_id, idempotency_key) WHERE idempotency_key IS NOT NULL
-  DO NOTHING RETURNING id)
+  DO NOTHING RETURNING pc.id, pc.order_id, payment_body(pc) AS body),
+ ev AS (INSERT INTO events (type, order_id, warehouse_id, data)
+  SELECT 'payment.recorded', ins.order_id, o.warehouse_id,
+   jsonb_build_object('payment', ins.body) FROM ins, o)
 SELECT o.status, (SELECT id FROM ins) FROM o;
 
 -- name: payment_get
@@ -37,6 +42,8 @@ SELECT v.body, p.method = $3 AND p.amount = $4::numeric
 
 -- Remit and settle: one statement each for many ids (unpaid -> remitted,
 -- remitted -> settled); per id its current status and whether it moved.
+-- Each payment moved writes its payment.remitted / payment.settled event
+-- in the same statement.
 
 -- name: payment_remit
 -- $1 payment ids (a bigint[] literal)
@@ -48,7 +55,11 @@ WITH ids AS (SELECT DISTINCT unnest($1::bigint[]) AS id),
   ORDER BY p.id FOR UPDATE OF p),
  upd AS (UPDATE payment_collections p SET status = 'remitted', remitted_at = now(),
   remitted_by = $3::bigint
-  FROM cur WHERE p.id = cur.id AND cur.status = 'unpaid' RETURNING p.id)
+  FROM cur WHERE p.id = cur.id AND cur.status = 'unpaid'
+  RETURNING p.id, p.order_id, payment_body(p) AS body),
+ ev AS (INSERT INTO events (type, order_id, warehouse_id, data)
+  SELECT 'payment.remitted', upd.order_id, o.warehouse_id, jsonb_build_object('payment', upd.body)
+  FROM upd JOIN orders o ON o.id = upd.order_id ORDER BY upd.id)
 SELECT ids.id, cur.status, upd.id IS NOT NULL FROM ids
   LEFT JOIN cur ON cur.id = ids.id LEFT JOIN upd ON upd.id = ids.id ORDER BY ids.id;
 
@@ -62,7 +73,11 @@ WITH ids AS (SELECT DISTINCT unnest($1::bigint[]) AS id),
   ORDER BY p.id FOR UPDATE OF p),
  upd AS (UPDATE payment_collections p SET status = 'settled', settled_at = now(),
   settled_by = $3::bigint
-  FROM cur WHERE p.id = cur.id AND cur.status = 'remitted' RETURNING p.id)
+  FROM cur WHERE p.id = cur.id AND cur.status = 'remitted'
+  RETURNING p.id, p.order_id, payment_body(p) AS body),
+ ev AS (INSERT INTO events (type, order_id, warehouse_id, data)
+  SELECT 'payment.settled', upd.order_id, o.warehouse_id, jsonb_build_object('payment', upd.body)
+  FROM upd JOIN orders o ON o.id = upd.order_id ORDER BY upd.id)
 SELECT ids.id, cur.status, upd.id IS NOT NULL FROM ids
   LEFT JOIN cur ON cur.id = ids.id LEFT JOIN upd ON upd.id = ids.id ORDER BY ids.id;
 

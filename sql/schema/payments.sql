@@ -1,5 +1,25 @@
 -- Payment collections: the public JSON. Repeatable file: see common.sql.
 
+-- The payment JSON: by the api_payments view, and by RETURNING of the
+-- statements that write a payment (its payment.* event carries it as it is
+-- after the change, sql/queries/payments.sql and the deliver action).
+CREATE OR REPLACE FUNCTION payment_body(p payment_collections) RETURNS json
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+  SELECT json_build_object(
+    'id',           p.id,
+    'order_id',     p.order_id,
+    'driver_id',    p.driver_id,
+    'method',       p.method,
+    'amount',       p.amount::text,
+    'status',       p.status,
+    'discrepancy',  p.discrepancy,
+    'collected_at', api_ts(p.collected_at),
+    'remitted_at',  api_ts(p.remitted_at),
+    'settled_at',   api_ts(p.settled_at)
+  )
+$$;
+
 -- The columns are listed, not p.*: the view was created (migration 0001)
 -- before migration 0018 added idempotency_key, so p.* expanded to the
 -- columns below and the key was never exposed; listing them keeps the view
@@ -21,18 +41,7 @@ SELECT p.id,
        p.settled_at,
        p.remitted_by,
        p.settled_by,
-       json_build_object(
-         'id',           p.id,
-         'order_id',     p.order_id,
-         'driver_id',    p.driver_id,
-         'method',       p.method,
-         'amount',       p.amount::text,
-         'status',       p.status,
-         'discrepancy',  p.discrepancy,
-         'collected_at', api_ts(p.collected_at),
-         'remitted_at',  api_ts(p.remitted_at),
-         'settled_at',   api_ts(p.settled_at)
-       ) AS body
+       payment_body(p) AS body
 FROM payment_collections p;
 
 -- Who may see a payment: a manager scoped to warehouse p_scope sees those

@@ -137,11 +137,14 @@ void api_orders_create(struct req *r)
     if (key)
         sqlb_puts(&b, " ON CONFLICT (created_by, idempotency_key)"
                       " WHERE idempotency_key IS NOT NULL DO NOTHING");
-    sqlb_puts(&b, " RETURNING ins.id, ins.status, order_body(ins) AS body),"
+    sqlb_puts(&b, " RETURNING ins.id, ins.status, ins.warehouse_id, order_body(ins) AS body),"
                   " h AS (INSERT INTO order_status_history (order_id, from_status,"
                   " to_status, changed_by) SELECT id, NULL, status, ");
     sqlb_ref(&b, actor);
-    sqlb_puts(&b, " FROM o) SELECT body FROM o");
+    /* the outbox: order.created, in the same statement (none for a replay) */
+    sqlb_puts(&b, " FROM o), ev AS (INSERT INTO events (type, order_id, warehouse_id, data)"
+                  " SELECT 'order.created', id, warehouse_id, jsonb_build_object('order', body)"
+                  " FROM o) SELECT body FROM o");
     struct db_error err;
     db_res *res = sqlb_exec(&b, DB_PLAN_EACH, &err);
     sqlb_free(&b);
@@ -218,7 +221,11 @@ void api_orders_patch(struct req *r)
     int version = sqlb_param(&b, v.text[OF_VERSION]);
     sqlb_puts(&b, "::int IS NULL OR cur.version = ");
     sqlb_ref(&b, version);
-    sqlb_puts(&b, "::int) RETURNING order_body(o) AS body)"
+    /* the outbox: order.updated, in the same statement (none when refused) */
+    sqlb_puts(&b, "::int) RETURNING o.id, o.warehouse_id, order_body(o) AS body),"
+                  " ev AS (INSERT INTO events (type, order_id, warehouse_id, data)"
+                  " SELECT 'order.updated', id, warehouse_id, jsonb_build_object('order', body)"
+                  " FROM upd)"
                   " SELECT (SELECT body FROM upd), cur.status, cur.version FROM cur");
     db_res *res = sqlb_or_reply(r, &b, DB_PLAN_EACH);
     sqlb_free(&b);

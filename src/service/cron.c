@@ -171,13 +171,28 @@ static int job_sla(char **out, struct db_error *err)
     return finish(v, out, err);
 }
 
-static int job_purge(char **out, struct db_error *err)
+/* One chunk of a purge: purge-locations (driver_locations older than
+ * location_retention_days) or purge-events (events older than
+ * event_retention_days). Answers how many rows it deleted, -1 on error. */
+static long purge_chunk(bool events, const char *days, const char *chunk, struct db_error *err)
+{
+    db_res *res = events ? db_run(Q(cron_purge_events_chunk)(days, chunk), err)
+                         : db_run(Q(cron_purge_chunk)(days, chunk), err);
+    if (!res) return -1;
+    long n = atol(db_get(res, 0, 0));
+    db_res_free(res);
+    return n;
+}
+
+static int job_purge(bool events, char **out, struct db_error *err)
 {
     char days[24], chunk[24];
-    snprintf(days, sizeof days, "%ld", settings_int("location_retention_days", 90));
+    snprintf(days, sizeof days, "%ld",
+             events ? settings_int("event_retention_days", 30)
+                    : settings_int("location_retention_days", 90));
     snprintf(chunk, sizeof chunk, "%d", PURGE_CHUNK);
     char key[24];
-    lock_key(key, sizeof key, 4);
+    lock_key(key, sizeof key, events ? 5 : 4);
     /* a concurrent purge is doing the work already: report nothing deleted */
     char *got = one_value(Q(cron_try_lock)(key), err);
     if (!got) return -1;
@@ -191,13 +206,11 @@ static int job_purge(char **out, struct db_error *err)
     int rc = 0;
     /* small chunks, each its own transaction: no long locks */
     for (int round = 0; round < PURGE_MAX_ROUNDS; round++) {
-        db_res *res = db_run(Q(cron_purge_chunk)(days, chunk), err);
-        if (!res) {
+        long n = purge_chunk(events, days, chunk, err);
+        if (n < 0) {
             rc = -1;
             break;
         }
-        long n = atol(db_get(res, 0, 0));
-        db_res_free(res);
         deleted += n;
         if (n < PURGE_CHUNK) break;
     }
@@ -220,7 +233,8 @@ int cron_run(const char *job, char **out, struct db_error *err)
     if (strcmp(job, "archive") == 0) rc = job_archive(out, err);
     else if (strcmp(job, "backfill") == 0) rc = job_backfill(out, err);
     else if (strcmp(job, "sla-check") == 0) rc = job_sla(out, err);
-    else if (strcmp(job, "purge-locations") == 0) rc = job_purge(out, err);
+    else if (strcmp(job, "purge-locations") == 0) rc = job_purge(false, out, err);
+    else if (strcmp(job, "purge-events") == 0) rc = job_purge(true, out, err);
     /* archived orders leave the lists; backfilled timestamps and closed
      * sessions change the analytics */
     if (rc == 0) caches_data_changed();

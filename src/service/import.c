@@ -536,9 +536,11 @@ static int tx_finish(struct import_tx *t, const struct write_args *a, struct imp
     snprintf(n4, sizeof n4, "%ld", skipped);
     snprintf(n5, sizeof n5, "%zu", a->nerr_rows);
     snprintf(uid, sizeof uid, "%ld", (long)in->user_id);
+    char *report = json_dumps(body, JSON_COMPACT); /* import.completed's data.import */
     int urc = run_ok(Q(import_finish)(t->import_id, n1, n2, n3, n4, n5, errs_text, uid,
-                                      in->file_name),
+                                      in->file_name, report),
                      err);
+    free(report);
     free(errs_text);
     if (urc < 0 || tx_cmd("COMMIT", err) < 0) {
         json_decref(body);

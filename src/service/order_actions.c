@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "deliveryd/config.h"
 #include "deliveryd/db.h"
 #include "deliveryd/orders.h"
 #include "deliveryd/settings.h"
@@ -22,7 +23,20 @@ struct action_def {
     const char *sets;  /* extra SET items (o = the order, p = the parameters), or "" */
     const char *extra; /* extra WHERE conditions */
     const char *ctes;  /* extra common table expressions (", name AS (...)"), or "" */
+    const char *events; /* extra rows of the events CTE (" UNION ALL SELECT order_id, k,
+                         * type, warehouse_id, data ..."), or "" */
 };
+
+/* A customer message (API.md "Customer messages") of the orders changed:
+ * the customer.<kind> event, when p.messages (the setting
+ * customer_messages) is on; its text is customer_message() of
+ * sql/schema/events.sql, made from the order as it is after the change. */
+#define CUSTOMER_MESSAGE(kind)                                                                     \
+    " UNION ALL SELECT upd.id, 2, 'customer." kind "', upd.warehouse_id,"                          \
+    "  customer_message('" kind "', p.lang, upd.o_row,"                                            \
+    "   (SELECT first_name(u.full_name) FROM drivers d JOIN users u ON u.id = d.user_id"           \
+    "     WHERE d.id = upd.driver_id), p.base_url)"                                                \
+    " FROM upd, p WHERE p.messages AND (upd.o_row).customer_phone IS NOT NULL"
 
 static const struct action_def defs[ACT_COUNT] = {
     [ACT_ASSIGN] = {"assign", "assigned_at", ", driver_id = p.new_driver, picked_up_at = NULL",
@@ -35,19 +49,26 @@ static const struct action_def defs[ACT_COUNT] = {
                     "  suggested_driver_ids, chosen_driver_id, chosen_rank, decided_by)"
                     "  SELECT upd.id, sug.driver_ids, upd.driver_id,"
                     "   array_position(sug.driver_ids, upd.driver_id), p.actor"
-                    "  FROM upd JOIN sug ON sug.order_id = upd.id, p)"},
-    [ACT_UNASSIGN] = {"unassign", NULL, ", driver_id = NULL, assigned_at = NULL", "", ""},
-    [ACT_PICKUP] = {"pickup", "picked_up_at", "", "", ""},
+                    "  FROM upd JOIN sug ON sug.order_id = upd.id, p)",
+                    ""},
+    [ACT_UNASSIGN] = {"unassign", NULL, ", driver_id = NULL, assigned_at = NULL", "", "", ""},
+    [ACT_PICKUP] = {"pickup", "picked_up_at", "", "", "", CUSTOMER_MESSAGE("out_for_delivery")},
     [ACT_DELIVER] = {"deliver", "delivered_at",
                      ", recipient_name = coalesce(p.recipient, o.recipient_name),"
                      " delivery_notes = coalesce(p.notes, o.delivery_notes)",
                      " AND (NOT p.need_proof OR cur.has_proof)",
                      /* cash on delivery is recorded by the same statement */
-                     ", pay AS (INSERT INTO payment_collections (order_id, driver_id, method,"
-                     "  amount, expected_amount, discrepancy, collected_by)"
+                     ", pay AS (INSERT INTO payment_collections AS pc (order_id, driver_id,"
+                     "  method, amount, expected_amount, discrepancy, collected_by)"
                      "  SELECT upd.id, upd.driver_id, p.pay_method, p.pay_amount, upd.amount,"
                      "   upd.amount IS DISTINCT FROM p.pay_amount, p.actor"
-                     "  FROM upd, p WHERE p.pay_method IS NOT NULL)"},
+                     "  FROM upd, p WHERE p.pay_method IS NOT NULL"
+                     "  RETURNING pc.order_id, payment_body(pc) AS body)",
+                     /* and announced, after the order's event */
+                     " UNION ALL SELECT upd.id, 1, 'payment.recorded', upd.warehouse_id,"
+                     "  jsonb_build_object('payment', pay.body)"
+                     " FROM pay JOIN upd ON upd.id = pay.order_id"
+                     CUSTOMER_MESSAGE("delivered")},
     [ACT_FAIL] = {"fail", "failed_at",
                   ", failure_reason = p.reason, failure_reason_code = p.reason_code", "",
                   /* the managers who can see the order hear about it */
@@ -57,15 +78,16 @@ static const struct action_def defs[ACT_COUNT] = {
                   "   p.reason, jsonb_build_object('order_id', upd.id, 'reason_code',"
                   "   p.reason_code), upd.id"
                   "  FROM upd, p, users u WHERE u.role = 'manager' AND u.is_active"
-                  "  AND (u.warehouse_id IS NULL OR u.warehouse_id = upd.warehouse_id))"},
-    [ACT_CANCEL] = {"cancel", "cancelled_at", ", cancel_reason = p.reason", "", ""},
+                  "  AND (u.warehouse_id IS NULL OR u.warehouse_id = upd.warehouse_id))",
+                  CUSTOMER_MESSAGE("delivery_failed")},
+    [ACT_CANCEL] = {"cancel", "cancelled_at", ", cancel_reason = p.reason", "", "", ""},
     [ACT_REQUEUE] = {"requeue", NULL, ", driver_id = NULL, assigned_at = NULL, picked_up_at = NULL",
-                     "", ""},
-    [ACT_RETURN] = {"return", "returned_at", "", "", ""},
+                     "", "", ""},
+    [ACT_RETURN] = {"return", "returned_at", "", "", "", ""},
 };
 
-/* [action][with the order body]: a batch answers with outcomes only, and
- * planning the inlined order_body() costs as much as running a small batch. */
+/* [action][with the order body]: a batch answers with outcomes only (its
+ * events still carry each changed order's body). */
 static char *sql_text[ACT_COUNT][2];
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
@@ -83,7 +105,8 @@ static void build_sql(void)
             "  $4::bigint AS scope, $5::bigint AS own, $6::bigint AS new_driver,"
             "  $7::text AS reason, $8::text AS reason_code, $9::bool AS need_proof,"
             "  $10::text AS recipient, $11::text AS notes, $12::text AS pay_method,"
-            "  $13::numeric AS pay_amount),"
+            "  $13::numeric AS pay_amount, $14::bool AS messages, $15::text AS lang,"
+            "  $16::text AS base_url),"
             " ids AS (SELECT DISTINCT unnest(p.ids) AS id FROM p),"
             " cur AS (SELECT o.id, o.status, o.driver_id, o.version,"
             "   EXISTS (SELECT 1 FROM proofs pr WHERE pr.order_id = o.id"
@@ -109,21 +132,32 @@ static void build_sql(void)
             "   AND (p.ver IS NULL OR cur.version = p.ver)%s"
             "  RETURNING o.id, cur.status AS from_status, o.status AS to_status,"
             "   cur.driver_id AS prev_driver, o.driver_id, o.amount, o.warehouse_id, o.order_number,"
-            "   %s AS body),"
+            "   order_body(o) AS body%s),"
             " h AS (INSERT INTO order_status_history (order_id, from_status, to_status,"
             "   changed_by, driver_id, previous_driver_id, reason, reason_code)"
             "  SELECT upd.id, upd.from_status, upd.to_status, p.actor, upd.driver_id,"
             "   CASE WHEN upd.prev_driver IS DISTINCT FROM upd.driver_id THEN upd.prev_driver END,"
             "   p.reason, p.reason_code FROM upd, p)",
-            d->sets, d->name, d->extra, with_body ? "order_body(o)" : "NULL::json");
+            d->sets, d->name, d->extra, *d->events ? ", o AS o_row" : "");
         buf_puts(&b, d->ctes);
+        /* the outbox (migration 0024): order.<the new status> for each
+         * order changed, then what the action adds (its payment, the
+         * customer's message), numbered in that order per order; without
+         * additions, in upd's order (cur's: by id), no sort needed */
+        buf_printf(&b,
+                   ", ev AS (INSERT INTO events (type, order_id, warehouse_id, data)"
+                   "  SELECT e.type, e.order_id, e.warehouse_id, e.data FROM ("
+                   "   SELECT upd.id AS order_id, 0 AS k, 'order.' || upd.to_status AS type,"
+                   "    upd.warehouse_id, jsonb_build_object('order', upd.body) AS data FROM upd"
+                   "%s) e%s)",
+                   d->events, *d->events ? " ORDER BY e.order_id, e.k" : "");
         /* the columns of enum order_action_col */
         buf_printf(&b,
-                   " SELECT ids.id, cur.status, cur.version, cur.has_proof, upd.body,"
+                   " SELECT ids.id, cur.status, cur.version, cur.has_proof, %s,"
                    " upd.id IS NOT NULL, cur.status = ANY (order_action_from('%s'))"
                    " FROM ids LEFT JOIN cur ON cur.id = ids.id LEFT JOIN upd ON upd.id = ids.id"
                    " ORDER BY ids.id",
-                   d->name);
+                   with_body ? "upd.body" : "NULL::json", d->name);
         sql_text[a][with_body] = buf_steal(&b, NULL);
     }
 }
@@ -140,6 +174,13 @@ db_res *order_action_run(const struct principal *who, enum order_action act,
     bool driver = who->role == ROLE_DRIVER;
     const char *need_proof =
         act == ACT_DELIVER && settings_bool("require_proof_of_delivery", false) ? "true" : "false";
+    /* customer messages (pickup, deliver, fail): the settings' values at
+     * this moment, as require_proof_of_delivery */
+    bool messages = settings_bool("customer_messages", false);
+    json_t *lang_v = messages ? settings_get("customer_message_default_lang") : NULL;
+    char lang[8] = "ar";
+    if (json_is_string(lang_v)) snprintf(lang, sizeof lang, "%s", json_string_value(lang_v));
+    json_decref(lang_v);
     const char *params[] = {in->ids,
                             in->version,
                             who->user_id > 0 ? actor : NULL, /* NULL: the system */
@@ -152,7 +193,10 @@ db_res *order_action_run(const struct principal *who, enum order_action act,
                             in->recipient,
                             in->notes,
                             in->pay_method,
-                            in->pay_amount};
+                            in->pay_amount,
+                            messages ? "true" : "false",
+                            messages ? lang : NULL,
+                            g_cfg.public_base_url};
     return db_exec_prepared(sql_text[act][!in->batch], ARRAY_LEN(params), params, err);
 }
 

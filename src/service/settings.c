@@ -7,7 +7,7 @@
 #include "deliveryd/log.h"
 #include "deliveryd/util.h"
 
-enum st_type { ST_INT, ST_BOOL, ST_TIMEZONE, ST_CODES, ST_ALIASES, ST_WEIGHTS };
+enum st_type { ST_INT, ST_BOOL, ST_TIMEZONE, ST_CODES, ST_ALIASES, ST_WEIGHTS, ST_TEMPLATES, ST_LANG };
 
 struct setting_def {
     const char *key;
@@ -31,7 +31,36 @@ static const struct setting_def defs[] = {
     {"import_column_aliases", ST_ALIASES, 0, 0},
     {"suggestion_weights", ST_WEIGHTS, 0, 0},
     {"replica_max_lag_seconds", ST_INT, 0, 3600},
+    {"event_retention_days", ST_INT, 1, 3650},
+    {"customer_messages", ST_BOOL, 0, 0},
+    {"customer_message_templates", ST_TEMPLATES, 1, 500},
+    {"customer_message_default_lang", ST_LANG, 0, 0},
 };
+
+/* customer_message_templates: exactly these kinds, each {"ar","en"} texts
+ * of min..max characters (customer_message() in sql/schema/events.sql
+ * fills them in) */
+static const char *const message_kinds[] = {"out_for_delivery", "delivered", "delivery_failed"};
+static const char *const message_langs[] = {"ar", "en"};
+
+static const char *templates_error(const json_t *v, long min, long max)
+{
+    static const char *const msg =
+        "must be {\"out_for_delivery\",\"delivered\",\"delivery_failed\"}, each "
+        "{\"ar\",\"en\"} texts of 1 to 500 characters";
+    if (!json_is_object(v) || json_object_size(v) != ARRAY_LEN(message_kinds)) return msg;
+    for (size_t k = 0; k < ARRAY_LEN(message_kinds); k++) {
+        json_t *t = json_object_get(v, message_kinds[k]);
+        if (!json_is_object(t) || json_object_size(t) != ARRAY_LEN(message_langs)) return msg;
+        for (size_t l = 0; l < ARRAY_LEN(message_langs); l++) {
+            json_t *text = json_object_get(t, message_langs[l]);
+            if (!json_is_string(text)) return msg;
+            size_t n = utf8_chars(json_string_value(text));
+            if (n < (size_t)min || n > (size_t)max) return msg;
+        }
+    }
+    return NULL;
+}
 
 static const char *const import_fields[] = {
     "order_number", "customer_name", "customer_phone", "delivery_address", "area", "block",
@@ -117,6 +146,14 @@ int settings_validate(const char *key, const json_t *v, const char **msg)
         }
         break;
     }
+    case ST_TEMPLATES:
+        *msg = templates_error(v, d->min, d->max);
+        break;
+    case ST_LANG:
+        if (!json_is_string(v) || (strcmp(json_string_value(v), "ar") != 0 &&
+                                   strcmp(json_string_value(v), "en") != 0))
+            *msg = "must be \"ar\" or \"en\"";
+        break;
     case ST_WEIGHTS: {
         static const char *const names[] = {"distance", "load", "online"};
         if (!json_is_object(v) || json_object_size(v) != ARRAY_LEN(names)) {
