@@ -155,10 +155,10 @@ COMMENT ON COLUMN public.orders.created_by IS 'The user who created the order by
 -- Name: customer_message(text, text, public.orders, text, text); Type: FUNCTION; Schema: public; Owner: -
 --
 
-CREATE FUNCTION public.customer_message(kind text, lang text, o public.orders, driver_first_name text, base_url text) RETURNS jsonb
+CREATE FUNCTION public.customer_message(kind text, lang text, o public.orders, driver_first_name text, base_url text) RETURNS json
     LANGUAGE sql STABLE PARALLEL SAFE
     AS $$
-  SELECT jsonb_build_object(
+  SELECT json_build_object(
            'to', o.customer_phone,
            'lang', l.lang,
            'text', message_fill(
@@ -1032,9 +1032,9 @@ CREATE TABLE public.events (
     type text NOT NULL,
     order_id bigint,
     warehouse_id bigint,
-    data jsonb NOT NULL,
+    data json NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT events_data_check CHECK ((jsonb_typeof(data) = 'object'::text)),
+    CONSTRAINT events_data_check CHECK ((json_typeof(data) = 'object'::text)),
     CONSTRAINT events_type_check CHECK ((type ~ '^[a-z_]+\.[a-z_]+$'::text))
 );
 

@@ -10,7 +10,8 @@
 --                 customer.out_for_delivery|delivered|delivery_failed
 --   order_id      the order it is about, if any (per-order ordering)
 --   warehouse_id  the warehouse it belongs to, if any (scoped streams)
---   data          the payload's `data` as it was at commit ({"order": …},
+--   data          the payload's `data` as it was at commit, as json (written
+--                 once, sent as it is: no jsonb conversion) ({"order": …},
 --                 {"payment": …}, {"import": …}, a customer message)
 -- Kept event_retention_days (setting), purged by the purge-events cron job.
 CREATE TABLE events (
@@ -18,7 +19,7 @@ CREATE TABLE events (
   type         text NOT NULL CHECK (type ~ '^[a-z_]+\.[a-z_]+$'),
   order_id     bigint,
   warehouse_id bigint,
-  data         jsonb NOT NULL CHECK (jsonb_typeof(data) = 'object'),
+  data         json NOT NULL CHECK (json_typeof(data) = 'object'),
   created_at   timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX events_created_at_idx ON events (created_at);

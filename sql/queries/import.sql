@@ -103,7 +103,7 @@ WITH up AS (INSERT INTO orders AS o (order_number, source, warehouse_id, custome
   SELECT id, NULL, 'pending', $3::bigint, 'imported' FROM up WHERE created),
  ev AS (INSERT INTO events (type, order_id, warehouse_id, data)
   SELECT CASE WHEN created THEN 'order.created' ELSE 'order.updated' END, id, warehouse_id,
-   jsonb_build_object('order', body) FROM up)
+   json_build_object('order', body) FROM up)
 SELECT count(*) FILTER (WHERE created), count(*) FILTER (WHERE NOT created) FROM up;
 
 -- name: import_find_duplicate
@@ -149,7 +149,7 @@ WITH u AS (UPDATE imports SET rows_total = $2, created = $3, updated = $4,
             skipped = $5, failed = $6, errors = $7::jsonb WHERE id = $1
             RETURNING id, warehouse_id),
  ev AS (INSERT INTO events (type, warehouse_id, data)
-  SELECT 'import.completed', warehouse_id, jsonb_build_object('import', $10::jsonb) FROM u)
+  SELECT 'import.completed', warehouse_id, json_build_object('import', $10::json) FROM u)
 INSERT INTO notifications (user_id, type, title, body, data)
 SELECT $8::bigint, 'import_finished', 'Import finished: '
   || coalesce($9, 'file'), $3 || ' created, ' || $4 || ' updated, '

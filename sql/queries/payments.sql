@@ -24,7 +24,7 @@ WITH o AS (SELECT id, driver_id, amount, status, warehouse_id FROM orders WHERE 
   DO NOTHING RETURNING pc.id, pc.order_id, payment_body(pc) AS body),
  ev AS (INSERT INTO events (type, order_id, warehouse_id, data)
   SELECT 'payment.recorded', ins.order_id, o.warehouse_id,
-   jsonb_build_object('payment', ins.body) FROM ins, o)
+   json_build_object('payment', ins.body) FROM ins, o)
 SELECT o.status, (SELECT id FROM ins) FROM o;
 
 -- name: payment_get
@@ -58,7 +58,7 @@ WITH ids AS (SELECT DISTINCT unnest($1::bigint[]) AS id),
   FROM cur WHERE p.id = cur.id AND cur.status = 'unpaid'
   RETURNING p.id, p.order_id, payment_body(p) AS body),
  ev AS (INSERT INTO events (type, order_id, warehouse_id, data)
-  SELECT 'payment.remitted', upd.order_id, o.warehouse_id, jsonb_build_object('payment', upd.body)
+  SELECT 'payment.remitted', upd.order_id, o.warehouse_id, json_build_object('payment', upd.body)
   FROM upd JOIN orders o ON o.id = upd.order_id ORDER BY upd.id)
 SELECT ids.id, cur.status, upd.id IS NOT NULL FROM ids
   LEFT JOIN cur ON cur.id = ids.id LEFT JOIN upd ON upd.id = ids.id ORDER BY ids.id;
@@ -76,7 +76,7 @@ WITH ids AS (SELECT DISTINCT unnest($1::bigint[]) AS id),
   FROM cur WHERE p.id = cur.id AND cur.status = 'remitted'
   RETURNING p.id, p.order_id, payment_body(p) AS body),
  ev AS (INSERT INTO events (type, order_id, warehouse_id, data)
-  SELECT 'payment.settled', upd.order_id, o.warehouse_id, jsonb_build_object('payment', upd.body)
+  SELECT 'payment.settled', upd.order_id, o.warehouse_id, json_build_object('payment', upd.body)
   FROM upd JOIN orders o ON o.id = upd.order_id ORDER BY upd.id)
 SELECT ids.id, cur.status, upd.id IS NOT NULL FROM ids
   LEFT JOIN cur ON cur.id = ids.id LEFT JOIN upd ON upd.id = ids.id ORDER BY ids.id;

@@ -47,10 +47,10 @@ $$;
 -- phone to send to.
 CREATE OR REPLACE FUNCTION customer_message(kind text, lang text, o orders,
                                             driver_first_name text, base_url text)
-RETURNS jsonb
+RETURNS json
 LANGUAGE sql STABLE PARALLEL SAFE
 AS $$
-  SELECT jsonb_build_object(
+  SELECT json_build_object(
            'to', o.customer_phone,
            'lang', l.lang,
            'text', message_fill(

@@ -143,7 +143,7 @@ void api_orders_create(struct req *r)
     sqlb_ref(&b, actor);
     /* the outbox: order.created, in the same statement (none for a replay) */
     sqlb_puts(&b, " FROM o), ev AS (INSERT INTO events (type, order_id, warehouse_id, data)"
-                  " SELECT 'order.created', id, warehouse_id, jsonb_build_object('order', body)"
+                  " SELECT 'order.created', id, warehouse_id, json_build_object('order', body)"
                   " FROM o) SELECT body FROM o");
     struct db_error err;
     db_res *res = sqlb_exec(&b, DB_PLAN_EACH, &err);
@@ -224,7 +224,7 @@ void api_orders_patch(struct req *r)
     /* the outbox: order.updated, in the same statement (none when refused) */
     sqlb_puts(&b, "::int) RETURNING o.id, o.warehouse_id, order_body(o) AS body),"
                   " ev AS (INSERT INTO events (type, order_id, warehouse_id, data)"
-                  " SELECT 'order.updated', id, warehouse_id, jsonb_build_object('order', body)"
+                  " SELECT 'order.updated', id, warehouse_id, json_build_object('order', body)"
                   " FROM upd)"
                   " SELECT (SELECT body FROM upd), cur.status, cur.version FROM cur");
     db_res *res = sqlb_or_reply(r, &b, DB_PLAN_EACH);

@@ -66,7 +66,7 @@ static const struct action_def defs[ACT_COUNT] = {
                      "  RETURNING pc.order_id, payment_body(pc) AS body)",
                      /* and announced, after the order's event */
                      " UNION ALL SELECT upd.id, 1, 'payment.recorded', upd.warehouse_id,"
-                     "  jsonb_build_object('payment', pay.body)"
+                     "  json_build_object('payment', pay.body)"
                      " FROM pay JOIN upd ON upd.id = pay.order_id"
                      CUSTOMER_MESSAGE("delivered")},
     [ACT_FAIL] = {"fail", "failed_at",
@@ -148,7 +148,7 @@ static void build_sql(void)
                    ", ev AS (INSERT INTO events (type, order_id, warehouse_id, data)"
                    "  SELECT e.type, e.order_id, e.warehouse_id, e.data FROM ("
                    "   SELECT upd.id AS order_id, 0 AS k, 'order.' || upd.to_status AS type,"
-                   "    upd.warehouse_id, jsonb_build_object('order', upd.body) AS data FROM upd"
+                   "    upd.warehouse_id, json_build_object('order', upd.body) AS data FROM upd"
                    "%s) e%s)",
                    d->events, *d->events ? " ORDER BY e.order_id, e.k" : "");
         /* the columns of enum order_action_col */
