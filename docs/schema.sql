@@ -1665,7 +1665,7 @@ CREATE INDEX orders_archive_due_idx ON public.orders USING btree (status, COALES
 -- Name: orders_area_delivered_idx; Type: INDEX; Schema: public; Owner: -
 --
 
-CREATE INDEX orders_area_delivered_idx ON public.orders USING btree (lower(area), delivered_at) INCLUDE (driver_id, estimated_delivery_time, created_at) WHERE (status = 'delivered'::text);
+CREATE INDEX orders_area_delivered_idx ON public.orders USING btree (lower(area), delivered_at) INCLUDE (driver_id, estimated_delivery_time, created_at, area) WHERE (status = 'delivered'::text);
 
 --
 -- Name: orders_driver_status_idx; Type: INDEX; Schema: public; Owner: -

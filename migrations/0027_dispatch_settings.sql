@@ -24,8 +24,10 @@ UPDATE settings SET value = '{"history": 0.3, "cash": 0.1}'::jsonb || value
 
 -- A driver's deliveries in an area over the last suggestion_history_days,
 -- for every candidate at once: one range of this index (area as written,
--- case-insensitive), read without the heap (the INCLUDE columns are what
--- the on-time rule needs). Partial: only delivered orders are history.
+-- case-insensitive), read without the heap: the INCLUDE columns are what
+-- the on-time rule needs, and area itself, without which PostgreSQL plans
+-- no index-only scan on lower(area) (it wants every column the query
+-- names). Partial: only delivered orders are history.
 CREATE INDEX orders_area_delivered_idx ON orders (lower(area), delivered_at)
-  INCLUDE (driver_id, estimated_delivery_time, created_at)
+  INCLUDE (driver_id, estimated_delivery_time, created_at, area)
   WHERE status = 'delivered';
