@@ -33,6 +33,19 @@ CREATE DOMAIN public.payment_method AS text
 	CONSTRAINT payment_method_check CHECK ((VALUE = ANY (ARRAY['cash'::text, 'knet'::text, 'card'::text, 'prepaid'::text])));
 
 --
+-- Name: age_words(double precision); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.age_words(p_secs double precision) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+  SELECT CASE WHEN p_secs < 60 THEN greatest(floor(p_secs), 0)::int || ' s'
+              WHEN p_secs < 3600 THEN floor(p_secs / 60)::int || ' min'
+              WHEN p_secs < 172800 THEN floor(p_secs / 3600)::int || ' h'
+              ELSE floor(p_secs / 86400)::int || ' days' END
+$$;
+
+--
 -- Name: analytics_range(date, date); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -193,6 +206,17 @@ CREATE FUNCTION public.digit_grams(search_text text, phone_digits text) RETURNS 
     FROM regexp_matches(coalesce(search_text, '') || ' ' || coalesce(phone_digits, ''),
                         '([0-9]{6,})', 'g') AS m,
          generate_series(1, length(m[1]) - 5) AS i
+$$;
+
+--
+-- Name: distance_km(double precision, double precision, double precision, double precision); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.distance_km(lat1 double precision, lng1 double precision, lat2 double precision, lng2 double precision) RETURNS double precision
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+  SELECT 6371 * 2 * asin(sqrt(power(sin(radians(lat2 - lat1) / 2), 2)
+         + cos(radians(lat1)) * cos(radians(lat2)) * power(sin(radians(lng2 - lng1) / 2), 2)))
 $$;
 
 --
@@ -380,6 +404,14 @@ BEGIN
   NEW.sla_notified_at := NULL;
   RETURN NEW;
 END $$;
+
+--
+-- Name: order_on_time(timestamp with time zone, timestamp with time zone, timestamp with time zone, integer); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.order_on_time(p_delivered_at timestamp with time zone, p_eta timestamp with time zone, p_created_at timestamp with time zone, p_sla integer) RETURNS boolean
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $$ SELECT p_delivered_at <= coalesce(p_eta, p_created_at + make_interval(mins => p_sla)) $$;
 
 --
 -- Name: order_rules(); Type: FUNCTION; Schema: public; Owner: -
@@ -615,6 +647,51 @@ BEGIN
   NEW.updated_at := now();
   RETURN NEW;
 END
+$$;
+
+--
+-- Name: suggestion_reasons(boolean, boolean, double precision, double precision, bigint, text, integer, bigint, bigint, numeric, numeric); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.suggestion_reasons(p_online boolean, p_fresh boolean, p_age_secs double precision, p_km double precision, p_active bigint, p_area text, p_days integer, p_delivered bigint, p_on_time bigint, p_cash numeric, p_cash_limit numeric) RETURNS json
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+  SELECT json_agg(r ORDER BY i) FROM (VALUES
+    (1, CASE WHEN p_online THEN 'online' ELSE 'offline' END),
+    (2, CASE WHEN p_age_secs IS NULL THEN 'no position reported'
+             WHEN NOT p_fresh THEN 'position ' || age_words(p_age_secs) || ' old' END),
+    (3, CASE WHEN p_km IS NULL THEN 'distance unknown'
+             ELSE round(p_km::numeric, 1) || ' km away' END),
+    (4, coalesce(p_active, 0) || ' active order'
+        || CASE WHEN coalesce(p_active, 0) = 1 THEN '' ELSE 's' END),
+    (5, CASE WHEN p_area IS NULL OR btrim(p_area) = '' THEN 'no area on the order, so no history'
+             WHEN coalesce(p_delivered, 0) = 0 THEN 'no deliveries in ' || p_area || ' yet'
+             ELSE 'on time ' || coalesce(p_on_time, 0) || ' of ' || p_delivered || ' in '
+                  || p_area || ' (' || p_days || ' days)' END),
+    (6, 'holds ' || coalesce(p_cash, 0)::numeric(12,3) || ' KWD cash'
+        || CASE WHEN p_cash_limit > 0 THEN ' (limit ' || p_cash_limit::numeric(12,3) || ')'
+                ELSE '' END)
+  ) AS x(i, r) WHERE r IS NOT NULL
+$$;
+
+--
+-- Name: suggestion_score(jsonb, boolean, boolean, double precision, bigint, bigint, bigint, numeric, numeric); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.suggestion_score(p_weights jsonb, p_online boolean, p_fresh boolean, p_km double precision, p_active bigint, p_delivered bigint, p_on_time bigint, p_cash numeric, p_cash_limit numeric) RETURNS numeric
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+  SELECT round((
+      coalesce((p_weights ->> 'online')::float8, 0.2)
+        * CASE WHEN p_online AND p_fresh THEN 1 WHEN p_online THEN 0.5 ELSE 0 END
+    + coalesce((p_weights ->> 'distance')::float8, 0.5) * coalesce(1 / (1 + p_km), 0)
+    + coalesce((p_weights ->> 'load')::float8, 0.3) / (1 + coalesce(p_active, 0))
+    + coalesce((p_weights ->> 'history')::float8, 0.3)
+        * coalesce(p_on_time, 0)::float8 / (coalesce(p_delivered, 0) + 1)
+    + coalesce((p_weights ->> 'cash')::float8, 0.1)
+        * CASE WHEN p_cash_limit > 0
+               THEN greatest(0, 1 - coalesce(p_cash, 0) / p_cash_limit)::float8 ELSE 1 END
+  )::numeric, 4)
 $$;
 
 --
@@ -1655,6 +1732,12 @@ CREATE INDEX orders_active_driver_idx ON public.orders USING btree (driver_id) W
 --
 
 CREATE INDEX orders_archive_due_idx ON public.orders USING btree (status, COALESCE(delivered_at, cancelled_at, returned_at)) WHERE ((NOT is_archived) AND (status = ANY (ARRAY['delivered'::text, 'cancelled'::text, 'returned'::text])));
+
+--
+-- Name: orders_area_delivered_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX orders_area_delivered_idx ON public.orders USING btree (lower(area), delivered_at) INCLUDE (driver_id, estimated_delivery_time, created_at, area) WHERE (status = 'delivered'::text);
 
 --
 -- Name: orders_driver_status_idx; Type: INDEX; Schema: public; Owner: -

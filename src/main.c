@@ -1,4 +1,4 @@
-/* deliveryd: serve (default), migrate, create-user. */
+/* deliveryd: serve (default), migrate, create-user, cron, suggest-backtest. */
 #include <jansson.h>
 #include <signal.h>
 #include <sodium.h>
@@ -139,7 +139,8 @@ static int run_cron(int argc, char **argv)
 static void usage(void)
 {
     fprintf(stderr, "usage: deliveryd [serve | migrate | create-user --username U --role R "
-                    "[--full-name N] [--password P] | cron JOB]\n");
+                    "[--full-name N] [--password P] | cron JOB | "
+                    "suggest-backtest [--from DATE] [--to DATE]]\n");
 }
 
 int main(int argc, char **argv)
@@ -148,7 +149,7 @@ int main(int argc, char **argv)
     unsigned need;
     if (strcmp(cmd, "serve") == 0) need = NEED_DATABASE | NEED_JWT;
     else if (strcmp(cmd, "migrate") == 0 || strcmp(cmd, "create-user") == 0 ||
-             strcmp(cmd, "cron") == 0)
+             strcmp(cmd, "cron") == 0 || strcmp(cmd, "suggest-backtest") == 0)
         need = NEED_DATABASE;
     else {
         usage();
@@ -170,6 +171,7 @@ int main(int argc, char **argv)
     else if (strcmp(cmd, "migrate") == 0)
         rc = migrate_run(g_cfg.migrations_dir, g_cfg.schema_dir) == 0 ? 0 : 1;
     else if (strcmp(cmd, "cron") == 0) rc = run_cron(argc, argv);
+    else if (strcmp(cmd, "suggest-backtest") == 0) rc = cli_suggest_backtest(argc, argv);
     else rc = cli_create_user(argc, argv);
     db_thread_close();
     config_free();

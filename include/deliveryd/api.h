@@ -118,6 +118,7 @@ void api_track_page(struct req *r);
 void api_analytics_summary(struct req *r);
 void api_analytics_drivers(struct req *r);
 void api_analytics_suggestions(struct req *r);
+void api_analytics_suggestions_backtest(struct req *r);
 void api_orders_suggestions(struct req *r);
 /* imports.c, export.c, webhook.c */
 void api_imports_create(struct req *r);

@@ -18,3 +18,14 @@ AS $$
          (d.t + 1)::timestamp AT TIME ZONE d.tz
     FROM d
 $$;
+
+-- On time, once: a delivery is on time when it came by its estimated
+-- delivery time, or, without one, within sla_minutes (p_sla) of the order's
+-- creation. analytics (on_time_rate), the suggestions' history in an area
+-- and the backtest (sql/schema/suggestions.sql, sql/queries/analytics.sql).
+-- STABLE, not IMMUTABLE (timestamptz + interval is STABLE), so it is
+-- inlined into the statements that call it.
+CREATE OR REPLACE FUNCTION order_on_time(p_delivered_at timestamptz, p_eta timestamptz,
+                                         p_created_at timestamptz, p_sla int) RETURNS boolean
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$ SELECT p_delivered_at <= coalesce(p_eta, p_created_at + make_interval(mins => p_sla)) $$;

@@ -4,7 +4,9 @@
  * Analytics answers are shared by every instance through Redis for
  * ANALYTICS_TTL seconds under the stats generation, which every write that
  * changes the figures bumps after its commit (ROUTE_STATS routes and the
- * cron jobs): an answer is at most that old and never misses a write. */
+ * cron jobs): an answer is at most that old and never misses a write.
+ * The backtest's positions and sessions are not among those writes: it
+ * replays past assignments, so a point sent since is at most that old. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,8 +84,28 @@ void api_analytics_suggestions(struct req *r)
     analytics_reply(r, &a, db_q_or_reply(r, Q(analytics_suggestions)(a.from, a.to, a.scope)));
 }
 
-/* Every active driver is a candidate, ranked by the weights of the
- * suggestion_weights setting (sql/queries/analytics.sql says how). */
+/* The backtest of the suggestions (sql/queries/analytics.sql says how):
+ * an analytics answer like the others, cached and scoped the same way. */
+void api_analytics_suggestions_backtest(struct req *r)
+{
+    struct analytics a;
+    if (analytics_cached(r, "backtest", &a)) return;
+    analytics_reply(r, &a,
+                    db_q_or_reply(r, Q(analytics_suggestion_backtest)(a.from, a.to, a.scope)));
+}
+
+/* The driver_cash_limit setting as decimal text: a money string as stored,
+ * or a number of KWD (settings_validate takes both). */
+static const char *cash_limit_text(struct req *r)
+{
+    json_t *v = req_own_json(r, settings_get("driver_cash_limit"));
+    if (json_is_string(v)) return json_string_value(v);
+    if (json_is_number(v)) return req_printf(r, "%.3f", json_number_value(v));
+    return "100.000";
+}
+
+/* Every active driver is a candidate, ranked by suggestion_score() over the
+ * suggestion_weights setting (sql/schema/suggestions.sql says how). */
 void api_orders_suggestions(struct req *r)
 {
     const char *limit = req_query(r, "limit");
@@ -93,16 +115,17 @@ void api_orders_suggestions(struct req *r)
         return;
     }
     json_t *w = req_own_json(r, settings_get("suggestion_weights"));
-    char wd[32], wl[32], wo[32];
-    snprintf(wd, sizeof wd, "%g", json_number_value(json_object_get(w, "distance")));
-    snprintf(wl, sizeof wl, "%g", json_number_value(json_object_get(w, "load")));
-    snprintf(wo, sizeof wo, "%g", json_number_value(json_object_get(w, "online")));
+    char *wtext = w ? json_dumps(w, JSON_COMPACT) : NULL;
+    const char *weights = req_strdup(r, wtext ? wtext : "{}");
+    free(wtext);
     enum { SUG_BODY, SUG_STATUS, SUG_ASSIGNABLE }; /* suggestions_for_order's columns */
     db_res *res = db_q_or_reply(
-        r, Q(suggestions_for_order)(id_text(r, r->ids[0]), scope_text(r), wd, wl, wo,
+        r, Q(suggestions_for_order)(id_text(r, r->ids[0]), scope_text(r), weights,
                                     setting_text(r, "location_stale_seconds", 300),
                                     setting_text(r, "driver_offline_after_seconds", 600),
-                                    id_text(r, n)));
+                                    id_text(r, n),
+                                    setting_text(r, "suggestion_history_days", 90),
+                                    cash_limit_text(r), setting_text(r, "sla_minutes", 120)));
     if (!res) return;
     /* an order that cannot be assigned any more gets no suggestions (nor a
      * remembered list that no decision can ever follow) */

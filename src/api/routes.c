@@ -92,6 +92,8 @@ const struct route g_routes[] = {
     {"GET", V1 "/analytics/summary", api_analytics_summary, ROLE_STAFF, 0, 0},
     {"GET", V1 "/analytics/drivers", api_analytics_drivers, ROLE_STAFF, 0, 0},
     {"GET", V1 "/analytics/suggestions", api_analytics_suggestions, ROLE_STAFF, 0, 0},
+    {"GET", V1 "/analytics/suggestions/backtest", api_analytics_suggestions_backtest, ROLE_STAFF,
+     0, 0},
 
     /* operations and public */
     {"POST", V1 "/cron/{job}", api_cron, ROLE_CRON, 0, 0},

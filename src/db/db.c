@@ -511,7 +511,10 @@ db_res *db_run(enum query_id q, int nparams, const char *const *params, struct d
     (void)nparams; /* == d->nparams, checked by Q() when compiling */
     bool want = tl_use_replica;
     if (!want && d->replica) {
-        /* not inside a transaction of the primary: the read must see it */
+        /* not inside a transaction of the primary: the read must see it
+         * (the keys exist once db_global_init ran: a CLI's first statement
+         * may be this one) */
+        db_global_init();
         struct conn *p = pthread_getspecific(conn_key);
         bool in_tx = p && PQtransactionStatus(p->pg) != PQTRANS_IDLE;
         want = !in_tx && replica_usable();

@@ -1,13 +1,15 @@
 #include "deliveryd/settings.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "deliveryd/db.h"
+#include "deliveryd/fields.h"
 #include "deliveryd/log.h"
 #include "deliveryd/util.h"
 
-enum st_type { ST_INT, ST_BOOL, ST_TIMEZONE, ST_CODES, ST_ALIASES, ST_WEIGHTS, ST_TEMPLATES, ST_LANG };
+enum st_type { ST_INT, ST_BOOL, ST_TIMEZONE, ST_CODES, ST_ALIASES, ST_WEIGHTS, ST_TEMPLATES, ST_LANG, ST_MONEY };
 
 struct setting_def {
     const char *key;
@@ -35,6 +37,11 @@ static const struct setting_def defs[] = {
     {"customer_messages", ST_BOOL, 0, 0},
     {"customer_message_templates", ST_TEMPLATES, 1, 500},
     {"customer_message_default_lang", ST_LANG, 0, 0},
+    /* dispatch aids (migration 0027) */
+    {"driver_cash_limit", ST_MONEY, 0, 0},
+    {"suggestion_history_days", ST_INT, 1, 3650},
+    {"assign_warn_distance_km", ST_INT, 1, 1000},
+    {"assign_warn_active_orders", ST_INT, 1, 1000},
 };
 
 /* customer_message_templates: exactly these kinds, each {"ar","en"} texts
@@ -155,16 +162,41 @@ int settings_validate(const char *key, const json_t *v, const char **msg)
             *msg = "must be \"ar\" or \"en\"";
         break;
     case ST_WEIGHTS: {
-        static const char *const names[] = {"distance", "load", "online"};
-        if (!json_is_object(v) || json_object_size(v) != ARRAY_LEN(names)) {
-            *msg = "must be {\"distance\",\"load\",\"online\"} numbers between 0 and 1";
+        /* the three keys of v1 are required, the factors added since
+         * (sql/schema/suggestions.sql) optional: a missing one takes its
+         * default there, so a v1 object keeps its meaning */
+        static const char *const names[] = {"distance", "load", "online", "history", "cash"};
+        enum { REQUIRED = 3 };
+        static const char *const what =
+            "must be {\"distance\",\"load\",\"online\"[,\"history\",\"cash\"]} numbers "
+            "between 0 and 1";
+        if (!json_is_object(v)) {
+            *msg = what;
             break;
         }
+        size_t known = 0;
         for (size_t i = 0; i < ARRAY_LEN(names); i++) {
             json_t *w = json_object_get(v, names[i]);
+            if (!w) {
+                if (i < REQUIRED) *msg = what;
+                continue;
+            }
+            known++;
             if (!json_is_number(w) || json_number_value(w) < 0 || json_number_value(w) > 1)
-                *msg = "must be {\"distance\",\"load\",\"online\"} numbers between 0 and 1";
+                *msg = what;
         }
+        if (known != json_object_size(v)) *msg = what; /* an unknown key */
+        break;
+    }
+    case ST_MONEY: {
+        /* KWD: a money string ("100.000") or a number; more than zero */
+        char txt[64], norm[32];
+        if (json_is_string(v)) snprintf(txt, sizeof txt, "%s", json_string_value(v));
+        else if (json_is_number(v) && json_number_value(v) < 1e9)
+            snprintf(txt, sizeof txt, "%.3f", json_number_value(v));
+        else txt[0] = '\0';
+        if (money_normalize(txt, norm, sizeof norm) < 0 || strspn(norm, "0.") == strlen(norm))
+            *msg = "must be an amount in KWD above zero, e.g. \"100.000\"";
         break;
     }
     }
