@@ -46,6 +46,10 @@ static const struct cfg_def defs[] = {
     {"REQUEST_HEAD_TIMEOUT", CFG_INT, "20", 1, 3600, S(request_head_timeout), 0, 0},
     {"TRUST_PROXY", CFG_INT, "0", 0, 1, S(trust_proxy), 0, 0},
     {"STATEMENT_TIMEOUT_MS", CFG_INT, "15000", 100, 600000, S(db_pool_statement_timeout_ms), 0, 0},
+    /* 1: webhook URLs may resolve to loopback/private/link-local addresses
+     * (tests, a receiver on the same host); 0 refuses them when subscribing
+     * and again at connect time */
+    {"WEBHOOK_ALLOW_PRIVATE", CFG_INT, "0", 0, 1, S(webhook_allow_private), 0, 0},
 };
 #undef S
 

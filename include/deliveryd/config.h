@@ -28,6 +28,7 @@ struct config {
     long request_head_timeout;
     long db_pool_statement_timeout_ms;
     long trust_proxy; /* 1: take the client address from X-Forwarded-For */
+    long webhook_allow_private; /* 1: webhook URLs may reach private addresses */
     enum log_level log_level;
 };
 

@@ -31,6 +31,8 @@ static const struct setting_def defs[] = {
     {"import_column_aliases", ST_ALIASES, 0, 0},
     {"suggestion_weights", ST_WEIGHTS, 0, 0},
     {"replica_max_lag_seconds", ST_INT, 0, 3600},
+    {"webhook_retry_base_seconds", ST_INT, 1, 86400},
+    {"webhook_max_attempts", ST_INT, 1, 100},
 };
 
 static const char *const import_fields[] = {
