@@ -541,6 +541,45 @@ BEGIN
 END $$;
 
 --
+-- Name: webhook_deliveries_claim(integer, bigint[], integer[], integer, integer); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.webhook_deliveries_claim(max_rows integer, busy_subs bigint[], busy_free integer[], per_sub integer, lease_seconds integer) RETURNS TABLE(id bigint, subscription_id bigint, url text, secret text, event_id bigint, body text)
+    LANGUAGE sql
+    SET jit TO 'off'
+    AS $$
+  WITH busy AS (SELECT * FROM unnest(busy_subs, busy_free) AS b (sub, free)),
+  picked AS (
+    SELECT x.id
+    FROM webhook_subscriptions s
+    LEFT JOIN busy b ON b.sub = s.id
+    CROSS JOIN LATERAL (
+      SELECT d.id
+      FROM webhook_deliveries d
+      WHERE d.subscription_id = s.id AND d.status = 'pending' AND d.next_attempt_at <= now()
+        -- the order's earliest pending event (a scalar subquery: one index
+        -- probe per candidate, never a scan of the order-less backlog)
+        AND (d.order_id IS NULL
+             OR d.event_id = (SELECT e.event_id FROM webhook_deliveries e
+                               WHERE e.subscription_id = d.subscription_id
+                                 AND e.order_id = d.order_id AND e.status = 'pending'
+                               ORDER BY e.event_id LIMIT 1))
+      ORDER BY d.event_id
+      LIMIT greatest(coalesce(b.free, per_sub), 0)
+      FOR UPDATE OF d SKIP LOCKED) x
+    WHERE s.is_active
+    LIMIT max_rows)
+  UPDATE webhook_deliveries d
+     SET next_attempt_at = now() + make_interval(secs => lease_seconds)
+    FROM events e, webhook_subscriptions s
+   WHERE d.id = ANY (ARRAY(SELECT id FROM picked)) -- by the primary key, never a scan
+     AND e.id = d.event_id AND s.id = d.subscription_id
+  RETURNING d.id, d.subscription_id, s.url, s.secret, d.event_id,
+            json_build_object('id', e.id, 'type', e.type, 'created_at', api_ts(e.created_at),
+                              'data', e.data)::text AS body;
+$$;
+
+--
 -- Name: webhook_event_matches(text[], text); Type: FUNCTION; Schema: public; Owner: -
 --
 

@@ -61,43 +61,16 @@ SELECT (SELECT count(*) FROM u) AS retried,
 SELECT body FROM api_webhook_deliveries WHERE id = $1;
 
 -- name: webhook_deliveries_claim
--- Takes up to $1 due deliveries and leases them: next_attempt_at moves $5
--- seconds ahead and is committed before anything is sent, so another
--- worker leaves them alone (SKIP LOCKED while this runs, the lease after)
--- and a worker that dies loses nothing (the lease runs out, the delivery
--- is due again: at least once). Per subscription, a delivery waits while
--- an earlier event of the same order is still pending (one order's events
--- in the order they happened), and at most its free slots are taken.
+-- Takes up to $1 due deliveries and leases them (webhook_deliveries_claim()
+-- in sql/schema/webhooks.sql says how): id, subscription_id, url, secret,
+-- event_id, body.
 -- $1 how many at most
 -- $2 the subscriptions this worker has transfers of (bigint[] literal)
 -- $3 their free slots, in the same order (int[] literal)
 -- $4 free slots of any other subscription
 -- $5 lease in seconds
-WITH busy AS (SELECT * FROM unnest($2::bigint[], $3::int[]) AS b (sub, free)),
-picked AS (
-  SELECT x.id
-  FROM webhook_subscriptions s
-  LEFT JOIN busy b ON b.sub = s.id
-  CROSS JOIN LATERAL (
-    SELECT d.id
-    FROM webhook_deliveries d
-    WHERE d.subscription_id = s.id AND d.status = 'pending' AND d.next_attempt_at <= now()
-      AND NOT EXISTS (SELECT 1 FROM webhook_deliveries e
-                      WHERE e.subscription_id = d.subscription_id AND e.order_id = d.order_id
-                        AND e.status = 'pending' AND e.order_id IS NOT NULL
-                        AND e.event_id < d.event_id)
-    ORDER BY d.event_id
-    LIMIT greatest(coalesce(b.free, $4::int), 0)
-    FOR UPDATE OF d SKIP LOCKED) x
-  WHERE s.is_active
-  LIMIT $1::int)
-UPDATE webhook_deliveries d
-   SET next_attempt_at = now() + make_interval(secs => $5::int)
-  FROM picked p, events e, webhook_subscriptions s
- WHERE d.id = p.id AND e.id = d.event_id AND s.id = d.subscription_id
-RETURNING d.id, d.subscription_id, s.url, s.secret, d.event_id,
-          json_build_object('id', e.id, 'type', e.type, 'created_at', api_ts(e.created_at),
-                            'data', e.data)::text AS body;
+SELECT id, subscription_id, url, secret, event_id, body
+FROM webhook_deliveries_claim($1::int, $2::bigint[], $3::int[], $4::int, $5::int);
 
 -- name: webhook_deliveries_delivered
 -- $1 delivery ids (bigint[] literal)

@@ -284,6 +284,10 @@ void outbound_wait(struct outbound *o, int extra_fd, int timeout_ms, bool *extra
 {
     int running = 0;
     curl_multi_perform(o->multi, &running);
+    /* transfers that this perform finished are not waited for: their
+     * sockets are no longer polled, so poll would sleep the whole timeout
+     * with their results ready */
+    if (running < o->in_flight) timeout_ms = 0;
     struct curl_waitfd extra = {.fd = extra_fd, .events = CURL_WAIT_POLLIN};
     int nfds = 0;
     curl_multi_poll(o->multi, extra_fd >= 0 ? &extra : NULL, extra_fd >= 0 ? 1 : 0, timeout_ms,
