@@ -264,9 +264,12 @@ static void finish(struct outbound *out, const struct outbound_result *r, struct
     if (s->nidle < PER_SUB) s->idle[s->nidle++] = r->conn;
     else outbound_conn_free(r->conn);
     outcome_add(oc, j->delivery_id, r->status, r->error);
-    if (!(r->status >= 200 && r->status <= 299))
-        log_msgf(LOG_DEBUG, "webhooks: delivery %" PRId64 " failed: %s%ld", j->delivery_id,
-                 r->status ? "HTTP " : r->error, r->status);
+    if (r->status && !(r->status >= 200 && r->status <= 299))
+        log_msgf(LOG_DEBUG, "webhooks: delivery %" PRId64 " failed: HTTP %ld", j->delivery_id,
+                 r->status);
+    else if (!r->status)
+        log_msgf(LOG_DEBUG, "webhooks: delivery %" PRId64 " failed: %s", j->delivery_id,
+                 r->error);
     job_remove(j);
     free(j);
     (void)out;
