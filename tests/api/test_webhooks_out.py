@@ -366,6 +366,25 @@ def test_rolled_back_event_is_never_sent(wh, subscribe):
     assert [eid(r) for r in wh.rcv.got("/rollback")] == [e]
 
 
+def test_events_written_inside_a_changes_statement_are_queued_at_its_commit(wh, subscribe):
+    """A change's statement writes its events in a data-modifying CTE (one
+    statement, no second round trip); the trigger sees them, and a second
+    statement of the same transaction adds its own."""
+    sub = subscribe("/cte", ["order.*", "payment.*"])
+    oid = new_order_id()
+    ids = wh.sql(
+        "BEGIN;"
+        " WITH ev AS (INSERT INTO events (type, order_id, data)"
+        f"   SELECT t, {oid}, '{{}}' FROM unnest(ARRAY['order.assigned', 'order.picked_up']) t"
+        "   RETURNING id) SELECT id FROM ev ORDER BY id;"
+        f" INSERT INTO events (type, order_id, data) VALUES ('payment.recorded', {oid}, '{{}}')"
+        "   RETURNING id;"
+        " COMMIT;").split()
+    assert len(ids) == 3
+    wait_status(wh, sub["id"], 3, "delivered", 10)
+    assert [eid(r) for r in wh.rcv.ok("/cte")] == [int(i) for i in ids]
+
+
 def test_one_orders_events_arrive_in_order_even_after_a_failed_attempt(wh, subscribe):
     oid, other = new_order_id(), new_order_id()
 
