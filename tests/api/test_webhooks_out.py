@@ -431,7 +431,11 @@ def test_retried_with_the_same_event_until_delivered(wh, subscribe):
 
 
 def test_dead_after_the_last_attempt_then_a_manual_retry(wh, subscribe):
-    wh.sql("UPDATE settings SET value = '2' WHERE key = 'webhook_max_attempts'")
+    assert_problem(wh.admin.put(f"{V1}/settings/webhook_max_attempts", json={"value": 0}), 422)
+    assert_problem(wh.admin.put(f"{V1}/settings/webhook_retry_base_seconds", json={"value": 0}),
+                   422)
+    r = wh.admin.put(f"{V1}/settings/webhook_max_attempts", json={"value": 2})
+    assert r.status_code == 200, r.text
     answer = {"status": 500}
     wh.rcv.on("/dead", lambda rec: (answer["status"], b"no", 0))
     sub = subscribe("/dead", ["order.*"])
