@@ -261,6 +261,31 @@ CREATE FUNCTION public.duration_hhmm(s bigint) RETURNS text
 $$;
 
 --
+-- Name: events_to_webhook_deliveries(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.events_to_webhook_deliveries() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+  last_id bigint;
+BEGIN
+  INSERT INTO webhook_deliveries (subscription_id, event_id, order_id)
+  SELECT s.id, e.id, e.order_id
+  FROM new_events e
+  JOIN webhook_subscriptions s
+    ON s.is_active AND webhook_event_matches(s.events, e.type)
+  ORDER BY e.id, s.id
+  ON CONFLICT (subscription_id, event_id) DO NOTHING;
+  SELECT max(id) INTO last_id FROM new_events;
+  IF last_id IS NOT NULL THEN
+    PERFORM pg_notify('deliveryd_events', last_id::text);
+  END IF;
+  RETURN NULL;
+END
+$$;
+
+--
 -- Name: first_name(text); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -708,6 +733,57 @@ BEGIN
 END $$;
 
 --
+-- Name: webhook_deliveries_claim(integer, bigint[], integer[], integer, integer); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.webhook_deliveries_claim(max_rows integer, busy_subs bigint[], busy_free integer[], per_sub integer, lease_seconds integer) RETURNS TABLE(id bigint, subscription_id bigint, url text, secret text, event_id bigint, body text)
+    LANGUAGE sql
+    SET jit TO 'off'
+    AS $$
+  WITH busy AS (SELECT * FROM unnest(busy_subs, busy_free) AS b (sub, free)),
+  picked AS (
+    SELECT x.id
+    FROM webhook_subscriptions s
+    LEFT JOIN busy b ON b.sub = s.id
+    CROSS JOIN LATERAL (
+      SELECT d.id
+      FROM webhook_deliveries d
+      WHERE d.subscription_id = s.id AND d.status = 'pending' AND d.next_attempt_at <= now()
+        -- the order's earliest pending event (a scalar subquery: one index
+        -- probe per candidate, never a scan of the order-less backlog)
+        AND (d.order_id IS NULL
+             OR d.event_id = (SELECT e.event_id FROM webhook_deliveries e
+                               WHERE e.subscription_id = d.subscription_id
+                                 AND e.order_id = d.order_id AND e.status = 'pending'
+                               ORDER BY e.event_id LIMIT 1))
+      ORDER BY d.event_id
+      LIMIT greatest(coalesce(b.free, per_sub), 0)
+      FOR UPDATE OF d SKIP LOCKED) x
+    WHERE s.is_active
+    LIMIT max_rows)
+  UPDATE webhook_deliveries d
+     SET next_attempt_at = now() + make_interval(secs => lease_seconds)
+    FROM events e, webhook_subscriptions s
+   WHERE d.id = ANY (ARRAY(SELECT id FROM picked)) -- by the primary key, never a scan
+     AND e.id = d.event_id AND s.id = d.subscription_id
+  RETURNING d.id, d.subscription_id, s.url, s.secret, d.event_id,
+            json_build_object('id', e.id, 'type', e.type, 'created_at', api_ts(e.created_at),
+                              'data', e.data)::text AS body;
+$$;
+
+--
+-- Name: webhook_event_matches(text[], text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.webhook_event_matches(patterns text[], event_type text) RETURNS boolean
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+  SELECT event_type = ANY (patterns)
+      OR '*' = ANY (patterns)
+      OR split_part(event_type, '.', 1) || '.*' = ANY (patterns)
+$$;
+
+--
 -- Name: work_sessions; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -1041,6 +1117,87 @@ CREATE VIEW public.api_warehouses AS
    FROM public.warehouses w;
 
 --
+-- Name: events; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.events (
+    id bigint NOT NULL,
+    type text NOT NULL,
+    order_id bigint,
+    warehouse_id bigint,
+    data json NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT events_data_check CHECK ((json_typeof(data) = 'object'::text)),
+    CONSTRAINT events_type_check CHECK ((type ~ '^[a-z_]+\.[a-z_]+$'::text))
+);
+
+--
+-- Name: webhook_deliveries; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.webhook_deliveries (
+    id bigint NOT NULL,
+    subscription_id bigint NOT NULL,
+    event_id bigint NOT NULL,
+    order_id bigint,
+    status text DEFAULT 'pending'::text NOT NULL,
+    attempts integer DEFAULT 0 NOT NULL,
+    last_status_code integer,
+    last_error text,
+    next_attempt_at timestamp with time zone DEFAULT now() NOT NULL,
+    delivered_at timestamp with time zone,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT webhook_deliveries_attempts_check CHECK ((attempts >= 0)),
+    CONSTRAINT webhook_deliveries_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'delivered'::text, 'dead'::text])))
+);
+
+--
+-- Name: api_webhook_deliveries; Type: VIEW; Schema: public; Owner: -
+--
+
+CREATE VIEW public.api_webhook_deliveries AS
+ SELECT d.id,
+    d.subscription_id,
+    d.status,
+    d.event_id,
+    json_build_object('id', d.id, 'subscription_id', d.subscription_id, 'event_id', d.event_id, 'type', e.type, 'order_id', d.order_id, 'status', d.status, 'attempts', d.attempts, 'last_status_code', d.last_status_code, 'last_error', d.last_error, 'next_attempt_at',
+        CASE
+            WHEN (d.status = 'pending'::text) THEN public.api_ts(d.next_attempt_at)
+            ELSE NULL::text
+        END, 'delivered_at', public.api_ts(d.delivered_at), 'created_at', public.api_ts(d.created_at)) AS body
+   FROM (public.webhook_deliveries d
+     JOIN public.events e ON ((e.id = d.event_id)));
+
+--
+-- Name: webhook_subscriptions; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.webhook_subscriptions (
+    id bigint NOT NULL,
+    url text NOT NULL,
+    events text[] NOT NULL,
+    description text,
+    is_active boolean DEFAULT true NOT NULL,
+    secret text NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT webhook_subscriptions_description_check CHECK ((length(description) <= 500)),
+    CONSTRAINT webhook_subscriptions_events_check CHECK (((cardinality(events) >= 1) AND (cardinality(events) <= 64))),
+    CONSTRAINT webhook_subscriptions_secret_check CHECK ((secret ~ '^[0-9a-f]{64}$'::text)),
+    CONSTRAINT webhook_subscriptions_url_check CHECK ((length(url) <= 2048))
+);
+
+--
+-- Name: api_webhook_subscriptions; Type: VIEW; Schema: public; Owner: -
+--
+
+CREATE VIEW public.api_webhook_subscriptions AS
+ SELECT s.id,
+    s.created_at,
+    json_build_object('id', s.id, 'url', s.url, 'events', s.events, 'description', s.description, 'is_active', s.is_active, 'created_at', public.api_ts(s.created_at), 'updated_at', public.api_ts(s.updated_at)) AS body
+   FROM public.webhook_subscriptions s;
+
+--
 -- Name: api_work_sessions; Type: VIEW; Schema: public; Owner: -
 --
 
@@ -1098,21 +1255,6 @@ ALTER TABLE public.drivers ALTER COLUMN id ADD GENERATED BY DEFAULT AS IDENTITY 
     NO MINVALUE
     NO MAXVALUE
     CACHE 1
-);
-
---
--- Name: events; Type: TABLE; Schema: public; Owner: -
---
-
-CREATE TABLE public.events (
-    id bigint NOT NULL,
-    type text NOT NULL,
-    order_id bigint,
-    warehouse_id bigint,
-    data json NOT NULL,
-    created_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT events_data_check CHECK ((json_typeof(data) = 'object'::text)),
-    CONSTRAINT events_type_check CHECK ((type ~ '^[a-z_]+\.[a-z_]+$'::text))
 );
 
 --
@@ -1402,6 +1544,23 @@ ALTER TABLE public.warehouses ALTER COLUMN id ADD GENERATED BY DEFAULT AS IDENTI
 );
 
 --
+-- Name: webhook_deliveries_id_seq; Type: SEQUENCE; Schema: public; Owner: -
+--
+
+CREATE SEQUENCE public.webhook_deliveries_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+--
+-- Name: webhook_deliveries_id_seq; Type: SEQUENCE OWNED BY; Schema: public; Owner: -
+--
+
+ALTER SEQUENCE public.webhook_deliveries_id_seq OWNED BY public.webhook_deliveries.id;
+
+--
 -- Name: webhook_events; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -1429,6 +1588,23 @@ ALTER TABLE public.webhook_events ALTER COLUMN id ADD GENERATED BY DEFAULT AS ID
 );
 
 --
+-- Name: webhook_subscriptions_id_seq; Type: SEQUENCE; Schema: public; Owner: -
+--
+
+CREATE SEQUENCE public.webhook_subscriptions_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+--
+-- Name: webhook_subscriptions_id_seq; Type: SEQUENCE OWNED BY; Schema: public; Owner: -
+--
+
+ALTER SEQUENCE public.webhook_subscriptions_id_seq OWNED BY public.webhook_subscriptions.id;
+
+--
 -- Name: work_sessions_id_seq; Type: SEQUENCE; Schema: public; Owner: -
 --
 
@@ -1446,6 +1622,18 @@ ALTER TABLE public.work_sessions ALTER COLUMN id ADD GENERATED BY DEFAULT AS IDE
 --
 
 ALTER TABLE ONLY public.events ALTER COLUMN id SET DEFAULT nextval('public.events_id_seq'::regclass);
+
+--
+-- Name: webhook_deliveries id; Type: DEFAULT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.webhook_deliveries ALTER COLUMN id SET DEFAULT nextval('public.webhook_deliveries_id_seq'::regclass);
+
+--
+-- Name: webhook_subscriptions id; Type: DEFAULT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.webhook_subscriptions ALTER COLUMN id SET DEFAULT nextval('public.webhook_subscriptions_id_seq'::regclass);
 
 --
 -- Name: driver_locations driver_locations_driver_recorded_key; Type: CONSTRAINT; Schema: public; Owner: -
@@ -1623,6 +1811,20 @@ ALTER TABLE ONLY public.warehouses
     ADD CONSTRAINT warehouses_pkey PRIMARY KEY (id);
 
 --
+-- Name: webhook_deliveries webhook_deliveries_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.webhook_deliveries
+    ADD CONSTRAINT webhook_deliveries_pkey PRIMARY KEY (id);
+
+--
+-- Name: webhook_deliveries webhook_deliveries_subscription_id_event_id_key; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.webhook_deliveries
+    ADD CONSTRAINT webhook_deliveries_subscription_id_event_id_key UNIQUE (subscription_id, event_id);
+
+--
 -- Name: webhook_events webhook_events_event_id_key; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -1635,6 +1837,13 @@ ALTER TABLE ONLY public.webhook_events
 
 ALTER TABLE ONLY public.webhook_events
     ADD CONSTRAINT webhook_events_pkey PRIMARY KEY (id);
+
+--
+-- Name: webhook_subscriptions webhook_subscriptions_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.webhook_subscriptions
+    ADD CONSTRAINT webhook_subscriptions_pkey PRIMARY KEY (id);
 
 --
 -- Name: work_sessions work_sessions_pkey; Type: CONSTRAINT; Schema: public; Owner: -
@@ -1848,6 +2057,30 @@ CREATE INDEX users_warehouse_id_idx ON public.users USING btree (warehouse_id) W
 CREATE UNIQUE INDEX warehouses_code_lower_key ON public.warehouses USING btree (lower(code));
 
 --
+-- Name: webhook_deliveries_event_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX webhook_deliveries_event_idx ON public.webhook_deliveries USING btree (event_id);
+
+--
+-- Name: webhook_deliveries_list_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX webhook_deliveries_list_idx ON public.webhook_deliveries USING btree (subscription_id, id);
+
+--
+-- Name: webhook_deliveries_pending_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX webhook_deliveries_pending_idx ON public.webhook_deliveries USING btree (subscription_id, event_id) WHERE (status = 'pending'::text);
+
+--
+-- Name: webhook_deliveries_pending_order_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX webhook_deliveries_pending_order_idx ON public.webhook_deliveries USING btree (subscription_id, order_id, event_id) WHERE ((status = 'pending'::text) AND (order_id IS NOT NULL));
+
+--
 -- Name: work_sessions_driver_started_idx; Type: INDEX; Schema: public; Owner: -
 --
 
@@ -1870,6 +2103,12 @@ CREATE TRIGGER drivers_inactive_goes_offline BEFORE UPDATE OF is_active ON publi
 --
 
 CREATE TRIGGER drivers_set_updated_at BEFORE UPDATE ON public.drivers FOR EACH ROW WHEN (((((((old.user_id IS DISTINCT FROM new.user_id) OR (old.code IS DISTINCT FROM new.code)) OR (old.phone IS DISTINCT FROM new.phone)) OR (old.vehicle_type IS DISTINCT FROM new.vehicle_type)) OR (old.warehouse_id IS DISTINCT FROM new.warehouse_id)) OR (old.is_active IS DISTINCT FROM new.is_active))) EXECUTE FUNCTION public.set_updated_at();
+
+--
+-- Name: events events_webhook_deliveries; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER events_webhook_deliveries AFTER INSERT ON public.events REFERENCING NEW TABLE AS new_events FOR EACH STATEMENT EXECUTE FUNCTION public.events_to_webhook_deliveries();
 
 --
 -- Name: orders orders_eta_resets_sla; Type: TRIGGER; Schema: public; Owner: -
@@ -1930,6 +2169,12 @@ CREATE TRIGGER users_set_updated_at BEFORE UPDATE ON public.users FOR EACH ROW E
 --
 
 CREATE TRIGGER warehouses_set_updated_at BEFORE UPDATE ON public.warehouses FOR EACH ROW EXECUTE FUNCTION public.set_updated_at();
+
+--
+-- Name: webhook_subscriptions webhook_subscriptions_set_updated_at; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER webhook_subscriptions_set_updated_at BEFORE UPDATE ON public.webhook_subscriptions FOR EACH ROW EXECUTE FUNCTION public.set_updated_at();
 
 --
 -- Name: driver_locations driver_locations_driver_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
@@ -2168,6 +2413,20 @@ ALTER TABLE ONLY public.suggestion_decisions
 
 ALTER TABLE ONLY public.users
     ADD CONSTRAINT users_warehouse_id_fkey FOREIGN KEY (warehouse_id) REFERENCES public.warehouses(id) ON DELETE RESTRICT;
+
+--
+-- Name: webhook_deliveries webhook_deliveries_event_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.webhook_deliveries
+    ADD CONSTRAINT webhook_deliveries_event_id_fkey FOREIGN KEY (event_id) REFERENCES public.events(id) ON DELETE CASCADE;
+
+--
+-- Name: webhook_deliveries webhook_deliveries_subscription_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.webhook_deliveries
+    ADD CONSTRAINT webhook_deliveries_subscription_id_fkey FOREIGN KEY (subscription_id) REFERENCES public.webhook_subscriptions(id) ON DELETE CASCADE;
 
 --
 -- Name: work_sessions work_sessions_driver_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -

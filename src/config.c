@@ -49,6 +49,10 @@ static const struct cfg_def defs[] = {
     /* the customer-facing origin of the tracking page (https://track.example.com):
      * customer messages link to PUBLIC_BASE_URL/t/<token>; unset: no link */
     {"PUBLIC_BASE_URL", CFG_STR, NULL, 0, 0, S(public_base_url), 0, 1},
+    /* 1: webhook URLs may resolve to loopback/private/link-local addresses
+     * (tests, a receiver on the same host); 0 refuses them when subscribing
+     * and again at connect time */
+    {"WEBHOOK_ALLOW_PRIVATE", CFG_INT, "0", 0, 1, S(webhook_allow_private), 0, 0},
 };
 #undef S
 

@@ -23,6 +23,8 @@
 #include "deliveryd/settings.h"
 #include "deliveryd/migrate.h"
 #include "deliveryd/search_indexer.h"
+#include "deliveryd/outbound.h"
+#include "deliveryd/webhook_worker.h"
 
 /* C validates payment methods with its one list (util/order_fields.c)
  * before a value reaches the database, whose one list is the domain
@@ -84,6 +86,12 @@ static int serve(void)
         http_stop(0.0);
         return 1;
     }
+    if (webhook_worker_start() < 0) {
+        fprintf(stderr, "deliveryd: cannot start the webhook worker\n");
+        search_indexer_stop();
+        http_stop(0.0);
+        return 1;
+    }
     log_msgf(LOG_INFO, "listening on http://%s:%ld with %ld threads", g_cfg.bind_address,
              g_cfg.port, g_cfg.threads);
     sd_notify(0, "READY=1");
@@ -96,7 +104,9 @@ static int serve(void)
         }
     }
     sd_notify(0, "STOPPING=1");
+    webhook_worker_request_stop(); /* claims nothing more; in flight finishes meanwhile */
     http_stop(30.0);
+    webhook_worker_stop();
     search_indexer_stop();
     db_thread_close();
     cache_thread_close();
@@ -160,6 +170,10 @@ int main(int argc, char **argv)
         return 1;
     }
     json_object_seed(0);
+    if (outbound_global_init() < 0) { /* before any thread: curl_global_init */
+        fprintf(stderr, "deliveryd: libcurl failed to initialise\n");
+        return 1;
+    }
     char err[256];
     if (config_load(getenv, need, err, sizeof err) < 0) {
         fprintf(stderr, "deliveryd: %s\n", err);
@@ -175,5 +189,6 @@ int main(int argc, char **argv)
     else rc = cli_create_user(argc, argv);
     db_thread_close();
     config_free();
+    outbound_global_free();
     return rc;
 }

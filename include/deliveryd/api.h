@@ -126,6 +126,13 @@ void api_imports_list(struct req *r);
 void api_imports_get(struct req *r);
 void api_orders_export(struct req *r);
 void api_webhook_d365(struct req *r);
+/* webhooks_out.c */
+void api_webhook_subs_create(struct req *r);
+void api_webhook_subs_list(struct req *r);
+void api_webhook_subs_patch(struct req *r);
+void api_webhook_subs_delete(struct req *r);
+void api_webhook_sub_deliveries(struct req *r);
+void api_webhook_delivery_retry(struct req *r);
 /* order_actions.c: order_action_run as `r`'s caller; the result is owned
  * by the request; NULL after replying. */
 #include "deliveryd/orders.h"

@@ -39,4 +39,11 @@ void random_token(char out[48]);
 /** SHA-256 of s as 32 raw bytes. */
 void sha256_bytes(const char *s, size_t len, unsigned char out[32]);
 
+/** The signature of our webhooks (in and out): HMAC-SHA256(key, ts "." body)
+ * as 64 lowercase hex digits + NUL. Any key length. */
+void hmac_sha256_ts_hex(const char *key, const char *ts, const char *body, size_t len,
+                        char out[65]);
+/** 32 random bytes as 64 lowercase hex digits + NUL (webhook secrets). */
+void random_hex32(char out[65]);
+
 #endif

@@ -29,6 +29,7 @@ struct config {
     long db_pool_statement_timeout_ms;
     long trust_proxy; /* 1: take the client address from X-Forwarded-For */
     char *public_base_url; /* PUBLIC_BASE_URL; NULL: customer messages carry no tracking link */
+    long webhook_allow_private; /* 1: webhook URLs may reach private addresses */
     enum log_level log_level;
 };
 

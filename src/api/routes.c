@@ -104,6 +104,14 @@ const struct route g_routes[] = {
     /* settings */
     {"GET", V1 "/settings", api_settings_list, ROLE_STAFF, 0, 0},
     {"PUT", V1 "/settings/{key}", api_settings_put, ROLE_ADMIN, 0, J | S},
+
+    /* webhooks out (webhooks_out.c) */
+    {"GET", V1 "/webhooks/subscriptions", api_webhook_subs_list, ROLE_ADMIN, 0, 0},
+    {"POST", V1 "/webhooks/subscriptions", api_webhook_subs_create, ROLE_ADMIN, 0, J},
+    {"PATCH", V1 "/webhooks/subscriptions/{id}", api_webhook_subs_patch, ROLE_ADMIN, 0, J},
+    {"DELETE", V1 "/webhooks/subscriptions/{id}", api_webhook_subs_delete, ROLE_ADMIN, 0, 0},
+    {"GET", V1 "/webhooks/subscriptions/{id}/deliveries", api_webhook_sub_deliveries, ROLE_ADMIN, 0, 0},
+    {"POST", V1 "/webhooks/deliveries/{id}/retry", api_webhook_delivery_retry, ROLE_ADMIN, 0, 0},
 };
 
 const size_t g_nroutes = sizeof g_routes / sizeof g_routes[0];

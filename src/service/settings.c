@@ -42,6 +42,8 @@ static const struct setting_def defs[] = {
     {"suggestion_history_days", ST_INT, 1, 3650},
     {"assign_warn_distance_km", ST_INT, 1, 1000},
     {"assign_warn_active_orders", ST_INT, 1, 1000},
+    {"webhook_retry_base_seconds", ST_INT, 1, 86400},
+    {"webhook_max_attempts", ST_INT, 1, 100},
 };
 
 /* customer_message_templates: exactly these kinds, each {"ar","en"} texts

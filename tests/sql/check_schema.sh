@@ -146,7 +146,7 @@ BEGIN
   ASSERT s LIKE '%Z', format('api_ts(now()) ends with Z: %s', s);
 
   SELECT count(*) INTO n FROM settings;
-  ASSERT n = 23, format('settings seeded: %s', n);
+  ASSERT n = 25, format('settings seeded: %s', n);
   ASSERT (SELECT value FROM settings WHERE key = 'business_timezone') = '"Asia/Kuwait"'::jsonb, 'tz';
   ASSERT (SELECT jsonb_array_length(value) FROM settings WHERE key = 'failure_reason_codes') = 8, 'codes';
   ASSERT (SELECT count(*) FROM settings, jsonb_object_keys(value) WHERE key = 'import_column_aliases') = 19, 'aliases';
