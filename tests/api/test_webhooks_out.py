@@ -563,3 +563,30 @@ def test_sigterm_with_deliveries_in_flight_loses_none(wh, subscribe):
             wh.a = wh.start()
             wh.admin.base = wh.a.url()
             wh.manager.base = wh.a.url()
+
+
+# --- end to end: a change through the API reaches the subscriber ----------------------
+
+def test_a_change_through_the_api_reaches_the_subscriber_with_its_order(wh, subscribe):
+    """The outbox writers (POST and PATCH /orders) and the delivery worker
+    together: the receiver gets order.created then order.updated, signed,
+    each with the order as GET /orders/{id} renders it after that change."""
+    sub = subscribe("/e2e", ["order.*"])
+    w = wh.admin.post(V1 + "/warehouses", json={"code": "E2E" + secrets.token_hex(3).upper(),
+                                                 "name": "E2E warehouse"})
+    assert w.status_code == 201, w.text
+    r = wh.admin.post(V1 + "/orders", json={
+        "customer_name": "Webhook Customer", "customer_phone": "55512345",
+        "warehouse_id": w.json()["id"], "area": "Salmiya", "amount": "3.250"})
+    assert r.status_code == 201, r.text
+    created = r.json()
+    p = wh.admin.patch(f"{V1}/orders/{created['id']}", json={"notes": "ring twice"})
+    assert p.status_code == 200, p.text
+    recs = poll(lambda: (lambda got: got if len(got) >= 2 else None)(wh.rcv.ok("/e2e")), 15,
+                what="two deliveries")
+    bodies = [json.loads(x["body"]) for x in recs[:2]]
+    assert [b["type"] for b in bodies] == ["order.created", "order.updated"]
+    assert all(verify(x, sub["secret"]) for x in recs[:2])
+    assert bodies[0]["data"]["order"] == created
+    assert bodies[1]["data"]["order"] == p.json()
+    assert bodies[0]["id"] < bodies[1]["id"]
