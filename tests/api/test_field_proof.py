@@ -139,7 +139,7 @@ def test_statuses_that_take_a_proof(fw):
         assert c.ok("GET", proof_path(o["id"]))["recipient_name"] == status
 
 
-def test_new_upload_replaces_the_proof(fw):
+def test_new_upload_keeps_the_earlier_proof_under_previous(fw):
     d, c = fw.driver()
     o = fw.order_in("picked_up", d)
     first_photo, second_photo = tiny_jpeg(), tiny_png(4, 4)
@@ -153,11 +153,14 @@ def test_new_upload_replaces_the_proof(fw):
     assert second["photo_url"] != first["photo_url"]
     assert second["recipient_name"] == "Second Person" and second["notes"] == "again"
     got = fw.mgr.ok("GET", proof_path(o["id"]))
-    assert got == second
+    # the latest, with the earlier one under "previous" (same shape, newest first)
+    assert got == {**second, "previous": [first]}, got
     r = fw.mgr.get(got["photo_url"])
     assert r.status_code == 200 and r.content == second_photo
     assert r.headers["Content-Type"].startswith("image/png")
-    assert fw.pg.sql(f"SELECT count(*) FROM proofs WHERE order_id = {o['id']}") == "1"
+    r = fw.mgr.get(first["photo_url"])
+    assert r.status_code == 200 and r.content == first_photo
+    assert fw.pg.sql(f"SELECT count(*) FROM proofs WHERE order_id = {o['id']}") == "2"
 
 
 def test_non_images_are_refused(fw):
