@@ -39,13 +39,13 @@ CREATE DOMAIN public.payment_method AS text
 CREATE FUNCTION public.address_key(p_area text, p_block text, p_street text, p_avenue text, p_building text) RETURNS text
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     AS $$
+  -- two regular expressions over the joined text, not five (one per part):
+  -- runs of white space to one space, then the spaces around each |
   SELECT CASE WHEN k <> '||||' THEN k END
-    FROM (SELECT concat_ws('|',
-      lower(btrim(regexp_replace(coalesce(p_area, ''), '\s+', ' ', 'g'))),
-      lower(btrim(regexp_replace(coalesce(p_block, ''), '\s+', ' ', 'g'))),
-      lower(btrim(regexp_replace(coalesce(p_street, ''), '\s+', ' ', 'g'))),
-      lower(btrim(regexp_replace(coalesce(p_avenue, ''), '\s+', ' ', 'g'))),
-      lower(btrim(regexp_replace(coalesce(p_building, ''), '\s+', ' ', 'g')))) AS k) x
+    FROM (SELECT lower(btrim(regexp_replace(regexp_replace(concat_ws('|',
+      coalesce(p_area, ''), coalesce(p_block, ''), coalesce(p_street, ''),
+      coalesce(p_avenue, ''), coalesce(p_building, '')), '\s+', ' ', 'g'),
+      ' ?\| ?', '|', 'g'))) AS k) x
 $$;
 
 --
