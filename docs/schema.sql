@@ -33,6 +33,22 @@ CREATE DOMAIN public.payment_method AS text
 	CONSTRAINT payment_method_check CHECK ((VALUE = ANY (ARRAY['cash'::text, 'knet'::text, 'card'::text, 'prepaid'::text])));
 
 --
+-- Name: address_key(text, text, text, text, text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.address_key(p_area text, p_block text, p_street text, p_avenue text, p_building text) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+  -- two regular expressions over the joined text, not five (one per part):
+  -- runs of white space to one space, then the spaces around each |
+  SELECT CASE WHEN k <> '||||' THEN k END
+    FROM (SELECT lower(btrim(regexp_replace(regexp_replace(concat_ws('|',
+      coalesce(p_area, ''), coalesce(p_block, ''), coalesce(p_street, ''),
+      coalesce(p_avenue, ''), coalesce(p_building, '')), '\s+', ' ', 'g'),
+      ' ?\| ?', '|', 'g'))) AS k) x
+$$;
+
+--
 -- Name: age_words(double precision); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -141,8 +157,10 @@ CREATE TABLE public.orders (
     version integer DEFAULT 1 NOT NULL,
     idempotency_key text,
     idempotency_sha256 bytea,
+    coordinates_source text,
     CONSTRAINT orders_amount_check CHECK ((amount >= (0)::numeric)),
     CONSTRAINT orders_archived_at_iff_archived CHECK ((is_archived = (archived_at IS NOT NULL))),
+    CONSTRAINT orders_coordinates_source_check CHECK ((coordinates_source = ANY (ARRAY['order'::text, 'learned'::text]))),
     CONSTRAINT orders_customer_info_check CHECK ((jsonb_typeof(customer_info) = 'object'::text)),
     CONSTRAINT orders_customer_phone_check CHECK ((customer_phone ~ '^\+[1-9][0-9]{7,14}$'::text)),
     CONSTRAINT orders_delivery_latitude_check CHECK (((delivery_latitude >= ('-90'::integer)::double precision) AND (delivery_latitude <= (90)::double precision))),
@@ -308,6 +326,30 @@ CREATE FUNCTION public.import_visible(v_warehouse_id bigint, v_uploaded_by bigin
 $$;
 
 --
+-- Name: learned_point(text, text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.learned_point(p_phone text, p_key text, OUT lat double precision, OUT lng double precision) RETURNS record
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $$
+  WITH pts AS (SELECT c.id, c.latitude AS lat, c.longitude AS lng, c.delivered_at
+      FROM customer_places c WHERE c.phone = p_phone AND c.address_key = p_key
+     ORDER BY c.delivered_at DESC, c.id DESC LIMIT 5),
+   n AS (SELECT count(*) AS n FROM pts),
+   kept AS (SELECT x.lat, x.lng FROM pts x, n
+     WHERE 2 * (SELECT count(*) FROM pts y WHERE y.id <> x.id
+                AND distance_km(x.lat, x.lng, y.lat, y.lng) <= 0.5) >= n.n - 1),
+   used AS (SELECT lat, lng FROM kept
+     UNION ALL
+     SELECT f.lat, f.lng FROM (SELECT pts.lat, pts.lng FROM pts ORDER BY delivered_at, id
+       LIMIT CASE WHEN (SELECT n FROM n) = 2 THEN 1 END) f
+      WHERE NOT EXISTS (SELECT 1 FROM kept))
+  SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY used.lat),
+         percentile_cont(0.5) WITHIN GROUP (ORDER BY used.lng)
+    FROM used
+$$;
+
+--
 -- Name: message_fill(text, text, text, text, text); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -367,6 +409,8 @@ CREATE FUNCTION public.order_body(o public.orders) RETURNS json
   'paci_number',             o.paci_number,
   'delivery_latitude',       o.delivery_latitude,
   'delivery_longitude',      o.delivery_longitude,
+  -- 'order' (given), 'learned' (learned_point(), where_delivered.sql) or NULL
+  'coordinates_source',      o.coordinates_source,
   'customer_info',           o.customer_info,
   -- numeric(12,3)::text always prints three places: "12.500".
   'amount',                  o.amount::text,
@@ -1030,6 +1074,7 @@ CREATE VIEW public.api_orders AS
     o.version,
     o.idempotency_key,
     o.idempotency_sha256,
+    o.coordinates_source,
     public.delivery_seconds(o.*) AS delivery_time_seconds,
     public.order_body(o.*) AS body
    FROM public.orders o;
@@ -1209,6 +1254,36 @@ CREATE VIEW public.api_work_sessions AS
     s.end_reason,
     public.work_session_body(s.*) AS body
    FROM public.work_sessions s;
+
+--
+-- Name: customer_places; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.customer_places (
+    id bigint NOT NULL,
+    phone text NOT NULL,
+    address_key text NOT NULL,
+    latitude double precision NOT NULL,
+    longitude double precision NOT NULL,
+    order_id bigint NOT NULL,
+    driver_id bigint,
+    delivered_at timestamp with time zone NOT NULL,
+    CONSTRAINT customer_places_latitude_check CHECK (((latitude >= ('-90'::integer)::double precision) AND (latitude <= (90)::double precision))),
+    CONSTRAINT customer_places_longitude_check CHECK (((longitude >= ('-180'::integer)::double precision) AND (longitude <= (180)::double precision)))
+);
+
+--
+-- Name: customer_places_id_seq; Type: SEQUENCE; Schema: public; Owner: -
+--
+
+ALTER TABLE public.customer_places ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.customer_places_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
 
 --
 -- Name: driver_locations; Type: TABLE; Schema: public; Owner: -
@@ -1636,6 +1711,20 @@ ALTER TABLE ONLY public.webhook_deliveries ALTER COLUMN id SET DEFAULT nextval('
 ALTER TABLE ONLY public.webhook_subscriptions ALTER COLUMN id SET DEFAULT nextval('public.webhook_subscriptions_id_seq'::regclass);
 
 --
+-- Name: customer_places customer_places_order_id_key; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.customer_places
+    ADD CONSTRAINT customer_places_order_id_key UNIQUE (order_id);
+
+--
+-- Name: customer_places customer_places_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.customer_places
+    ADD CONSTRAINT customer_places_pkey PRIMARY KEY (id);
+
+--
 -- Name: driver_locations driver_locations_driver_recorded_key; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -1748,13 +1837,6 @@ ALTER TABLE ONLY public.payment_collections
     ADD CONSTRAINT payment_collections_pkey PRIMARY KEY (id);
 
 --
--- Name: proofs proofs_order_id_key; Type: CONSTRAINT; Schema: public; Owner: -
---
-
-ALTER TABLE ONLY public.proofs
-    ADD CONSTRAINT proofs_order_id_key UNIQUE (order_id);
-
---
 -- Name: proofs proofs_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -1851,6 +1933,12 @@ ALTER TABLE ONLY public.webhook_subscriptions
 
 ALTER TABLE ONLY public.work_sessions
     ADD CONSTRAINT work_sessions_pkey PRIMARY KEY (id);
+
+--
+-- Name: customer_places_key_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX customer_places_key_idx ON public.customer_places USING btree (phone, address_key, delivered_at DESC, id DESC);
 
 --
 -- Name: driver_locations_recorded_at_idx; Type: INDEX; Schema: public; Owner: -
@@ -2007,6 +2095,12 @@ CREATE UNIQUE INDEX payment_collections_idempotency_idx ON public.payment_collec
 --
 
 CREATE INDEX payment_collections_order_idx ON public.payment_collections USING btree (order_id);
+
+--
+-- Name: proofs_order_captured_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX proofs_order_captured_idx ON public.proofs USING btree (order_id, captured_at DESC, id DESC);
 
 --
 -- Name: refresh_tokens_user_id_idx; Type: INDEX; Schema: public; Owner: -
@@ -2175,6 +2269,20 @@ CREATE TRIGGER warehouses_set_updated_at BEFORE UPDATE ON public.warehouses FOR 
 --
 
 CREATE TRIGGER webhook_subscriptions_set_updated_at BEFORE UPDATE ON public.webhook_subscriptions FOR EACH ROW EXECUTE FUNCTION public.set_updated_at();
+
+--
+-- Name: customer_places customer_places_driver_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.customer_places
+    ADD CONSTRAINT customer_places_driver_id_fkey FOREIGN KEY (driver_id) REFERENCES public.drivers(id) ON DELETE SET NULL;
+
+--
+-- Name: customer_places customer_places_order_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.customer_places
+    ADD CONSTRAINT customer_places_order_id_fkey FOREIGN KEY (order_id) REFERENCES public.orders(id) ON DELETE CASCADE;
 
 --
 -- Name: driver_locations driver_locations_driver_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -

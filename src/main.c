@@ -122,7 +122,7 @@ static int serve(void)
 static int run_cron(int argc, char **argv)
 {
     if (argc != 3) {
-        fprintf(stderr, "usage: deliveryd cron archive|backfill|sla-check|purge-locations|purge-events\n");
+        fprintf(stderr, "usage: deliveryd cron archive|backfill|sla-check|purge-locations|purge-events|learn-coordinates\n");
         return 2;
     }
     char cerr[256];

@@ -40,6 +40,8 @@ enum order_action_col {
     OA_BODY,      /* the updated order's body (single actions only), else NULL */
     OA_CHANGED,   /* "t" when the action was applied */
     OA_ALLOWED,   /* "t" when the current status allows the action (order_action_from) */
+    OA_WARNINGS,  /* assign: the changed order's warnings, a JSON array
+                   * [{"code","message"}] ("[]" when none); else NULL */
 };
 
 /**

@@ -160,3 +160,37 @@ WITH d AS (DELETE FROM events WHERE id IN (
  SELECT id FROM events WHERE created_at <
   now() - make_interval(days => $1::int) LIMIT $2::int)
  RETURNING 1) SELECT count(*) FROM d;
+
+-- Learned coordinates from the history already stored (cron
+-- learn-coordinates): each delivered order with a phone, an address_key()
+-- and a driver, not yet in customer_places, remembered at the point of its
+-- driver's driver_locations nearest its delivered_at, before or after it
+-- (two probes of the unique (driver_id, recorded_at) index), when within
+-- location_stale_seconds of it. The deliver statement writes the same rows
+-- as orders are delivered (src/service/order_actions.c); the unique
+-- order_id makes a second run, or one racing it, learn nothing twice.
+-- name: cron_learn_coordinates
+-- $1 the location_stale_seconds setting
+WITH cand AS (SELECT o.id, o.customer_phone, o.driver_id, o.delivered_at,
+   address_key(o.area, o.block, o.street, o.avenue, o.building) AS key
+  FROM orders o
+  WHERE o.status = order_action_to('deliver') AND o.customer_phone IS NOT NULL
+   AND o.driver_id IS NOT NULL AND o.delivered_at IS NOT NULL
+   AND NOT EXISTS (SELECT 1 FROM customer_places c WHERE c.order_id = o.id)),
+ pt AS (SELECT cand.*, l.latitude, l.longitude FROM cand
+  CROSS JOIN LATERAL (SELECT x.latitude, x.longitude FROM (
+    (SELECT d.latitude, d.longitude, d.recorded_at FROM driver_locations d
+      WHERE d.driver_id = cand.driver_id AND d.recorded_at <= cand.delivered_at
+      ORDER BY d.recorded_at DESC LIMIT 1)
+    UNION ALL
+    (SELECT d.latitude, d.longitude, d.recorded_at FROM driver_locations d
+      WHERE d.driver_id = cand.driver_id AND d.recorded_at > cand.delivered_at
+      ORDER BY d.recorded_at LIMIT 1)) x
+   WHERE abs(extract(epoch FROM x.recorded_at - cand.delivered_at)) <= $1::int
+   ORDER BY abs(extract(epoch FROM x.recorded_at - cand.delivered_at)) LIMIT 1) l
+  WHERE cand.key IS NOT NULL),
+ ins AS (INSERT INTO customer_places (phone, address_key, latitude, longitude, order_id,
+   driver_id, delivered_at)
+  SELECT customer_phone, key, latitude, longitude, id, driver_id, delivered_at FROM pt
+  ON CONFLICT (order_id) DO NOTHING RETURNING 1)
+SELECT json_build_object('learned', count(*))::text FROM ins;

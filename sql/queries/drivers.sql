@@ -17,7 +17,8 @@ SELECT body FROM api_drivers WHERE id = $1 AND ($2::bigint IS NULL OR warehouse_
 SELECT 1 FROM drivers WHERE id = $1 AND ($2::bigint IS NULL OR warehouse_id = $2);
 
 -- name: driver_create
--- The user and the profile in one statement: both or neither.
+-- The user and the profile in one statement: both or neither. No row when
+-- the warehouse is deactivated (it takes no new drivers).
 -- $1 username
 -- $2 password hash
 -- $3 full name
@@ -27,7 +28,9 @@ SELECT 1 FROM drivers WHERE id = $1 AND ($2::bigint IS NULL OR warehouse_id = $2
 -- $7 warehouse id
 -- $8 is_active
 WITH u AS (INSERT INTO users (username, password_hash, full_name, role, phone, is_active)
-           VALUES ($1, $2, $3, 'driver', $4, $8) RETURNING id)
+           SELECT $1, $2, $3, 'driver', $4, $8
+            WHERE NOT EXISTS (SELECT 1 FROM warehouses w WHERE w.id = $7 AND NOT w.is_active)
+           RETURNING id)
 INSERT INTO drivers (user_id, code, phone, vehicle_type, warehouse_id, is_active)
 SELECT id, $5, $4, $6, $7, $8 FROM u RETURNING id;
 

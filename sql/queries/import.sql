@@ -4,8 +4,9 @@
 -- transaction's BEGIN with its settings is one script (simple protocol).
 
 -- name: import_warehouses
--- Every warehouse, for resolving a row's warehouse_code by code, else name.
-SELECT id, lower(code), lower(name) FROM warehouses;
+-- Every warehouse, for resolving a row's warehouse_code by code, else name,
+-- and whether it takes new orders (a deactivated one does not).
+SELECT id, lower(code), lower(name), is_active FROM warehouses;
 
 -- name: import_stage_create
 -- The staging table of one transaction's rows, in COPY column order (the
@@ -34,6 +35,9 @@ TRUNCATE import_rows;
 -- column keeps its stored value. Sent unnamed (planned each time), so
 -- PostgreSQL plans it with $5's value and folds each CASE to one side.
 -- Sent without waiting (db_send): the import reads its next rows meanwhile.
+-- A row without coordinates gets the learned point of its phone and address
+-- (learned_point(), sql/schema/where_delivered.sql; coordinates_source
+-- 'learned'), given ones are 'order'.
 -- The outbox: order.created for each order created, order.updated for each
 -- updated, in the same statement (a skipped row writes none; a dry run
 -- rolls them back with the rest).
@@ -45,12 +49,20 @@ TRUNCATE import_rows;
 WITH up AS (INSERT INTO orders AS o (order_number, source, warehouse_id, customer_name,
   customer_phone, delivery_address, area, block, street, avenue, building, floor,
   apartment, paci_number, delivery_latitude, delivery_longitude, customer_info, amount,
-  payment_method, notes, estimated_delivery_time, import_id, tracking_token)
+  payment_method, notes, estimated_delivery_time, import_id, tracking_token,
+  coordinates_source)
  SELECT order_number, $1, warehouse_id, customer_name, customer_phone, delivery_address,
-  area, block, street, avenue, building, floor, apartment, paci_number, delivery_latitude,
-  delivery_longitude, customer_info, amount, payment_method, notes,
+  area, block, street, avenue, building, floor, apartment, paci_number,
+  coalesce(r.delivery_latitude, lp.lat), coalesce(r.delivery_longitude, lp.lng),
+  customer_info, amount, payment_method, notes,
   order_eta(eta),
-  $2::bigint, tracking_token FROM import_rows ORDER BY order_number
+  $2::bigint, tracking_token,
+  CASE WHEN r.delivery_latitude IS NOT NULL THEN 'order' WHEN lp.lat IS NOT NULL THEN 'learned' END
+  FROM import_rows r
+  LEFT JOIN LATERAL (SELECT l.lat, l.lng FROM learned_point(r.customer_phone,
+   address_key(r.area, r.block, r.street, r.avenue, r.building)) l
+   WHERE r.delivery_latitude IS NULL) lp ON true
+  ORDER BY order_number
  ON CONFLICT (order_number) DO UPDATE SET
   warehouse_id = CASE WHEN 'warehouse_id' = ANY($5::text[]) THEN excluded.warehouse_id ELSE o.warehouse_id END,
   customer_name = CASE WHEN 'customer_name' = ANY($5::text[]) THEN excluded.customer_name ELSE o.customer_name END,
@@ -66,6 +78,7 @@ WITH up AS (INSERT INTO orders AS o (order_number, source, warehouse_id, custome
   paci_number = CASE WHEN 'paci_number' = ANY($5::text[]) THEN excluded.paci_number ELSE o.paci_number END,
   delivery_latitude = CASE WHEN 'delivery_latitude' = ANY($5::text[]) THEN excluded.delivery_latitude ELSE o.delivery_latitude END,
   delivery_longitude = CASE WHEN 'delivery_longitude' = ANY($5::text[]) THEN excluded.delivery_longitude ELSE o.delivery_longitude END,
+  coordinates_source = CASE WHEN 'delivery_latitude' = ANY($5::text[]) THEN excluded.coordinates_source ELSE o.coordinates_source END,
   customer_info = o.customer_info || excluded.customer_info,
   amount = CASE WHEN 'amount' = ANY($5::text[]) THEN excluded.amount ELSE o.amount END,
   payment_method = CASE WHEN 'payment_method' = ANY($5::text[]) THEN excluded.payment_method ELSE o.payment_method END,

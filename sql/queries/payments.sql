@@ -5,7 +5,10 @@
 
 -- name: payment_record
 -- Its payment.recorded event in the same statement (none for a replay or
--- a refusal: the event's INSERT reads the rows inserted).
+-- a refusal: the event's INSERT reads the rows inserted). An archived
+-- order takes no new payment (its payments are still remitted and settled).
+-- Columns: the order's status, the new payment's id (NULL: none), whether
+-- the order is archived.
 -- $1 order id
 -- $2 scope: the caller's warehouse when a scoped manager, else NULL
 -- $3 own: the caller's driver id when a driver, else NULL
@@ -13,19 +16,19 @@
 -- $5 amount (decimal text)
 -- $6 the collecting user's id
 -- $7 the Idempotency-Key, or NULL
-WITH o AS (SELECT id, driver_id, amount, status, warehouse_id FROM orders WHERE id = $1
-  AND order_visible(warehouse_id, driver_id, $2, $3)),
+WITH o AS (SELECT id, driver_id, amount, status, warehouse_id, is_archived FROM orders
+  WHERE id = $1 AND order_visible(warehouse_id, driver_id, $2, $3)),
  ins AS (INSERT INTO payment_collections AS pc (order_id, driver_id, method, amount,
   expected_amount, discrepancy, collected_by, idempotency_key)
   SELECT o.id, o.driver_id, $4, $5::numeric, o.amount,
    o.amount IS DISTINCT FROM $5::numeric, $6, $7 FROM o
-  WHERE o.status = ANY (order_action_from('payment'))
+  WHERE o.status = ANY (order_action_from('payment')) AND NOT o.is_archived
   ON CONFLICT (order_id, idempotency_key) WHERE idempotency_key IS NOT NULL
   DO NOTHING RETURNING pc.id, pc.order_id, payment_body(pc) AS body),
  ev AS (INSERT INTO events (type, order_id, warehouse_id, data)
   SELECT 'payment.recorded', ins.order_id, o.warehouse_id,
    json_build_object('payment', ins.body) FROM ins, o)
-SELECT o.status, (SELECT id FROM ins) FROM o;
+SELECT o.status, (SELECT id FROM ins), o.is_archived FROM o;
 
 -- name: payment_get
 -- $1 payment id

@@ -71,6 +71,8 @@ AS $$
   'paci_number',             o.paci_number,
   'delivery_latitude',       o.delivery_latitude,
   'delivery_longitude',      o.delivery_longitude,
+  -- 'order' (given), 'learned' (learned_point(), where_delivered.sql) or NULL
+  'coordinates_source',      o.coordinates_source,
   'customer_info',           o.customer_info,
   -- numeric(12,3)::text always prints three places: "12.500".
   'amount',                  o.amount::text,

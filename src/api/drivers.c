@@ -83,6 +83,10 @@ void api_drivers_create(struct req *r)
                             v.text[F_CODE], v.text[F_VEHICLE], v.text[F_WAREHOUSE],
                             v.text[F_ACTIVE] ? v.text[F_ACTIVE] : "true"));
     if (!res) return;
+    if (db_ntuples(res) == 0) {
+        reply_field_error(r, "warehouse_id", "the warehouse is deactivated");
+        return;
+    }
     reply_driver(r, 201, db_get(res, 0, 0));
 }
 

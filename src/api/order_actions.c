@@ -101,7 +101,26 @@ static void single(struct req *r, enum order_action act)
     db_res *res = order_action_or_reply(r, act, &in);
     if (!res) return;
     if (db_ntuples(res) == 1 && !db_isnull(res, 0, OA_BODY)) {
-        reply_json_text(r, 200, db_get(res, 0, OA_BODY), db_getlen(res, 0, OA_BODY));
+        if (db_isnull(res, 0, OA_WARNINGS)) {
+            reply_json_text(r, 200, db_get(res, 0, OA_BODY), db_getlen(res, 0, OA_BODY));
+            return;
+        }
+        /* assign: the order as before plus "warnings" as its last member
+         * (the body is PostgreSQL's object text: its closing brace is
+         * replaced, so the order's members keep their order) */
+        const char *body = db_get(res, 0, OA_BODY);
+        size_t len = (size_t)db_getlen(res, 0, OA_BODY);
+        while (len && body[len - 1] != '}') len--;
+        if (len == 0) {
+            reply_problem(r, 500, "internal", "the order could not be rendered");
+            return;
+        }
+        buf_t out;
+        buf_init(&out);
+        buf_append(&out, body, len - 1);
+        buf_printf(&out, ", \"warnings\" : %s}", db_get(res, 0, OA_WARNINGS));
+        reply_json_text(r, 200, out.data, out.len);
+        buf_free(&out);
         return;
     }
     int status;
@@ -118,10 +137,25 @@ static void batch(struct req *r, enum order_action act)
     db_res *res = order_action_or_reply(r, act, &in);
     if (!res) return;
     json_t *ok = json_array(), *failed = json_array();
+    json_t *warnings = act == ACT_ASSIGN ? json_array() : NULL;
     for (int i = 0; i < db_ntuples(res); i++) {
         json_int_t id = (json_int_t)atoll(db_get(res, i, OA_ID));
         if (db_get(res, i, OA_CHANGED)[0] == 't') {
             json_array_append_new(ok, json_integer(id));
+            /* assign: each warning of the order, with its id first */
+            json_t *w = warnings && !db_isnull(res, i, OA_WARNINGS)
+                            ? json_loads(db_get(res, i, OA_WARNINGS), 0, NULL)
+                            : NULL;
+            size_t k;
+            json_t *one;
+            json_array_foreach(w, k, one)
+            {
+                json_array_append_new(warnings,
+                                      json_pack("{s:I,s:O,s:O}", "id", id, "code",
+                                                json_object_get(one, "code"), "message",
+                                                json_object_get(one, "message")));
+            }
+            json_decref(w);
             continue;
         }
         int status;
@@ -131,7 +165,9 @@ static void batch(struct req *r, enum order_action act)
         json_array_append_new(failed,
                               json_pack("{s:I,s:s,s:s}", "id", id, "code", code, "detail", detail));
     }
-    reply_json(r, 200, json_pack("{s:o,s:o}", "succeeded", ok, "failed", failed));
+    json_t *body = json_pack("{s:o,s:o}", "succeeded", ok, "failed", failed);
+    if (warnings) json_object_set_new(body, "warnings", warnings);
+    reply_json(r, 200, body);
 }
 
 void api_orders_assign(struct req *r) { single(r, ACT_ASSIGN); }

@@ -113,10 +113,34 @@ void api_orders_create(struct req *r)
      * numbered by the builder */
     struct sqlb b;
     sqlb_init(&b);
-    buf_t cols, vals;
+    buf_t cols, vals, from;
     buf_init(&cols);
     buf_init(&vals);
+    buf_init(&from);
+    /* coordinates (API.md v1.1 "Dispatch aids"): given ones are the
+     * order's; without them (absent or null), the point learned from the
+     * earlier deliveries to this phone and address, if any
+     * (learned_point(), sql/schema/where_delivered.sql) */
+    bool given_coords = v.text[OF_LAT] && v.text[OF_LNG];
+    if (!given_coords) v.present[OF_LAT] = v.present[OF_LNG] = false;
     if (order_columns_to(&b, &v, &cols, &vals)) buf_puts(&vals, ", ");
+    if (given_coords) {
+        buf_puts(&cols, "coordinates_source, ");
+        buf_puts(&vals, "'order', ");
+    } else {
+        buf_puts(&cols, "delivery_latitude, delivery_longitude, coordinates_source, ");
+        buf_puts(&vals, "lp.lat, lp.lng, CASE WHEN lp.lat IS NOT NULL THEN 'learned' END, ");
+        SQLB_ADD_TO(&b, &from, " FROM learned_point($1, address_key($2, $3, $4, $5, $6)) lp",
+                    v.text[OF_PHONE], v.text[OF_AREA], v.text[OF_BLOCK], v.text[OF_STREET],
+                    v.text[OF_AVENUE], v.text[OF_BUILDING]);
+    }
+    /* a deactivated warehouse takes no new orders: nothing is inserted,
+     * and the answer's second column says why */
+    buf_t inactive;
+    buf_init(&inactive);
+    SQLB_ADD_TO(&b, &inactive,
+                "EXISTS (SELECT 1 FROM warehouses w WHERE w.id = $1::bigint AND NOT w.is_active)",
+                v.text[OF_WAREHOUSE]);
     char *sha_hex = NULL;
     if (key) {
         unsigned char sha[32];
@@ -130,10 +154,13 @@ void api_orders_create(struct req *r)
         buf_puts(&vals, ", 'hex'), ");
     }
     int actor = sqlb_param_to(&b, &vals, id_text(r, r->who.user_id));
-    sqlb_printf(&b, "WITH o AS (INSERT INTO orders AS ins (%screated_by, source) VALUES (%s, 'manual')",
-                cols.data ? cols.data : "", vals.data);
+    sqlb_printf(&b,
+                "WITH o AS (INSERT INTO orders AS ins (%screated_by, source) SELECT %s, 'manual'%s"
+                " WHERE NOT %s",
+                cols.data ? cols.data : "", vals.data, from.data ? from.data : "", inactive.data);
     buf_free(&cols);
     buf_free(&vals);
+    buf_free(&from);
     if (key)
         sqlb_puts(&b, " ON CONFLICT (created_by, idempotency_key)"
                       " WHERE idempotency_key IS NOT NULL DO NOTHING");
@@ -144,7 +171,10 @@ void api_orders_create(struct req *r)
     /* the outbox: order.created, in the same statement (none for a replay) */
     sqlb_puts(&b, " FROM o), ev AS (INSERT INTO events (type, order_id, warehouse_id, data)"
                   " SELECT 'order.created', id, warehouse_id, json_build_object('order', body)"
-                  " FROM o) SELECT body FROM o");
+                  " FROM o) SELECT body, false FROM o");
+    sqlb_printf(&b, " UNION ALL SELECT NULL, true WHERE NOT EXISTS (SELECT 1 FROM o) AND %s",
+                inactive.data);
+    buf_free(&inactive);
     struct db_error err;
     db_res *res = sqlb_exec(&b, DB_PLAN_EACH, &err);
     sqlb_free(&b);
@@ -154,8 +184,13 @@ void api_orders_create(struct req *r)
         return;
     }
     req_defer(r, res_free, res);
-    if (db_ntuples(res) == 1) {
+    if (db_ntuples(res) == 1 && db_get(res, 0, 1)[0] != 't') {
         reply_row_json(r, 201, res);
+        return;
+    }
+    if (db_ntuples(res) == 1) { /* the warehouse is deactivated (a replay still answers) */
+        if (!(key && replay_or_reply(r, key, sha_hex)))
+            reply_field_error(r, "warehouse_id", "the warehouse is deactivated");
         return;
     }
     if (!replay_or_reply(r, key, sha_hex))
@@ -192,6 +227,16 @@ void api_orders_patch(struct req *r)
     buf_t sets;
     buf_init(&sets);
     int nset = order_columns_to(&b, &v, NULL, &sets);
+    if (v.present[OF_LAT] || v.present[OF_LNG]) { /* coordinates given: the order's own */
+        buf_puts(&sets, ", coordinates_source = CASE WHEN ");
+        if (v.present[OF_LAT]) {
+            sqlb_param_to(&b, &sets, v.text[OF_LAT]);
+            buf_puts(&sets, "::float8");
+        } else {
+            buf_puts(&sets, "o.delivery_latitude");
+        }
+        buf_puts(&sets, " IS NULL THEN NULL ELSE 'order' END");
+    }
     if (nset == 0) {
         buf_free(&sets); /* nothing to change: no new version either, but a
                           * stale one is still a conflict, as with changes */

@@ -10,7 +10,7 @@
 static const char *const pay_statuses[] = {"unpaid", "remitted", "settled", NULL};
 
 enum { PAY_METHOD, PAY_AMOUNT };  /* the fields of a collection */
-enum { REC_STATUS, REC_PAYMENT }; /* payment_record's columns */
+enum { REC_STATUS, REC_PAYMENT, REC_ARCHIVED }; /* payment_record's columns */
 enum { KEY_BODY, KEY_SAME };      /* payment_by_idempotency_key's columns */
 
 /* Idempotency-Key (optional): a retry with the same key on the same order
@@ -43,6 +43,7 @@ void api_payments_record(struct req *r)
         return;
     }
     const char *status = req_strdup(r, db_get(res, 0, REC_STATUS));
+    bool archived = db_get(res, 0, REC_ARCHIVED)[0] == 't';
     if (!db_isnull(res, 0, REC_PAYMENT)) {
         res = db_q_or_reply(r, Q(payment_get)(db_get(res, 0, REC_PAYMENT)));
         if (res) reply_row_json(r, 201, res);
@@ -63,6 +64,10 @@ void api_payments_record(struct req *r)
             reply_row_json(r, 201, res);
             return;
         }
+    }
+    if (archived) {
+        reply_problem(r, 409, "conflict", "the order is archived: it takes no new payment");
+        return;
     }
     reply_problem(r, 409, "invalid_transition", "cannot record a payment for a %s order", status);
 }

@@ -111,11 +111,15 @@ void api_proofs_create(struct req *r)
     /* the order must be visible and in a state that takes a proof, before
      * anything is written to disk */
     const char *order = id_text(r, r->ids[0]), *scope = scope_text(r), *own = own_driver_text(r);
-    enum { ST_STATUS, ST_TAKES_PROOF }; /* proof_order_status's columns */
+    enum { ST_STATUS, ST_TAKES_PROOF, ST_ARCHIVED }; /* proof_order_status's columns */
     db_res *o = db_q_or_reply(r, Q(proof_order_status)(order, scope, own));
     if (!o) return;
     if (db_ntuples(o) == 0) {
         reply_not_found(r, "order");
+        return;
+    }
+    if (db_get(o, 0, ST_ARCHIVED)[0] == 't') {
+        reply_problem(r, 409, "conflict", "the order is archived: it takes no new proof");
         return;
     }
     if (db_get(o, 0, ST_TAKES_PROOF)[0] != 't') {

@@ -171,6 +171,17 @@ static int job_sla(char **out, struct db_error *err)
     return finish(v, out, err);
 }
 
+/* Learned coordinates from the deliveries already stored (cron.sql says
+ * how); under its own lock, as archive, so two runs at once learn once. */
+static int job_learn(char **out, struct db_error *err)
+{
+    char stale[24];
+    snprintf(stale, sizeof stale, "%ld", settings_int("location_stale_seconds", 300));
+    if (begin_locked(8, err) < 0) return -1;
+    char *v = one_value(Q(cron_learn_coordinates)(stale), err);
+    return finish(v, out, err);
+}
+
 /* One chunk of a purge: purge-locations (driver_locations older than
  * location_retention_days) or purge-events (events older than
  * event_retention_days). Answers how many rows it deleted, -1 on error. */
@@ -235,6 +246,7 @@ int cron_run(const char *job, char **out, struct db_error *err)
     else if (strcmp(job, "sla-check") == 0) rc = job_sla(out, err);
     else if (strcmp(job, "purge-locations") == 0) rc = job_purge(false, out, err);
     else if (strcmp(job, "purge-events") == 0) rc = job_purge(true, out, err);
+    else if (strcmp(job, "learn-coordinates") == 0) rc = job_learn(out, err);
     /* archived orders leave the lists; backfilled timestamps and closed
      * sessions change the analytics */
     if (rc == 0) caches_data_changed();

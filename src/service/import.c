@@ -85,6 +85,7 @@ static int match_header(const char *header, json_t *extra)
 
 struct warehouse_ref {
     char *id, *code, *name;
+    bool active; /* a deactivated warehouse takes no new orders */
 };
 
 struct ctx {
@@ -92,6 +93,8 @@ struct ctx {
     int nwh;
     const char *default_warehouse;
     int64_t scope;
+    bool inactive_later; /* the webhook: a deactivated warehouse is answered
+                          * applied:false by import_upsert_one, not a row error */
 };
 
 static int load_warehouses(struct ctx *c, struct db_error *err)
@@ -100,8 +103,9 @@ static int load_warehouses(struct ctx *c, struct db_error *err)
     if (!res) return -1;
     c->nwh = db_ntuples(res);
     c->wh = xcalloc((size_t)c->nwh + 1, sizeof *c->wh);
-    enum { W_ID, W_CODE, W_NAME }; /* import_warehouses' columns */
+    enum { W_ID, W_CODE, W_NAME, W_ACTIVE }; /* import_warehouses' columns */
     for (int i = 0; i < c->nwh; i++) {
+        c->wh[i].active = db_get(res, i, W_ACTIVE)[0] == 't';
         c->wh[i].id = xstrdup(db_get(res, i, W_ID));
         c->wh[i].code = xstrdup(db_get(res, i, W_CODE));
         c->wh[i].name = xstrdup(db_get(res, i, W_NAME));
@@ -134,6 +138,15 @@ static const char *resolve_warehouse(const struct ctx *c, const char *v)
     for (int i = 0; i < c->nwh; i++)
         if (strcmp(c->wh[i].name, s) == 0) return c->wh[i].id;
     return NULL;
+}
+
+/* Whether the warehouse of this id is deactivated (an unknown id is not:
+ * the foreign key answers for it). */
+static bool warehouse_inactive(const struct ctx *c, const char *id)
+{
+    for (int i = 0; id && i < c->nwh; i++)
+        if (strcmp(c->wh[i].id, id) == 0) return !c->wh[i].active;
+    return false;
 }
 
 /* One validated row: COPY-ready texts (NULL = \N), warehouse id, info. */
@@ -222,6 +235,11 @@ static size_t validate_row(const struct ctx *c, json_t *raw, long rowno,
             add_err(errors, rowno, columns ? columns[I_WAREHOUSE_CODE] : NULL, "warehouse_code",
                     "is required (or pass ?warehouse_id=)", &nerr);
     }
+    /* a deactivated warehouse takes no new orders; an existing order's
+     * update (given) goes on */
+    if (!given && !c->inactive_later && warehouse_inactive(c, wid))
+        add_err(errors, rowno, columns ? columns[I_WAREHOUSE_CODE] : NULL, "warehouse_code",
+                "the warehouse is deactivated: it takes no new orders", &nerr);
     if (wid && c->scope) {
         char s[24];
         snprintf(s, sizeof s, "%ld", (long)c->scope);
@@ -954,7 +972,7 @@ int import_upsert_one(const json_t *order, bool partial, int64_t user_id, bool *
 {
     memset(out, 0, sizeof *out);
     struct db_error err;
-    struct ctx c = {0};
+    struct ctx c = {.inactive_later = true};
     if (load_warehouses(&c, &err) < 0) {
         fail_db(out, &err);
         return -1;
@@ -1013,6 +1031,29 @@ int import_upsert_one(const json_t *order, bool partial, int64_t user_id, bool *
     }
     json_decref(out->errors);
     out->errors = NULL;
+    /* a deactivated warehouse takes no new orders: applied false, unless
+     * the order exists (order.created of an order we have is its update) */
+    if (!update_only && warehouse_inactive(&c, row.warehouse_id)) {
+        db_res *res = partial ? NULL : db_run(Q(import_order_warehouse)(row.val[OF_NUMBER]), &err);
+        if (!partial && !res) {
+            free_ctx(&c);
+            json_decref(info);
+            row_free(&row);
+            fail_db(out, &err);
+            return -1;
+        }
+        bool exists = res && db_ntuples(res) == 1;
+        db_res_free(res);
+        if (!exists) {
+            *applied = false;
+            snprintf(detail, dlen, "order %s not created: warehouse %s is deactivated",
+                     row.val[OF_NUMBER], row.warehouse_id);
+            free_ctx(&c);
+            json_decref(info);
+            row_free(&row);
+            return 0;
+        }
+    }
     /* the proposed row must pass NOT NULL before ON CONFLICT turns it into
      * the update, which leaves the warehouse alone */
     if (!row.warehouse_id) row.warehouse_id = stored_wh;

@@ -25,6 +25,7 @@ struct action_def {
     const char *ctes;  /* extra common table expressions (", name AS (...)"), or "" */
     const char *events; /* extra rows of the events CTE (" UNION ALL SELECT order_id, k,
                          * type, warehouse_id, data ..."), or "" */
+    const char *warnings; /* the OA_WARNINGS column of a changed order, or NULL (none) */
 };
 
 /* A customer message (API.md "Customer messages") of the orders changed:
@@ -38,6 +39,44 @@ struct action_def {
     "     WHERE d.id = upd.driver_id), p.base_url)"                                                \
     " FROM upd, p WHERE p.messages AND (upd.o_row).customer_phone IS NOT NULL"
 
+/* Assignment warnings (API.md v1.1 "Dispatch aids"), never blocking: for
+ * each order assigned, in words with figures. The driver's state is read
+ * once (drv: one driver per statement); their active orders count the
+ * orders of this statement in id order, so in a batch the warning starts
+ * at the order that goes over assign_warn_active_orders. A far delivery
+ * needs the order's own coordinates (given or learned) and a position. */
+#define ASSIGN_WARNINGS                                                                            \
+    ", drv AS (SELECT d.is_online AND coalesce(d.last_seen_at > now()"                             \
+    "   - make_interval(secs => p.offline_secs), false) AS online,"                                \
+    "  extract(epoch FROM now() - d.last_seen_at)::float8 AS seen_age,"                            \
+    "  d.last_latitude AS lat, d.last_longitude AS lng,"                                           \
+    "  extract(epoch FROM now() - d.last_recorded_at)::float8 AS age,"                             \
+    "  (SELECT count(*) FROM orders a WHERE a.driver_id = d.id"                                    \
+    "   AND order_status_is_active(a.status)) AS active,"                                          \
+    "  (SELECT coalesce(sum(pc.amount), 0) FROM payment_collections pc WHERE pc.driver_id = d.id" \
+    "   AND pc.status = 'unpaid' AND pc.method = 'cash') AS cash"                                  \
+    "  FROM drivers d, p WHERE d.id = p.new_driver AND EXISTS (SELECT 1 FROM upd)),"               \
+    " warn AS (SELECT u.id, json_agg(json_build_object('code', w.code, 'message', w.msg)"          \
+    "   ORDER BY w.i) AS list"                                                                     \
+    "  FROM (SELECT upd.id, distance_km(drv.lat, drv.lng, upd.lat, upd.lng) AS km,"                \
+    "    drv.active + row_number() OVER (ORDER BY upd.id) AS active FROM upd, drv) u, drv, p,"     \
+    "  LATERAL (VALUES"                                                                            \
+    "   (1, 'driver_offline', CASE WHEN NOT drv.online THEN 'the driver is offline'"               \
+    "    || CASE WHEN drv.seen_age IS NULL THEN ' (never seen)'"                                   \
+    "       ELSE ' (last seen ' || age_words(drv.seen_age) || ' ago)' END END),"                   \
+    "   (2, 'position_stale', CASE WHEN drv.age IS NULL THEN 'the driver has reported no position'" \
+    "    WHEN drv.age > p.stale_secs THEN 'the driver''s position is ' || age_words(drv.age)"      \
+    "     || ' old (limit ' || age_words(p.stale_secs) || ')' END),"                               \
+    "   (3, 'far_from_delivery', CASE WHEN u.km > p.warn_km THEN 'the driver is '"                 \
+    "    || round(u.km::numeric, 1) || ' km from the delivery point (limit '"                      \
+    "    || trim_scale(p.warn_km) || ')' END),"                                                    \
+    "   (4, 'driver_overloaded', CASE WHEN u.active > p.warn_active THEN 'the driver will have '"  \
+    "    || u.active || ' active orders (limit ' || p.warn_active || ')' END),"                    \
+    "   (5, 'cash_over_limit', CASE WHEN drv.cash > p.cash_limit THEN 'the driver holds '"         \
+    "    || drv.cash::numeric(12,3) || ' KWD cash (limit ' || p.cash_limit::numeric(12,3) || ')'"  \
+    "    END)) AS w(i, code, msg)"                                                                 \
+    "  WHERE w.msg IS NOT NULL GROUP BY u.id)"
+
 static const struct action_def defs[ACT_COUNT] = {
     [ACT_ASSIGN] = {"assign", "assigned_at", ", driver_id = p.new_driver, picked_up_at = NULL",
                     " AND NOT (cur.status = order_action_to('assign') AND cur.driver_id = p.new_driver)"
@@ -49,8 +88,10 @@ static const struct action_def defs[ACT_COUNT] = {
                     "  suggested_driver_ids, chosen_driver_id, chosen_rank, decided_by)"
                     "  SELECT upd.id, sug.driver_ids, upd.driver_id,"
                     "   array_position(sug.driver_ids, upd.driver_id), p.actor"
-                    "  FROM upd JOIN sug ON sug.order_id = upd.id, p)",
-                    ""},
+                    "  FROM upd JOIN sug ON sug.order_id = upd.id, p)"
+                    ASSIGN_WARNINGS,
+                    "",
+                    "coalesce(warn.list, '[]'::json)"},
     [ACT_UNASSIGN] = {"unassign", NULL, ", driver_id = NULL, assigned_at = NULL", "", "", ""},
     [ACT_PICKUP] = {"pickup", "picked_up_at", "", "", "", CUSTOMER_MESSAGE("out_for_delivery")},
     [ACT_DELIVER] = {"deliver", "delivered_at",
@@ -63,7 +104,20 @@ static const struct action_def defs[ACT_COUNT] = {
                      "  SELECT upd.id, upd.driver_id, p.pay_method, p.pay_amount, upd.amount,"
                      "   upd.amount IS DISTINCT FROM p.pay_amount, p.actor"
                      "  FROM upd, p WHERE p.pay_method IS NOT NULL"
-                     "  RETURNING pc.order_id, payment_body(pc) AS body)",
+                     "  RETURNING pc.order_id, payment_body(pc) AS body)"
+                     /* where it was delivered, for learned coordinates
+                      * (sql/schema/where_delivered.sql): the driver's newest
+                      * point, when fresh, for the phone and the address */
+                     ", place AS (INSERT INTO customer_places (phone, address_key, latitude,"
+                     "  longitude, order_id, driver_id, delivered_at)"
+                     "  SELECT (upd.o_row).customer_phone, k.key, d.last_latitude, d.last_longitude,"
+                     "   upd.id, d.id, (upd.o_row).delivered_at"
+                     "  FROM upd JOIN drivers d ON d.id = upd.driver_id, p,"
+                     "   address_key((upd.o_row).area, (upd.o_row).block, (upd.o_row).street,"
+                     "    (upd.o_row).avenue, (upd.o_row).building) AS k(key)"
+                     "  WHERE (upd.o_row).customer_phone IS NOT NULL AND k.key IS NOT NULL"
+                     "   AND d.last_recorded_at > now() - make_interval(secs => p.stale_secs)"
+                     "  ON CONFLICT (order_id) DO NOTHING)",
                      /* and announced, after the order's event */
                      " UNION ALL SELECT upd.id, 1, 'payment.recorded', upd.warehouse_id,"
                      "  json_build_object('payment', pay.body)"
@@ -106,7 +160,8 @@ static void build_sql(void)
             "  $7::text AS reason, $8::text AS reason_code, $9::bool AS need_proof,"
             "  $10::text AS recipient, $11::text AS notes, $12::text AS pay_method,"
             "  $13::numeric AS pay_amount, $14::bool AS messages, $15::text AS lang,"
-            "  $16::text AS base_url),"
+            "  $16::text AS base_url, $17::int AS stale_secs, $18::int AS offline_secs,"
+            "  $19::numeric AS warn_km, $20::int AS warn_active, $21::numeric AS cash_limit),"
             " ids AS (SELECT DISTINCT unnest(p.ids) AS id FROM p),"
             " cur AS (SELECT o.id, o.status, o.driver_id, o.version,"
             "   EXISTS (SELECT 1 FROM proofs pr WHERE pr.order_id = o.id"
@@ -132,6 +187,7 @@ static void build_sql(void)
             "   AND (p.ver IS NULL OR cur.version = p.ver)%s"
             "  RETURNING o.id, cur.status AS from_status, o.status AS to_status,"
             "   cur.driver_id AS prev_driver, o.driver_id, o.amount, o.warehouse_id, o.order_number,"
+            "   o.delivery_latitude AS lat, o.delivery_longitude AS lng,"
             "   order_body(o) AS body%s),"
             " h AS (INSERT INTO order_status_history (order_id, from_status, to_status,"
             "   changed_by, driver_id, previous_driver_id, reason, reason_code)"
@@ -154,10 +210,13 @@ static void build_sql(void)
         /* the columns of enum order_action_col */
         buf_printf(&b,
                    " SELECT ids.id, cur.status, cur.version, cur.has_proof, %s,"
-                   " upd.id IS NOT NULL, cur.status = ANY (order_action_from('%s'))"
-                   " FROM ids LEFT JOIN cur ON cur.id = ids.id LEFT JOIN upd ON upd.id = ids.id"
+                   " upd.id IS NOT NULL, cur.status = ANY (order_action_from('%s')),"
+                   " CASE WHEN upd.id IS NOT NULL THEN %s END"
+                   " FROM ids LEFT JOIN cur ON cur.id = ids.id LEFT JOIN upd ON upd.id = ids.id%s"
                    " ORDER BY ids.id",
-                   with_body ? "upd.body" : "NULL::json", d->name);
+                   with_body ? "upd.body" : "NULL::json", d->name,
+                   d->warnings ? d->warnings : "NULL::json",
+                   d->warnings ? " LEFT JOIN warn ON warn.id = ids.id" : "");
         sql_text[a][with_body] = buf_steal(&b, NULL);
     }
 }
@@ -181,6 +240,18 @@ db_res *order_action_run(const struct principal *who, enum order_action act,
     char lang[8] = "ar";
     if (json_is_string(lang_v)) snprintf(lang, sizeof lang, "%s", json_string_value(lang_v));
     json_decref(lang_v);
+    /* the assignment warnings' thresholds and the freshness of a position
+     * (assign's warnings, deliver's learned place), as the settings say now */
+    char stale[24], offline[24], warn_km[24], warn_active[24], cash_limit[32] = "100.000";
+    snprintf(stale, sizeof stale, "%ld", settings_int("location_stale_seconds", 300));
+    snprintf(offline, sizeof offline, "%ld", settings_int("driver_offline_after_seconds", 600));
+    snprintf(warn_km, sizeof warn_km, "%ld", settings_int("assign_warn_distance_km", 10));
+    snprintf(warn_active, sizeof warn_active, "%ld", settings_int("assign_warn_active_orders", 6));
+    if (act == ACT_ASSIGN) {
+        json_t *cl = settings_get("driver_cash_limit");
+        if (json_is_string(cl)) snprintf(cash_limit, sizeof cash_limit, "%s", json_string_value(cl));
+        json_decref(cl);
+    }
     const char *params[] = {in->ids,
                             in->version,
                             who->user_id > 0 ? actor : NULL, /* NULL: the system */
@@ -196,7 +267,12 @@ db_res *order_action_run(const struct principal *who, enum order_action act,
                             in->pay_amount,
                             messages ? "true" : "false",
                             messages ? lang : NULL,
-                            g_cfg.public_base_url};
+                            g_cfg.public_base_url,
+                            stale,
+                            act == ACT_ASSIGN ? offline : NULL,
+                            act == ACT_ASSIGN ? warn_km : NULL,
+                            act == ACT_ASSIGN ? warn_active : NULL,
+                            act == ACT_ASSIGN ? cash_limit : NULL};
     return db_exec_prepared(sql_text[act][!in->batch], ARRAY_LEN(params), params, err);
 }
 

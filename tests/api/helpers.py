@@ -335,7 +335,10 @@ def must_act(client, oid, action, body=None):
     """POST /orders/{id}/{action} (asserts 200) -> the order JSON."""
     r = client.post(f"{V1}/orders/{oid}/{action}", json=body if body is not None else {})
     assert r.status_code == 200, f"{action} order {oid}: {r.status_code} {r.text}"
-    return r.json()
+    order = r.json()
+    if action == "assign":  # the order plus its warnings (API.md v1.1 "Dispatch aids")
+        assert isinstance(order.pop("warnings"), list), order
+    return order
 
 
 def get_order(client, oid):

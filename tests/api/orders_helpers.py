@@ -36,7 +36,7 @@ ORDER_KEYS = {
     "failure_reason_code", "cancel_reason", "estimated_delivery_time", "assigned_at",
     "picked_up_at", "delivered_at", "failed_at", "cancelled_at", "returned_at",
     "delivery_time_seconds", "delivery_time", "is_archived", "archived_at", "tracking_token",
-    "created_at", "updated_at", "version",
+    "created_at", "updated_at", "version", "coordinates_source",
 }
 HISTORY_KEYS = {"from_status", "to_status", "changed_by", "driver_id", "reason", "created_at"}
 

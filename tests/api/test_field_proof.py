@@ -69,7 +69,7 @@ def test_upload_proof_and_download_it(fw, deliveryd_env):
 
     # the proof reads back for the driver, managers and the admin
     for who in (c, fw.mgr, fw.mgr_a, fw.admin):
-        assert who.ok("GET", proof_path(o["id"])) == p
+        assert who.ok("GET", proof_path(o["id"])) == {**p, "previous": []}
 
     # the exact bytes, with their image type
     for who in (c, fw.mgr, fw.mgr_a, fw.admin):
@@ -97,7 +97,7 @@ def test_upload_proof_and_download_it(fw, deliveryd_env):
     assert_problem(other.get(proof_path(o["id"])), 404, "not_found")
     r = upload(other, o["id"], tiny_jpeg())
     assert_problem(r, 404, "not_found")
-    assert fw.mgr.ok("GET", proof_path(o["id"])) == p, "another driver's upload changed the proof"
+    assert fw.mgr.ok("GET", proof_path(o["id"])) == {**p, "previous": []}, "another driver's upload changed the proof"
 
     # unknown file
     missing = int(fw.pg.sql("SELECT coalesce(max(id), 0) + 1000000 FROM files"))
@@ -139,7 +139,7 @@ def test_statuses_that_take_a_proof(fw):
         assert c.ok("GET", proof_path(o["id"]))["recipient_name"] == status
 
 
-def test_new_upload_replaces_the_proof(fw):
+def test_new_upload_keeps_the_earlier_proof_under_previous(fw):
     d, c = fw.driver()
     o = fw.order_in("picked_up", d)
     first_photo, second_photo = tiny_jpeg(), tiny_png(4, 4)
@@ -153,11 +153,14 @@ def test_new_upload_replaces_the_proof(fw):
     assert second["photo_url"] != first["photo_url"]
     assert second["recipient_name"] == "Second Person" and second["notes"] == "again"
     got = fw.mgr.ok("GET", proof_path(o["id"]))
-    assert got == second
+    # the latest, with the earlier one under "previous" (same shape, newest first)
+    assert got == {**second, "previous": [first]}, got
     r = fw.mgr.get(got["photo_url"])
     assert r.status_code == 200 and r.content == second_photo
     assert r.headers["Content-Type"].startswith("image/png")
-    assert fw.pg.sql(f"SELECT count(*) FROM proofs WHERE order_id = {o['id']}") == "1"
+    r = fw.mgr.get(first["photo_url"])
+    assert r.status_code == 200 and r.content == first_photo
+    assert fw.pg.sql(f"SELECT count(*) FROM proofs WHERE order_id = {o['id']}") == "2"
 
 
 def test_non_images_are_refused(fw):

@@ -241,7 +241,7 @@ BEGIN
   ASSERT (SELECT array_agg(k ORDER BY ord_) FROM json_object_keys(b) WITH ORDINALITY AS j(k, ord_))
        = ARRAY['id','order_number','source','status','warehouse_id','driver_id','customer_name',
                'customer_phone','delivery_address','area','block','street','avenue','building',
-               'floor','apartment','paci_number','delivery_latitude','delivery_longitude',
+               'floor','apartment','paci_number','delivery_latitude','delivery_longitude','coordinates_source',
                'customer_info','amount','payment_method','notes','failure_reason',
                'failure_reason_code','cancel_reason','estimated_delivery_time','assigned_at',
                'picked_up_at','delivered_at','failed_at','cancelled_at','returned_at',
