@@ -53,17 +53,20 @@ SELECT id, data -> 'order', (SELECT min(id) FROM events)
 SELECT coalesce(min(id), 0), coalesce(max(id), 0) FROM events;
 
 -- name: stream_drivers_cursor
--- Where the hub starts: the newest point now (or now when none).
-SELECT coalesce(greatest(max(last_recorded_at), now()), now())::text FROM drivers;
+-- Where the hub starts: the server's clock now.
+SELECT now()::text;
 
 -- name: stream_drivers_moved
--- Drivers whose newest point changed since the last tick (one a driver).
--- $1 the newest last_recorded_at seen so far (text)
+-- Drivers that sent a point (or went on/offline) since the last tick, one
+-- row a driver, with their newest point. By last_seen_at, the server's
+-- clock of their last call: recorded_at is the phone's, and a phone a
+-- second behind another would never pass a cursor kept in phone time.
+-- $1 the highest last_seen_at read so far (text)
 SELECT id, coalesce(warehouse_id, 0),
        json_build_object('driver_id', id, 'latitude', last_latitude,
                          'longitude', last_longitude,
                          'recorded_at', api_ts(last_recorded_at))::text,
-       last_recorded_at::text
+       last_seen_at::text
   FROM drivers
- WHERE last_recorded_at > $1::timestamptz
- ORDER BY last_recorded_at;
+ WHERE last_seen_at > $1::timestamptz AND last_recorded_at IS NOT NULL
+ ORDER BY last_seen_at;

@@ -20,6 +20,7 @@
  * callback, which libmicrohttpd runs before it closes the socket, and
  * which marks the stream done under its mutex: the hub only shuts down
  * the socket of a stream that is not done, so never a reused descriptor. */
+#define _GNU_SOURCE /* POLLRDHUP */
 #include "deliveryd/stream.h"
 
 #include <errno.h>
@@ -50,6 +51,7 @@
 #define HOLE_WAIT_S 60.0   /* an id not committed by then was rolled back */
 #define STREAM_TIMEOUT_S 3600
 #define STOP_GRACE_S 1.0
+#define STREAM_SNDBUF (64 * 1024)
 
 struct stream {
     pthread_mutex_t mu;
@@ -236,6 +238,11 @@ void api_stream_get(struct req *r)
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
     if (ci) s->fd = ci->connect_fd;
+    /* the kernel's send buffer of a stream stays small (no autotuning to
+     * megabytes): memory per stream is bounded, and a client that does not
+     * read is found by the queue's bound, not after megabytes */
+    int sndbuf = STREAM_SNDBUF;
+    if (s->fd >= 0) (void)setsockopt(s->fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
     s->user_id = r->who.user_id;
     s->role = r->who.role;
     s->scope = r->who.warehouse_id;
@@ -447,7 +454,16 @@ static void check_streams(struct stream **v, size_t n)
                     (st == PRINCIPAL_OK && (!active || p.role != s->role ||
                                             p.warehouse_id != s->scope));
         pthread_mutex_lock(&s->mu);
-        if (gone) {
+        /* a suspended connection is not polled by libmicrohttpd: a client
+         * that went away would hold its slot until the next heartbeat */
+        bool hung_up = false;
+        if (s->suspended && s->fd >= 0) {
+            struct pollfd pf = {.fd = s->fd, .events = POLLRDHUP};
+            hung_up = poll(&pf, 1, 0) > 0 && (pf.revents & (POLLRDHUP | POLLHUP | POLLERR));
+        }
+        if (hung_up) {
+            cut_locked(s);
+        } else if (gone) {
             close_locked(s);
         } else if (now - s->last_write >= HEARTBEAT_S && !s->done && !s->closing &&
                    !s->dropped) {

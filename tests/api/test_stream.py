@@ -8,12 +8,13 @@ import json
 import secrets
 import signal
 import socket
+import threading
 import time
 from datetime import datetime, timezone
 
 import pytest
 
-from helpers import Client
+from helpers import Api, new_manager, order_body, uniq
 from ops_helpers import *  # noqa: F401,F403
 
 STREAM = V1 + "/stream"
@@ -134,7 +135,8 @@ class SSE:
             seen.append(ev)
             if pred(ev):
                 return ev, seen
-        raise AssertionError(f"no {what} within {timeout} s (ended={self.ended}); saw {seen}")
+        raise AssertionError(f"no {what} within {timeout} s (ended={self.ended}); saw "
+                             f"{len(seen)} events, the last: {str(seen[-2:])[:1500]}")
 
     def wait_end(self, timeout):
         deadline = time.monotonic() + timeout
@@ -235,8 +237,7 @@ def test_a_change_on_another_instance_arrives_as_an_order_event(daemon, start_da
     s = open_stream(streams, daemon.port, ops.admin)
     assert s.status == 200
     other = start_daemon()
-    c = Client(other.url())
-    c.session.headers["Authorization"] = ops.admin.session.headers["Authorization"]
+    c = Api(other.url(), token_of(ops.admin))
     wh = ops.warehouse()
     t0 = time.monotonic()
     r = c.post(V1 + "/orders", json=order_body(wh["id"], order_number=uniq("SOTH")))
@@ -313,12 +314,12 @@ def test_a_scoped_manager_sees_only_their_warehouse(daemon, ops, world, streams)
 
 def test_a_driver_location_event_after_a_point(daemon, ops, world, streams):
     s = open_stream(streams, daemon.port, world.boss)
+    drv, drv_client = ops.driver(world.wh["id"])
     t = datetime.now(timezone.utc).replace(microsecond=0)
-    world.drv_client.ok("POST", V1 + "/drivers/location", status=202,
-                        json={"latitude": 29.3759, "longitude": 47.9774,
-                              "recorded_at": t.isoformat()})
+    drv_client.ok("POST", V1 + "/drivers/location", status=202,
+                  json={"latitude": 29.3759, "longitude": 47.9774, "recorded_at": t.isoformat()})
     ev, _ = s.until(lambda e: e["event"] == "driver_location"
-                    and e["data"]["driver_id"] == world.drv["id"], what="driver_location")
+                    and e["data"]["driver_id"] == drv["id"], what="driver_location")
     assert set(ev["data"]) == {"driver_id", "latitude", "longitude", "recorded_at"}
     assert (ev["data"]["latitude"], ev["data"]["longitude"]) == (29.3759, 47.9774)
     assert ev["id"] is None
@@ -349,18 +350,29 @@ def test_a_client_that_does_not_read_is_dropped_while_another_receives(start_dae
     slow = open_stream(streams, d.port, ops.admin, rcvbuf=4096)
     fast = open_stream(streams, d.port, ops.admin)
     assert fast.status == 200
-    c = Client(d.url())
-    c.session.headers["Authorization"] = ops.admin.session.headers["Authorization"]
+    c = Api(d.url(), token_of(ops.admin))
     wh = ops.warehouse()
     o = ops.new_order(ops.admin, wh["id"])
-    last = None
-    for i in range(250):
+    final = "Name final " + secrets.token_hex(8)
+    result = {}
+
+    def read_fast():  # the reading client reads all along
+        try:
+            result["ev"] = fast.until(lambda e: e["event"] == "order"
+                                      and e["data"]["customer_name"] == final,
+                                      timeout=60, what="the last change on the reading stream")
+        except AssertionError as e:
+            result["error"] = str(e)
+
+    reader = threading.Thread(target=read_fast)
+    reader.start()
+    for i in range(300):
         r = c.patch(f"{V1}/orders/{o['id']}",
-                    json={"customer_name": f"Name {i} " + secrets.token_hex(200)})
+                    json={"customer_name": f"Name {i} " + secrets.token_hex(40)})
         assert r.status_code == 200, r.text
-        last = r.json()["customer_name"]
-    fast.until(lambda e: e["event"] == "order" and e["data"]["customer_name"] == last,
-               timeout=15, what="the last change on the reading stream")
+    assert c.patch(f"{V1}/orders/{o['id']}", json={"customer_name": final}).status_code == 200
+    reader.join(70)
+    assert "ev" in result, result.get("error")
     # the other one was cut: reading it now finds the end
     slow.sock.settimeout(5)
     got, deadline = 0, time.monotonic() + 10
