@@ -1564,6 +1564,16 @@ CREATE TABLE public.settings (
 );
 
 --
+-- Name: stream_tickets; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.stream_tickets (
+    ticket_hash bytea NOT NULL,
+    user_id bigint NOT NULL,
+    expires_at timestamp with time zone NOT NULL
+);
+
+--
 -- Name: suggestion_decisions; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -1865,6 +1875,13 @@ ALTER TABLE ONLY public.settings
     ADD CONSTRAINT settings_pkey PRIMARY KEY (key);
 
 --
+-- Name: stream_tickets stream_tickets_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.stream_tickets
+    ADD CONSTRAINT stream_tickets_pkey PRIMARY KEY (ticket_hash);
+
+--
 -- Name: suggestion_decisions suggestion_decisions_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -2107,6 +2124,12 @@ CREATE INDEX proofs_order_captured_idx ON public.proofs USING btree (order_id, c
 --
 
 CREATE INDEX refresh_tokens_user_id_idx ON public.refresh_tokens USING btree (user_id);
+
+--
+-- Name: stream_tickets_expires_at_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX stream_tickets_expires_at_idx ON public.stream_tickets USING btree (expires_at);
 
 --
 -- Name: suggestion_decisions_created_idx; Type: INDEX; Schema: public; Owner: -
@@ -2493,6 +2516,13 @@ ALTER TABLE ONLY public.refresh_tokens
 
 ALTER TABLE ONLY public.settings
     ADD CONSTRAINT settings_updated_by_fkey FOREIGN KEY (updated_by) REFERENCES public.users(id) ON DELETE SET NULL;
+
+--
+-- Name: stream_tickets stream_tickets_user_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.stream_tickets
+    ADD CONSTRAINT stream_tickets_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE CASCADE;
 
 --
 -- Name: suggestion_decisions suggestion_decisions_chosen_driver_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -

@@ -53,6 +53,11 @@ static const struct cfg_def defs[] = {
      * (tests, a receiver on the same host); 0 refuses them when subscribing
      * and again at connect time */
     {"WEBHOOK_ALLOW_PRIVATE", CFG_INT, "0", 0, 1, S(webhook_allow_private), 0, 0},
+    /* the live stream (http/stream.c): open streams of this instance at
+     * most (more: 503 with Retry-After), and the bytes queued for one
+     * stream past which a client that does not read is dropped */
+    {"STREAM_MAX_CLIENTS", CFG_INT, "1000", 0, 100000, S(stream_max_clients), 0, 0},
+    {"STREAM_QUEUE_BYTES", CFG_INT, "262144", 1024, 67108864, S(stream_queue_bytes), 0, 0},
 };
 #undef S
 

@@ -132,6 +132,9 @@ void api_webhook_subs_list(struct req *r);
 void api_webhook_subs_patch(struct req *r);
 void api_webhook_subs_delete(struct req *r);
 void api_webhook_sub_deliveries(struct req *r);
+
+/* the live stream: GET /stream is http/stream.c's (stream.h) */
+void api_stream_ticket(struct req *r);
 void api_webhook_delivery_retry(struct req *r);
 /* order_actions.c: order_action_run as `r`'s caller; the result is owned
  * by the request; NULL after replying. */

@@ -30,6 +30,8 @@ struct config {
     long trust_proxy; /* 1: take the client address from X-Forwarded-For */
     char *public_base_url; /* PUBLIC_BASE_URL; NULL: customer messages carry no tracking link */
     long webhook_allow_private; /* 1: webhook URLs may reach private addresses */
+    long stream_max_clients;    /* STREAM_MAX_CLIENTS: open streams at most */
+    long stream_queue_bytes;    /* STREAM_QUEUE_BYTES: a stream's queue bound */
     enum log_level log_level;
 };
 

@@ -17,9 +17,12 @@ enum route_flags {
     ROUTE_RAW = 1u << 2,      /* body kept as bytes (uploads, webhooks) */
     ROUTE_STATS = 1u << 3,    /* a 2xx answer changed data the caches derive from
                                  (caches_data_changed: analytics, list totals) */
+    ROUTE_TICKET = 1u << 4,   /* ?ticket= (POST /stream/ticket) authenticates as
+                                 the Bearer header would (an EventSource) */
 };
 
 struct req;
+struct stream;
 typedef void (*handler_fn)(struct req *r);
 
 struct route {
@@ -85,6 +88,7 @@ struct req {
     struct header headers[8];
     int nheaders;
     const char *error_code; /* for the access log */
+    struct stream *stream;  /* the live stream this request answers (http/stream.c) */
 
     struct cleanup *cleanups;
     size_t ncleanups, capcleanups;

@@ -2,6 +2,7 @@
  * flags. Order matters only for readability: {id} matches digits only, so
  * "/drivers/me" and "/drivers/{id}" cannot collide. */
 #include "deliveryd/api.h"
+#include "deliveryd/stream.h"
 
 #define V1 "/api/v1"
 #define J ROUTE_JSON
@@ -111,6 +112,10 @@ const struct route g_routes[] = {
     {"PATCH", V1 "/webhooks/subscriptions/{id}", api_webhook_subs_patch, ROLE_ADMIN, 0, J},
     {"DELETE", V1 "/webhooks/subscriptions/{id}", api_webhook_subs_delete, ROLE_ADMIN, 0, 0},
     {"GET", V1 "/webhooks/subscriptions/{id}/deliveries", api_webhook_sub_deliveries, ROLE_ADMIN, 0, 0},
+
+    /* the live stream (http/stream.c); ?ticket= is for EventSource */
+    {"GET", V1 "/stream", api_stream_get, ROLE_STAFF, 0, ROUTE_TICKET},
+    {"POST", V1 "/stream/ticket", api_stream_ticket, ROLE_STAFF, 0, 0},
     {"POST", V1 "/webhooks/deliveries/{id}/retry", api_webhook_delivery_retry, ROLE_ADMIN, 0, 0},
 };
 

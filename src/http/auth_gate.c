@@ -10,6 +10,7 @@
 #include "deliveryd/config.h"
 #include "deliveryd/http_pipeline.h"
 #include "deliveryd/principal.h"
+#include "deliveryd/stream_feed.h"
 
 static const char *bearer(struct req *r)
 {
@@ -24,6 +25,25 @@ void auth_identify(struct req *r)
 {
     r->token_state = 0;
     if (!r->route || (r->route->roles & (ROLE_PUBLIC | ROLE_CRON))) return;
+    const char *ticket = (r->route->flags & ROUTE_TICKET) ? req_query(r, "ticket") : NULL;
+    if (ticket && *ticket) {
+        /* single use: consumed here, whatever the answer turns out to be */
+        int64_t uid = 0;
+        char role[16];
+        switch (stream_ticket_consume(ticket, &uid, role, sizeof role)) {
+        case TICKET_OK:
+            r->token_state = TOKEN_OK + 1;
+            r->who.user_id = uid;
+            r->who.role = role_bit(role);
+            return;
+        case TICKET_EXPIRED:
+            r->token_state = TOKEN_EXPIRED + 1;
+            return;
+        default:
+            r->token_state = TOKEN_INVALID + 1;
+            return;
+        }
+    }
     const char *tok = bearer(r);
     if (!tok) return;
     struct token_claims c;

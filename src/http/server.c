@@ -20,6 +20,7 @@
 #include "deliveryd/http_pipeline.h"
 #include "deliveryd/log.h"
 #include "deliveryd/metrics.h"
+#include "deliveryd/stream.h"
 
 static struct MHD_Daemon *g_daemon;
 static long g_inflight;
@@ -131,7 +132,9 @@ static void add_cors(struct req *r, struct MHD_Response *resp)
 static enum MHD_Result send_reply(struct req *r)
 {
     struct MHD_Response *resp;
-    if (r->resp_fd >= 0) {
+    if (r->stream) {
+        resp = stream_response(r);
+    } else if (r->resp_fd >= 0) {
         resp = MHD_create_response_from_fd64(r->resp_fd_size, r->resp_fd);
         if (resp) r->resp_fd = -1; /* MHD closes it */
     } else {
@@ -405,7 +408,7 @@ int http_start(void)
     struct sockaddr_storage ss;
     memset(&ss, 0, sizeof ss);
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
-                     MHD_USE_ERROR_LOG;
+                     MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
     if (strchr(g_cfg.bind_address, ':')) {
         struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
         a6->sin6_family = AF_INET6;
@@ -437,6 +440,13 @@ int http_start(void)
         g_daemon = NULL;
         return -1;
     }
+    if (stream_hub_start() < 0) {
+        log_msgf(LOG_ERROR, "cannot start the live stream's hub thread");
+        MHD_stop_daemon(g_daemon);
+        g_daemon = NULL;
+        head_deadline_stop();
+        return -1;
+    }
     return 0;
 bad_addr:
     log_msgf(LOG_ERROR, "BIND_ADDRESS %s is not an IP address", g_cfg.bind_address);
@@ -449,6 +459,9 @@ void http_stop(double drain_seconds)
     __atomic_store_n(&g_stopping, 1, __ATOMIC_SEQ_CST);
     MHD_socket fd = MHD_quiesce_daemon(g_daemon);
     if (fd != MHD_INVALID_SOCKET) close(fd);
+    /* streams never finish on their own: end them first (none stays
+     * suspended, which MHD_stop_daemon must not meet) */
+    stream_hub_stop();
     double deadline = now_mono() + drain_seconds;
     while (__atomic_load_n(&g_inflight, __ATOMIC_SEQ_CST) > 0 && now_mono() < deadline)
         usleep(20000);
@@ -456,5 +469,6 @@ void http_stop(double drain_seconds)
     if (left > 0) log_msgf(LOG_WARN, "stopping with %ld requests still in flight", left);
     MHD_stop_daemon(g_daemon);
     g_daemon = NULL;
+    stream_hub_free();
     head_deadline_stop();
 }
