@@ -59,9 +59,16 @@ WITH up AS (INSERT INTO orders AS o (order_number, source, warehouse_id, custome
   $2::bigint, tracking_token,
   CASE WHEN r.delivery_latitude IS NOT NULL THEN 'order' WHEN lp.lat IS NOT NULL THEN 'learned' END
   FROM import_rows r
-  LEFT JOIN LATERAL (SELECT l.lat, l.lng FROM learned_point(r.customer_phone,
-   address_key(r.area, r.block, r.street, r.avenue, r.building)) l
-   WHERE r.delivery_latitude IS NULL) lp ON true
+  -- learned_point() only for the rows whose phone has a delivery on record
+  -- (a hash semi-join first): per row it costs ~16 µs and address_key()'s
+  -- regular expressions ~9 µs, 0.5 s of a 20,000-row file of new customers
+  LEFT JOIN (SELECT r2.order_number AS num, l.lat, l.lng
+     FROM import_rows r2,
+          LATERAL learned_point(r2.customer_phone,
+            address_key(r2.area, r2.block, r2.street, r2.avenue, r2.building)) l
+    WHERE r2.delivery_latitude IS NULL
+      AND r2.customer_phone IN (SELECT phone FROM customer_places)) lp
+   ON lp.num = r.order_number
   ORDER BY order_number
  ON CONFLICT (order_number) DO UPDATE SET
   warehouse_id = CASE WHEN 'warehouse_id' = ANY($5::text[]) THEN excluded.warehouse_id ELSE o.warehouse_id END,
