@@ -306,8 +306,10 @@ enum plan { PLAN_EACH = DB_PLAN_EACH, PLAN_PREPARED = DB_PLAN_PREPARED, PLAN_GEN
  * is set around it in one pipeline, so one round trip. The three commands
  * run in one implicit transaction (one Sync), so a failure also undoes the
  * SET. Returns the EXECUTE's result, or the first error. */
+static void take_result(PGresult **keep, PGresult *res, bool *late);
+
 static PGresult *exec_generic(PGconn *pg, const char *name, int nparams,
-                              const char *const *params, bool *sent)
+                              const char *const *params, bool *sent, bool *late)
 {
     if (!PQenterPipelineMode(pg)) return NULL;
     PGresult *keep = NULL, *res;
@@ -320,10 +322,15 @@ static PGresult *exec_generic(PGconn *pg, const char *name, int nparams,
         /* each command's results end with a NULL; the Sync's result does not */
         for (int cmd = 0; cmd < 3; cmd++)
             while ((res = PQgetResult(pg)) != NULL) {
-                if (!keep && (cmd == 1 || PQresultStatus(res) == PGRES_FATAL_ERROR)) keep = res;
-                else PQclear(res);
+                if (cmd == 1 || PQresultStatus(res) == PGRES_FATAL_ERROR)
+                    take_result(&keep, res, late);
+                else
+                    PQclear(res);
             }
-        if ((res = PQgetResult(pg)) != NULL) PQclear(res);
+        if ((res = PQgetResult(pg)) != NULL) {
+            if (PQresultStatus(res) == PGRES_FATAL_ERROR) take_result(&keep, res, late);
+            else PQclear(res);
+        }
     }
     /* left in pipeline mode only when the connection broke; the caller
      * drops it */
@@ -332,24 +339,50 @@ static PGresult *exec_generic(PGconn *pg, const char *name, int nparams,
 }
 
 /* Reads every result of the command in flight; keeps the first. */
-static PGresult *collect(PGconn *c)
+/* A statement's answer ends with the implicit transaction's commit (at
+ * Sync): an error that comes after the statement's own successful result
+ * (the commit failed, or the server ended the session before the cycle
+ * ended: a fast shutdown) means the rows came but the change may not have
+ * been kept. Such a late error wins over the result, and *late says so:
+ * the outcome is unknown, never "it worked" (an order answered 201 and
+ * then rolled back was lost) and never "it did not run". */
+static void take_result(PGresult **keep, PGresult *res, bool *late)
+{
+    if (!*keep) {
+        *keep = res;
+    } else if (PQresultStatus(res) == PGRES_FATAL_ERROR && result_ok(*keep)) {
+        PQclear(*keep);
+        *keep = res;
+        *late = true;
+    } else {
+        PQclear(res);
+    }
+}
+
+/* Reads every result of the command in flight; keeps the first, or a late
+ * error (take_result). */
+static PGresult *collect_late(PGconn *c, bool *late)
 {
     PGresult *first = NULL, *res;
-    while ((res = PQgetResult(c)) != NULL) {
-        if (!first) first = res;
-        else PQclear(res);
-    }
+    *late = false;
+    while ((res = PQgetResult(c)) != NULL) take_result(&first, res, late);
     return first;
+}
+
+static PGresult *collect(PGconn *c)
+{
+    bool late;
+    return collect_late(c, &late);
 }
 
 /* The result of a command just handed to libpq (`queued` is what the
  * PQsend* call returned): *sent says whether it left for the server, so
  * that a broken connection can tell "never ran" from "may have run". */
-static PGresult *result_of(PGconn *pg, int queued, bool *sent)
+static PGresult *result_of(PGconn *pg, int queued, bool *sent, bool *late)
 {
     if (!queued) return NULL;
     *sent = true;
-    return collect(pg);
+    return collect_late(pg, late);
 }
 
 /* Sends one statement as `plan` says (preparing it on first use). *used is
@@ -358,19 +391,21 @@ static PGresult *result_of(PGconn *pg, int queued, bool *sent)
  * failed), so it cannot have run. */
 static PGresult *send_statement(struct conn *c, const char *sql, int nparams,
                                 const char *const *params, enum plan plan, struct prepared **used,
-                                bool *sent)
+                                bool *sent, bool *late)
 {
     *used = NULL;
     *sent = false;
+    *late = false;
     if (plan == PLAN_EACH)
         return result_of(c->pg, PQsendQueryParams(c->pg, sql, nparams, NULL, params, NULL, NULL, 0),
-                         sent);
+                         sent, late);
     uint64_t h = sql_hash(sql);
     struct prepared *p = prepared_find(c, sql, h);
     if (!p) {
         if (c->nprepared == PREPARED_MAX)
             return result_of(
-                c->pg, PQsendQueryParams(c->pg, sql, nparams, NULL, params, NULL, NULL, 0), sent);
+                c->pg, PQsendQueryParams(c->pg, sql, nparams, NULL, params, NULL, NULL, 0), sent,
+                late);
         char name[16];
         snprintf(name, sizeof name, "s%u", c->next_name++);
         PGresult *res = PQprepare(c->pg, name, sql, nparams, NULL);
@@ -382,9 +417,9 @@ static PGresult *send_statement(struct conn *c, const char *sql, int nparams,
         snprintf(p->name, sizeof p->name, "%s", name);
     }
     *used = p;
-    if (plan == PLAN_GENERIC) return exec_generic(c->pg, p->name, nparams, params, sent);
+    if (plan == PLAN_GENERIC) return exec_generic(c->pg, p->name, nparams, params, sent, late);
     return result_of(c->pg, PQsendQueryPrepared(c->pg, p->name, nparams, params, NULL, NULL, 0),
-                     sent);
+                     sent, late);
 }
 
 /* A successful result, as callers hold it. */
@@ -431,8 +466,8 @@ static db_res *exec_on(bool replica, const char *sql, int nparams, const char *c
         metrics_db_statement();
         tl_statements++;
         struct prepared *used;
-        bool sent;
-        PGresult *res = send_statement(c, sql, nparams, params, plan, &used, &sent);
+        bool sent, late;
+        PGresult *res = send_statement(c, sql, nparams, params, plan, &used, &sent, &late);
         if (res && result_ok(res)) return wrap(res);
         fill_error(c->pg, res, err);
         if (res) PQclear(res);
@@ -458,7 +493,9 @@ static db_res *exec_on(bool replica, const char *sql, int nparams, const char *c
             return NULL;
         }
         drop_conn(c);
-        bool not_run = !sent || strcmp(err->sqlstate, "57P01") == 0;
+        /* 57P01 as the statement's own answer: it was ended before it ran
+         * (rolled back); after its rows (late): the commit may not have run */
+        bool not_run = !sent || (!late && strcmp(err->sqlstate, "57P01") == 0);
         /* inside a transaction, only a COMMIT can have taken effect */
         if (!not_run && (idle || strncmp(sql, "COMMIT", 6) == 0)) {
             outcome_unknown(err);

@@ -20,11 +20,21 @@ from helpers import free_port
 READY_FOR_QUERY = b"Z\x00\x00\x00\x05"  # the server's "done" after a Sync
 
 
+def _error_response(fields):
+    body = b"".join(k + v.encode() + b"\x00" for k, v in fields) + b"\x00"
+    return b"E" + (len(body) + 4).to_bytes(4, "big") + body
+
+
+FATAL_57P01 = _error_response([(b"S", "FATAL"), (b"V", "FATAL"), (b"C", "57P01"),
+                               (b"M", "terminating connection due to administrator command")])
+
+
 class CuttingProxy:
     def __init__(self, target_port):
         self.target_port = target_port
         self.port = free_port()
         self._marker = None
+        self._late_fatal = False
         self._lock = threading.Lock()
         self.cuts = 0
         self._listener = None
@@ -34,9 +44,15 @@ class CuttingProxy:
     def url(self, dbname):
         return f"postgresql://postgres@127.0.0.1:{self.port}/{dbname}"
 
-    def arm(self, marker):
+    def arm(self, marker, late_fatal=False):
+        """The next statement whose text has `marker` is cut after the
+        server's answer; with late_fatal, the daemon first gets the answer's
+        rows and then, instead of the end of the cycle, a FATAL 57P01 (what
+        a fast shutdown sends a backend between its statement and its
+        commit)."""
         with self._lock:
             self._marker = marker
+            self._late_fatal = late_fatal
 
     def start(self):
         self._listener = socket.socket()
@@ -85,6 +101,7 @@ class CuttingProxy:
             with self._lock:
                 if self._marker is not None and self._marker in data:
                     state["cut"] = True
+                    state["late_fatal"] = self._late_fatal
                     self._marker = None
             try:
                 server.sendall(data)
@@ -109,6 +126,11 @@ class CuttingProxy:
                 if READY_FOR_QUERY in held:
                     with self._lock:
                         self.cuts += 1
+                    if state.get("late_fatal"):
+                        try:
+                            client.sendall(held[:held.index(READY_FOR_QUERY)] + FATAL_57P01)
+                        except OSError:
+                            pass
                     break
                 continue
             try:

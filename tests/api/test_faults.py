@@ -279,3 +279,21 @@ def test_serve_refuses_a_database_whose_payment_methods_differ(deliveryd_env, pg
         pytest.fail("serve still running with a payment_method domain that lost 'prepaid'")
     assert proc.returncode == 2, err
     assert "payment_method" in (out + err), out + err
+
+
+def test_rows_then_the_end_of_the_session_is_an_unknown_outcome(proxied, pg, fw):
+    """A fast shutdown can end a backend after its statement answered its
+    rows and before the implicit transaction committed: the daemon gets the
+    rows, then FATAL 57P01. That is not a success (the order may have been
+    rolled back: answering 201 lost it) and not "never ran" (it may have
+    committed: running it again doubled it). It is 503, and the order exists
+    at most once."""
+    proxy, _, mgr = proxied
+    name = "Late " + secrets.token_hex(4)
+    before = proxy.cuts
+    proxy.arm(b"INSERT INTO orders", late_fatal=True)
+    r = mgr.post(V1 + "/orders", json=order_body(fw.wh_a["id"], customer_name=name))
+    assert proxy.cuts == before + 1, "the proxy did not cut the statement's answer"
+    assert_problem(r, 503, "unavailable")
+    assert r.headers.get("Retry-After", "").isdigit(), r.headers
+    assert count(pg, f"SELECT count(*) FROM orders WHERE customer_name = '{name}'") <= 1
