@@ -689,6 +689,14 @@ CREATE FUNCTION public.query_time(t text) RETURNS timestamp with time zone
 $$;
 
 --
+-- Name: refresh_token_expires_at(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.refresh_token_expires_at() RETURNS timestamp with time zone
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $$ SELECT now() + interval '30 days' $$;
+
+--
 -- Name: search_text(public.orders); Type: FUNCTION; Schema: public; Owner: -
 --
 

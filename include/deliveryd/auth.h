@@ -41,6 +41,10 @@ void sha256_bytes(const char *s, size_t len, unsigned char out[32]);
 
 /** The signature of our webhooks (in and out): HMAC-SHA256(key, ts "." body)
  * as 64 lowercase hex digits + NUL. Any key length. */
+/** HMAC-SHA256(key, ts + "." + body): the signature of the D365 webhook in
+ * and of every delivery out (any key length). */
+void hmac_sha256_ts(const char *key, const char *ts, const char *body, size_t len,
+                    unsigned char mac[32]);
 void hmac_sha256_ts_hex(const char *key, const char *ts, const char *body, size_t len,
                         char out[65]);
 /** 32 random bytes as 64 lowercase hex digits + NUL (webhook secrets). */

@@ -1,8 +1,9 @@
 -- Authentication: login and its lockout, refresh tokens (issue, rotate,
 -- revoke), password change, and the principal the auth gate loads.
 --
--- A refresh token lives 30 days; auth_refresh_insert and
--- auth_refresh_rotate write the same row (keep their INSERTs alike).
+-- A refresh token lives until refresh_token_expires_at() (30 days,
+-- sql/schema/users.sql); auth_refresh_insert and auth_refresh_rotate write
+-- the same row.
 
 -- name: auth_login_lookup
 -- $1 the login name: a username or an email (case-insensitive)
@@ -45,7 +46,7 @@ SELECT body::text FROM api_users WHERE id = $1;
 -- $3 the User-Agent, NULL when absent or not UTF-8
 -- $4 the client's address
 INSERT INTO refresh_tokens (user_id, token_hash, expires_at, user_agent, ip)
-SELECT $1::bigint, decode($2, 'hex'), now() + interval '30 days', left($3, 200), $4;
+SELECT $1::bigint, decode($2, 'hex'), refresh_token_expires_at(), left($3, 200), $4;
 
 -- name: auth_refresh_rotate
 -- Rotation in one statement: the old token is revoked and its successor
@@ -60,7 +61,7 @@ WITH old AS (UPDATE refresh_tokens t SET revoked_at = now() FROM users u
                 AND t.expires_at > now() AND u.id = t.user_id AND u.is_active
           RETURNING t.user_id, u.role),
      new AS (INSERT INTO refresh_tokens (user_id, token_hash, expires_at, user_agent, ip)
-             SELECT old.user_id, decode($2, 'hex'), now() + interval '30 days', left($3, 200), $4
+             SELECT old.user_id, decode($2, 'hex'), refresh_token_expires_at(), left($3, 200), $4
                FROM old)
 SELECT user_id, role FROM old;
 

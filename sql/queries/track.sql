@@ -2,11 +2,9 @@
 -- the driver's first name.
 
 -- name: track_get
--- The first name is the first word, white space being ASCII, no-break,
--- the U+2000 block, narrow no-break, medium mathematical, ideographic and
--- BOM (names pasted from spreadsheets carry them, and split_part(' ') did
--- not split on them); no driver for an order never or no longer in a
--- driver's hands (order_action_from('track_driver')).
+-- The driver's first name is first_name() (sql/schema/events.sql: the
+-- rule customer messages use too); no driver for an order never or no
+-- longer in a driver's hands (order_action_from('track_driver')).
 -- Column 1 is the JSON of GET /api/v1/track/{token}; the page
 -- GET /t/{token} reads it too, and the three after it: whether the status
 -- is terminal (order_status_is_terminal(): the page stops refreshing), the
@@ -16,8 +14,7 @@
 SELECT json_build_object('order_number', o.order_number, 'status', o.status,
          'estimated_delivery_time', api_ts(o.estimated_delivery_time),
          'driver_first_name',
-           (SELECT (regexp_match(u.full_name,
-                     '^[\s\u00a0\u2000-\u200b\u202f\u205f\u3000\ufeff]*([^\s\u00a0\u2000-\u200b\u202f\u205f\u3000\ufeff]+)'))[1]
+           (SELECT first_name(u.full_name)
               FROM drivers d JOIN users u ON u.id = d.user_id
              WHERE d.id = o.driver_id AND o.status = ANY (order_action_from('track_driver'))),
          'events', ev.events) AS body,

@@ -9,8 +9,9 @@
 
 -- A person's first name: the first word of full_name, white space being
 -- ASCII, no-break, the U+2000 block, narrow no-break, medium mathematical,
--- ideographic and BOM (names pasted from spreadsheets carry them). The
--- same rule as the tracking page's driver_first_name (sql/queries/track.sql).
+-- ideographic and BOM (names pasted from spreadsheets carry them, and
+-- split_part(' ') did not split on them). The one rule: customer messages
+-- and the tracking page (sql/queries/track.sql) call it.
 CREATE OR REPLACE FUNCTION first_name(full_name text) RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$

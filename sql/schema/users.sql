@@ -61,3 +61,9 @@ SELECT u.*,
          'created_at',    api_ts(u.created_at)
        ) AS body
 FROM users u;
+
+-- When a refresh token issued now expires: 30 days. The one place the
+-- lifetime is said (login and rotation, sql/queries/auth.sql).
+CREATE OR REPLACE FUNCTION refresh_token_expires_at() RETURNS timestamptz
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$ SELECT now() + interval '30 days' $$;

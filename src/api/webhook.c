@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "deliveryd/api.h"
+#include "deliveryd/auth.h"
 #include "deliveryd/config.h"
 #include "deliveryd/import.h"
 #include "deliveryd/orders.h"
@@ -22,15 +23,8 @@ static bool signature_ok(const char *ts, const char *sig, const char *body, size
     if (sodium_hex2bin(given, sizeof given, sig + 7, strlen(sig + 7), NULL, &glen, NULL) != 0 ||
         glen != sizeof given)
         return false;
-    /* the init/update/final form accepts a key of any length */
-    crypto_auth_hmacsha256_state st;
     unsigned char mac[32];
-    const char *key = g_cfg.d365_webhook_secret;
-    crypto_auth_hmacsha256_init(&st, (const unsigned char *)key, strlen(key));
-    crypto_auth_hmacsha256_update(&st, (const unsigned char *)ts, strlen(ts));
-    crypto_auth_hmacsha256_update(&st, (const unsigned char *)".", 1);
-    crypto_auth_hmacsha256_update(&st, (const unsigned char *)body, len);
-    crypto_auth_hmacsha256_final(&st, mac);
+    hmac_sha256_ts(g_cfg.d365_webhook_secret, ts, body, len, mac);
     return sodium_memcmp(mac, given, sizeof mac) == 0;
 }
 

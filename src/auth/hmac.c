@@ -4,17 +4,23 @@
 
 #include "deliveryd/auth.h"
 
-void hmac_sha256_ts_hex(const char *key, const char *ts, const char *body, size_t len,
-                        char out[65])
+void hmac_sha256_ts(const char *key, const char *ts, const char *body, size_t len,
+                    unsigned char mac[32])
 {
     /* the init/update/final form accepts a key of any length */
     crypto_auth_hmacsha256_state st;
-    unsigned char mac[crypto_auth_hmacsha256_BYTES];
     crypto_auth_hmacsha256_init(&st, (const unsigned char *)key, strlen(key));
     crypto_auth_hmacsha256_update(&st, (const unsigned char *)ts, strlen(ts));
     crypto_auth_hmacsha256_update(&st, (const unsigned char *)".", 1);
     crypto_auth_hmacsha256_update(&st, (const unsigned char *)body, len);
     crypto_auth_hmacsha256_final(&st, mac);
+}
+
+void hmac_sha256_ts_hex(const char *key, const char *ts, const char *body, size_t len,
+                        char out[65])
+{
+    unsigned char mac[crypto_auth_hmacsha256_BYTES];
+    hmac_sha256_ts(key, ts, body, len, mac);
     sodium_bin2hex(out, 65, mac, sizeof mac);
 }
 

@@ -194,14 +194,9 @@ static void replica_refresh(void)
     double lag = -1;
     struct conn *c = get_conn_on(true, NULL);
     if (c && PQtransactionStatus(c->pg) == PQTRANS_IDLE) {
-        PGresult *res = PQexec(
-            c->pg, "SELECT CASE WHEN NOT pg_is_in_recovery()"
-                   " OR pg_last_wal_receive_lsn() <= pg_last_wal_replay_lsn() THEN 0"
-                   /* behind, and nothing replayed since it started: behind
-                    * since its start at most */
-                   " WHEN pg_last_xact_replay_timestamp() IS NULL THEN"
-                   "  extract(epoch FROM now() - pg_postmaster_start_time())"
-                   " ELSE extract(epoch FROM now() - pg_last_xact_replay_timestamp()) END");
+        /* on the replica's own connection, outside the statement path
+         * (which would route and count it): sql/queries/replica.sql */
+        PGresult *res = PQexec(c->pg, g_queries[Q_replica_lag].sql);
         if (res && PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
             ok = true;
             lag = atof(PQgetvalue(res, 0, 0));

@@ -56,10 +56,10 @@ static int list_sql(const char *dir, char ***names, size_t *count)
     return 0;
 }
 
-static int exec_or_say(const char *sql, int n, const char *const *params, const char *what)
+static int exec_or_say(enum query_id q, int n, const char *const *params, const char *what)
 {
     struct db_error err;
-    db_res *res = db_exec(sql, n, params, &err);
+    db_res *res = db_run(q, n, params, &err);
     if (!res) {
         fprintf(stderr, "migrate: %s failed: %s\n", what, err.message);
         return -1;
@@ -90,18 +90,16 @@ static char *read_with_checksum(const char *dir, const char *name,
     return sql;
 }
 
-/* The recorded checksum of `name` in `table` (a constant of ours, never
- * client data): 1 with *recorded set (caller frees), 0 when not recorded,
+/* The recorded checksum of `name` (statement q: the numbered or the
+ * repeatable table's): 1 with *recorded set (caller frees), 0 when not recorded,
  * -1 on a database error (printed). */
-static int recorded_checksum(const char *table, const char *name, char **recorded)
+static int recorded_checksum(enum query_id q, const char *name, char **recorded)
 {
-    char sql[128];
-    snprintf(sql, sizeof sql, "SELECT checksum FROM %s WHERE name = $1", table);
     struct db_error err;
     const char *p[] = {name};
-    db_res *res = db_exec(sql, 1, p, &err);
+    db_res *res = db_run(q, 1, p, &err);
     if (!res) {
-        fprintf(stderr, "migrate: reading %s: %s\n", table, err.message);
+        fprintf(stderr, "migrate: reading %s: %s\n", g_queries[q].name, err.message);
         return -1;
     }
     int found = db_ntuples(res) == 1;
@@ -110,13 +108,13 @@ static int recorded_checksum(const char *table, const char *name, char **recorde
     return found;
 }
 
-/* Runs one file in its own transaction and records it with `record_sql`
- * ($1 name, $2 checksum) before the commit. A migration may rewrite a big
+/* Runs one file in its own transaction and records it with statement
+ * `record` ($1 name, $2 checksum) before the commit. A migration may rewrite a big
  * table: no statement timeout (the pool's applies to requests).
  * lock_timeout stays, so a file that cannot get its locks fails instead of
  * stalling traffic. */
 static int apply_file(const char *dir, const char *name, const char *sql, const char *hex,
-                      const char *record_sql)
+                      enum query_id record)
 {
     struct db_error err;
     if (db_exec_script("BEGIN; SET LOCAL statement_timeout = 0", &err) < 0 ||
@@ -127,11 +125,17 @@ static int apply_file(const char *dir, const char *name, const char *sql, const 
         return -1;
     }
     const char *p[] = {name, hex};
-    if (exec_or_say(record_sql, 2, p, "recording the file") < 0 ||
-        exec_or_say("COMMIT", 0, NULL, "commit") < 0) {
+    if (exec_or_say(record, 2, p, "recording the file") < 0) {
         db_rollback();
         return -1;
     }
+    db_res *done = db_exec("COMMIT", 0, NULL, &err);
+    if (!done) {
+        fprintf(stderr, "migrate: %s/%s: commit failed: %s\n", dir, name, err.message);
+        db_rollback();
+        return -1;
+    }
+    db_res_free(done);
     return 0;
 }
 
@@ -139,17 +143,14 @@ static int apply_file(const char *dir, const char *name, const char *sql, const 
  * file that changed stops everything. *applied counts the files run now. */
 static int run_numbered(const char *dir, char **names, size_t count, size_t *applied)
 {
-    if (exec_or_say("CREATE TABLE IF NOT EXISTS schema_migrations ("
-                    " name text PRIMARY KEY, checksum text NOT NULL,"
-                    " applied_at timestamptz NOT NULL DEFAULT now())",
-                    0, NULL, "creating schema_migrations") < 0)
+    if (exec_or_say(Q(migrate_numbered_table)(), "creating schema_migrations") < 0)
         return -1;
     for (size_t i = 0; i < count; i++) {
         char hex[2 * crypto_hash_sha256_BYTES + 1];
         char *sql = read_with_checksum(dir, names[i], hex);
         if (!sql) return -1;
         char *recorded = NULL;
-        int found = recorded_checksum("schema_migrations", names[i], &recorded);
+        int found = recorded_checksum(Q_migrate_numbered_checksum, names[i], &recorded);
         if (found != 0) {
             bool same = found == 1 && strcmp(recorded, hex) == 0;
             if (found == 1 && !same)
@@ -162,8 +163,7 @@ static int run_numbered(const char *dir, char **names, size_t count, size_t *app
             if (!same) return -1;
             continue;
         }
-        int rc = apply_file(dir, names[i], sql, hex,
-                            "INSERT INTO schema_migrations (name, checksum) VALUES ($1, $2)");
+        int rc = apply_file(dir, names[i], sql, hex, Q_migrate_numbered_record);
         free(sql);
         if (rc < 0) return -1;
         fprintf(stderr, "migrate: applied %s\n", names[i]);
@@ -177,17 +177,14 @@ static int run_numbered(const char *dir, char **names, size_t count, size_t *app
  * migration ran in this run and may have dropped what they define). */
 static int run_repeatable(const char *dir, char **names, size_t count, bool all, size_t *applied)
 {
-    if (exec_or_say("CREATE TABLE IF NOT EXISTS schema_repeatable ("
-                    " name text PRIMARY KEY, checksum text NOT NULL,"
-                    " applied_at timestamptz NOT NULL DEFAULT now())",
-                    0, NULL, "creating schema_repeatable") < 0)
+    if (exec_or_say(Q(migrate_repeatable_table)(), "creating schema_repeatable") < 0)
         return -1;
     for (size_t i = 0; i < count; i++) {
         char hex[2 * crypto_hash_sha256_BYTES + 1];
         char *sql = read_with_checksum(dir, names[i], hex);
         if (!sql) return -1;
         char *recorded = NULL;
-        int found = recorded_checksum("schema_repeatable", names[i], &recorded);
+        int found = recorded_checksum(Q_migrate_repeatable_checksum, names[i], &recorded);
         bool same = found == 1 && strcmp(recorded, hex) == 0;
         free(recorded);
         if (found < 0 || (same && !all)) {
@@ -195,10 +192,7 @@ static int run_repeatable(const char *dir, char **names, size_t count, bool all,
             if (found < 0) return -1;
             continue;
         }
-        int rc = apply_file(dir, names[i], sql, hex,
-                            "INSERT INTO schema_repeatable (name, checksum) VALUES ($1, $2)"
-                            " ON CONFLICT (name) DO UPDATE"
-                            " SET checksum = excluded.checksum, applied_at = now()");
+        int rc = apply_file(dir, names[i], sql, hex, Q_migrate_repeatable_record);
         free(sql);
         if (rc < 0) {
             fprintf(stderr,
@@ -233,7 +227,7 @@ int migrate_run(const char *dir, const char *schema_dir)
         goto out;
     }
     /* One migrator at a time, whatever the number of hosts running it. */
-    if (exec_or_say("SELECT pg_advisory_lock(727274001)", 0, NULL, "taking the lock") < 0)
+    if (exec_or_say(Q(migrate_lock)(), "taking the lock") < 0)
         goto out;
     size_t applied = 0, rapplied = 0;
     if (run_numbered(dir, names, count, &applied) < 0) goto unlock;
@@ -243,7 +237,7 @@ int migrate_run(const char *dir, const char *schema_dir)
             rcount - rapplied);
     rc = 0;
 unlock:
-    if (exec_or_say("SELECT pg_advisory_unlock(727274001)", 0, NULL, "releasing the lock") < 0)
+    if (exec_or_say(Q(migrate_unlock)(), "releasing the lock") < 0)
         rc = -1;
 out:
     for (size_t i = 0; i < count; i++) free(names[i]);
